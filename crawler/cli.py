@@ -1,0 +1,85 @@
+"""The ``crawler`` command: parse flags, dispatch to a subcommand, map errors to exit codes.
+
+Each subcommand lives in ``crawler.commands.<name>`` and exposes
+``add_arguments(parser)`` and ``run(args) -> int``. Modules are imported only
+when their subcommand runs, so ``crawler --help`` stays fast and a broken
+optional piece cannot stop the others.
+
+Exit codes: 0 success; 1 finished but with failed items or a failed check;
+2 usage, configuration or authentication errors; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+from crawler import __version__
+from crawler.errors import CrawlerError, FatalError
+
+# name -> (module, one-line help). Order is the order shown in --help.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "archive": ("crawler.commands.archive", "take a snapshot of every project the key can see"),
+    "status": ("crawler.commands.status", "show unfinished and finished snapshots"),
+    "snapshots": ("crawler.commands.snapshots", "list snapshots with filters, times, counts"),
+    "verify": ("crawler.commands.verify", "check an archive's integrity (offline)"),
+    "export": ("crawler.commands.export", "export a snapshot as NDJSON or a BagIt bag (offline)"),
+    "verify-export": ("crawler.commands.verify_export", "check an export against its manifest"),
+    "diff": ("crawler.commands.diff", "compare two snapshots (offline)"),
+    "orgs": ("crawler.commands.orgs", "list the organisations the key can see"),
+    "users": ("crawler.commands.users", "list the users of one organisation"),
+    "simulate": ("crawler.simulator.cli", "run the local Compliance API simulator"),
+}
+
+
+def _load(module: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
+            return None  # subcommand not built yet
+        raise
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="crawler",
+        description="Archive Claude project data from the Anthropic Compliance API.",
+    )
+    parser.add_argument("--version", action="version", version=f"crawler {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = _load(module_name)
+        if module is None:
+            continue
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    module = getattr(args, "_module", None)
+    if module is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(module.run(args))
+    except KeyboardInterrupt:
+        print("crawler: interrupted", file=sys.stderr)
+        return 130
+    except FatalError as exc:
+        print(f"crawler: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except CrawlerError as exc:
+        print(f"crawler: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

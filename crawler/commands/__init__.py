@@ -1,0 +1,1 @@
+"""One module per subcommand: flags in, calls to the library, text out."""
