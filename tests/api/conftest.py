@@ -1,0 +1,55 @@
+"""Fixtures for the API layer's tests: a virtual loop clock (time without sleeping)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+from unittest import mock
+
+import pytest
+
+
+class VirtualClock:
+    """The running loop's clock, advanced instantly whenever the loop would sleep.
+
+    ``loop.time()`` returns virtual time, and the selector's ``select(timeout)``
+    adds ``timeout`` to it and polls without blocking: timers (asyncio.sleep,
+    call_at, the limiter's waker) fire in order, at their exact virtual times,
+    with no real waiting. Only for tests that do no real network I/O.
+    """
+
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def time(self) -> float:
+        return self.now
+
+    def patch(self, loop: asyncio.AbstractEventLoop) -> Any:
+        selector = loop._selector  # type: ignore[attr-defined]
+        real_select: Callable[[float | None], Any] = selector.select
+
+        def select(timeout: float | None = None) -> Any:
+            if timeout is not None and timeout > 0:
+                self.now += timeout
+            return real_select(0)
+
+        patches = [
+            mock.patch.object(selector, "select", select),
+            mock.patch.object(loop, "time", self.time),
+        ]
+        return patches
+
+
+@pytest.fixture
+async def vclock() -> AsyncIterator[VirtualClock]:
+    loop = asyncio.get_running_loop()
+    clock = VirtualClock(loop.time())
+    patches = clock.patch(loop)
+    for p in patches:
+        p.start()
+    try:
+        yield clock
+    finally:
+        for p in reversed(patches):
+            p.stop()
