@@ -1,0 +1,424 @@
+"""Content-addressed blobs: ``blobs/ab/<md5>`` (and ``<md5>.<sha256>`` on a collision).
+
+Also the few filesystem helpers the whole archive shares (atomic writes, directory
+fsync, and the one place an ``OSError`` becomes an ``ArchiveError``), because blobs are
+the lowest layer and every other archive module already imports this one.
+
+A blob is streamed into ``tmp/<random>``, hashed (md5 and sha256) while it is written,
+fsynced, renamed into place, and its directory fsynced; only then does the index gain
+its row. See docs/ARCHIVE.md, "Write order".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import hashlib
+import os
+import re
+import secrets
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
+
+from crawler.errors import ArchiveError, DiskFullError
+
+if TYPE_CHECKING:
+    from crawler.archive.index import Index
+
+MD5_RE = re.compile(r"[0-9a-f]{32}")
+SHA256_RE = re.compile(r"[0-9a-f]{64}")
+BLOB_KINDS = frozenset({"file", "text", "json", "record"})
+
+# Small chunks are gathered before each trip to a worker thread: one thread hop per
+# chunk would dominate the cost of a many-small-chunks body. Memory stays flat (this
+# much per open writer, whatever the body's size).
+_FLUSH_BYTES = 256 * 1024
+_READ_CHUNK = 1024 * 1024
+_DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
+
+
+# -- shared filesystem helpers ---------------------------------------------------------------
+
+
+def os_error(exc: OSError, action: str, path: Path | str) -> ArchiveError:
+    """The one place an OSError becomes an archive error: disk full, or what failed where."""
+    reason = exc.strerror or str(exc)
+    if exc.errno in _DISK_FULL_ERRNOS:
+        return DiskFullError(f"disk full while {action} {path}: {reason}; free space, then rerun")
+    return ArchiveError(f"cannot {action} {path}: {reason}")
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new entry in ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def make_dir(path: Path) -> bool:
+    """Create a 0700 directory (and fsync its parent) if missing; True if created."""
+    try:
+        path.mkdir(mode=0o700)
+    except FileExistsError:
+        return False
+    # mkdir's mode is filtered by the umask; say exactly what we mean.
+    os.chmod(path, 0o700)
+    fsync_dir(path.parent)
+    return True
+
+
+def tmp_name(tmp_dir: Path) -> Path:
+    return tmp_dir / f"{os.getpid()}-{secrets.token_hex(8)}"
+
+
+def atomic_write(tmp_dir: Path, dest: Path, data: bytes) -> None:
+    """Write ``data`` to ``dest`` all or nothing: tmp file, fsync, rename, fsync the dir.
+
+    Raises ArchiveError (DiskFullError on ENOSPC); the temporary file never survives
+    a failure.
+    """
+    tmp = tmp_name(tmp_dir)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, dest)
+        fsync_dir(dest.parent)
+    except OSError as exc:
+        _unlink_quietly(tmp)
+        raise os_error(exc, "write", dest) from exc
+
+
+def _write_all(fd: int, data: bytes | memoryview) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def _unlink_quietly(path: Path) -> None:
+    # Already gone, or the disk is in trouble: tmp/ is swept on the next open anyway.
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
+def hash_file(path: Path) -> tuple[str, str, int]:
+    """(md5, sha256, size) of a file, read in flat-memory chunks."""
+    md5, sha = hashlib.md5(), hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(_READ_CHUNK):
+            md5.update(chunk)
+            sha.update(chunk)
+            size += len(chunk)
+    return md5.hexdigest(), sha.hexdigest(), size
+
+
+# -- references ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BlobRef:
+    """What names a blob anywhere (records, manifests, the index)."""
+
+    md5: str
+    sha256: str
+    size: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"md5": self.md5, "sha256": self.sha256, "size": self.size}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> BlobRef:
+        if not isinstance(d, Mapping):
+            raise ArchiveError(f"malformed blob reference: {d!r:.200}")
+        md5, sha, size = d.get("md5"), d.get("sha256"), d.get("size")
+        if not (isinstance(md5, str) and MD5_RE.fullmatch(md5)):
+            raise ArchiveError(f"malformed blob reference: md5 {md5!r:.80}")
+        if not (isinstance(sha, str) and SHA256_RE.fullmatch(sha)):
+            raise ArchiveError(f"malformed blob reference: sha256 {sha!r:.80}")
+        # bool is an int subclass: refuse it so that `true` never passes for a size.
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise ArchiveError(f"malformed blob reference: size {size!r:.80}")
+        return cls(md5, sha, size)
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    """The outcome of storing one body.
+
+    ``created`` is False when an identical blob was already stored (deduplicated).
+    ``collision`` is True when a *different* body with the same md5 was already
+    stored: this one was kept as ``<md5>.<sha256>``. The store cannot know the
+    snapshot, so the caller records it as a failure of kind ``md5_collision``.
+    """
+
+    ref: BlobRef
+    kind: str
+    created: bool
+    collision: bool
+
+
+class _Hash(Protocol):
+    def update(self, data: bytes, /) -> None: ...
+    def hexdigest(self) -> str: ...
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+
+class BlobWriter:
+    """One body being streamed in. Implements the API layer's BodySink (write/abort).
+
+    Use as ``async with store.writer("file") as w: ...; stored = await w.commit()``;
+    leaving the block by an exception before ``commit`` aborts (removes the tmp file).
+    """
+
+    def __init__(self, store: BlobStore, kind: str) -> None:
+        if kind not in BLOB_KINDS:
+            raise ValueError(f"unknown blob kind {kind!r}")
+        self._store = store
+        self._kind = kind
+        self._tmp = tmp_name(store.tmp_dir)
+        self._fd: int | None = None
+        self._md5: _Hash = store.md5_factory()
+        self._sha = hashlib.sha256()
+        self._size = 0
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._done = False
+
+    async def __aenter__(self) -> BlobWriter:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if not self._done:
+            await self.abort()
+
+    async def write(self, chunk: bytes) -> None:
+        if self._done:
+            raise ArchiveError("blob writer already committed or aborted")
+        if not chunk:
+            return
+        self._pending.append(bytes(chunk))
+        self._pending_bytes += len(chunk)
+        if self._pending_bytes >= _FLUSH_BYTES:
+            await self._flush()
+
+    async def abort(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        self._pending.clear()
+        await asyncio.to_thread(self._discard)
+
+    async def commit(self) -> StoredBlob:
+        """Make the blob durable under blobs/, then (and only then) add its index row."""
+        if self._done:
+            raise ArchiveError("blob writer already committed or aborted")
+        await self._flush()
+        try:
+            await asyncio.to_thread(self._sync_and_close)
+        except OSError as exc:
+            await self.abort()
+            raise os_error(exc, "write", self._tmp) from exc
+        self._done = True
+        ref = BlobRef(self._md5.hexdigest(), self._sha.hexdigest(), self._size)
+        return await self._store._place(self._tmp, ref, self._kind)
+
+    async def _flush(self) -> None:
+        if not self._pending:
+            return
+        data = b"".join(self._pending)
+        self._pending.clear()
+        self._pending_bytes = 0
+        try:
+            await asyncio.to_thread(self._write_sync, data)
+        except OSError as exc:
+            await self.abort()
+            raise os_error(exc, "write", self._tmp) from exc
+
+    # The *_sync methods run in a worker thread: hashing and disk I/O off the loop.
+
+    def _write_sync(self, data: bytes) -> None:
+        if self._fd is None:
+            self._fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self._md5.update(data)
+        self._sha.update(data)
+        _write_all(self._fd, data)
+        self._size += len(data)
+
+    def _sync_and_close(self) -> None:
+        if self._fd is None:  # an empty body is still a blob
+            self._fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd, self._fd = self._fd, None
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _discard(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        _unlink_quietly(self._tmp)
+
+
+class BlobStore:
+    """The ``blobs/`` directory plus its rows in the index."""
+
+    def __init__(self, root: Path, index: Index, *, writable: bool) -> None:
+        self.root = root
+        self.blobs_dir = root / "blobs"
+        self.tmp_dir = root / "tmp"
+        self.index = index
+        self.writable = writable
+        # Injectable so tests can fabricate an md5 collision (real ones are costly).
+        self.md5_factory: Callable[[], _Hash] = hashlib.md5
+        # Placement (look, then rename) must not interleave between two writers of the
+        # same md5, or one collision body could replace the other. Writers run on one
+        # event loop but place in worker threads, so a thread lock.
+        self._place_lock = threading.Lock()
+
+    def writer(self, kind: str) -> BlobWriter:
+        self._require_writable()
+        return BlobWriter(self, kind)
+
+    async def put(self, data: bytes, kind: str) -> StoredBlob:
+        async with self.writer(kind) as w:
+            await w.write(data)
+            return await w.commit()
+
+    def find_md5(self, md5: str) -> BlobRef | None:
+        """The stored blob with this md5, if exactly one is known to the index.
+
+        With a collision on record the md5 alone does not say which body was meant,
+        so None: the caller downloads and stores the body it actually gets.
+        """
+        if not MD5_RE.fullmatch(md5):
+            return None
+        rows = self.index.blobs_with_md5(md5)
+        if len(rows) != 1:
+            return None
+        return rows[0][0]
+
+    def path_of(self, ref: BlobRef) -> Path:
+        _check_ref(ref)
+        primary = self.blobs_dir / ref.md5[:2] / ref.md5
+        variant = primary.with_name(f"{ref.md5}.{ref.sha256}")
+        row = self.index.find_blob(ref.md5, ref.sha256)
+        if row is not None:
+            return variant if row[1] else primary
+        # Not in the index (an orphan, or an index that lost a row): look on disk.
+        return variant if variant.exists() else primary
+
+    def read(self, ref: BlobRef) -> bytes:
+        path = self.path_of(ref)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise ArchiveError(f"blob {ref.md5} is missing ({path})") from None
+        except OSError as exc:
+            raise os_error(exc, "read", path) from exc
+        if len(data) != ref.size:
+            raise ArchiveError(
+                f"blob {ref.md5} is damaged ({path}): {len(data)} bytes, expected {ref.size}"
+            )
+        return data
+
+    def open(self, ref: BlobRef) -> BinaryIO:
+        path = self.path_of(ref)
+        try:
+            return open(path, "rb")
+        except FileNotFoundError:
+            raise ArchiveError(f"blob {ref.md5} is missing ({path})") from None
+        except OSError as exc:
+            raise os_error(exc, "read", path) from exc
+
+    # -- placement ---------------------------------------------------------------------------
+
+    async def _place(self, tmp: Path, ref: BlobRef, kind: str) -> StoredBlob:
+        known = self.index.blobs_with_md5(ref.md5)
+        try:
+            created, variant = await asyncio.to_thread(self._place_sync, tmp, ref, known)
+        except OSError as exc:
+            _unlink_quietly(tmp)
+            raise os_error(exc, "store blob", self.blobs_dir / ref.md5[:2] / ref.md5) from exc
+        # Blob before index: the row is added only once the file is durable.
+        self.index.add_blob(ref, kind, variant=variant)
+        return StoredBlob(ref=ref, kind=kind, created=created, collision=variant)
+
+    def _place_sync(
+        self, tmp: Path, ref: BlobRef, known: list[tuple[BlobRef, bool]]
+    ) -> tuple[bool, bool]:
+        """Move a durable tmp file into blobs/. Returns (created, stored_as_variant)."""
+        shard = self.blobs_dir / ref.md5[:2]
+        primary = shard / ref.md5
+        variant_path = shard / f"{ref.md5}.{ref.sha256}"
+        with self._place_lock:
+            make_dir(shard)
+            occupant = self._primary_occupant(primary, ref, known)
+            if occupant == "same":
+                os.unlink(tmp)
+                return False, False
+            if occupant in ("free", "damaged"):
+                os.replace(tmp, primary)
+                fsync_dir(shard)
+                return True, False
+            # A different body already owns this md5: keep both.
+            if variant_path.exists() and variant_path.stat().st_size == ref.size:
+                os.unlink(tmp)
+                return False, True
+            os.replace(tmp, variant_path)
+            fsync_dir(shard)
+            return True, True
+
+    def _primary_occupant(
+        self, primary: Path, ref: BlobRef, known: list[tuple[BlobRef, bool]]
+    ) -> str:
+        """free | same | other | damaged: what is at blobs/ab/<md5> now."""
+        try:
+            size = primary.stat().st_size
+        except FileNotFoundError:
+            return "free"
+        for other, is_variant in known:
+            if not is_variant:
+                if other.sha256 != ref.sha256:
+                    return "other"
+                # Same body per the index; a wrong size means the file was damaged.
+                return "same" if size == ref.size else "damaged"
+        # On disk but not in the index (a crash between rename and index row): hash it.
+        md5_h, sha_h = self.md5_factory(), hashlib.sha256()
+        with open(primary, "rb") as f:
+            while chunk := f.read(_READ_CHUNK):
+                md5_h.update(chunk)
+                sha_h.update(chunk)
+        if md5_h.hexdigest() != ref.md5:
+            return "damaged"  # not the body its name promises: replace it
+        return "same" if sha_h.hexdigest() == ref.sha256 else "other"
+
+    def _require_writable(self) -> None:
+        if not self.writable:
+            raise ArchiveError(f"archive {self.root} is open read-only")
+
+
+def _check_ref(ref: BlobRef) -> None:
+    # A ref becomes a path: never let anything but lowercase hex through.
+    if not (MD5_RE.fullmatch(ref.md5) and SHA256_RE.fullmatch(ref.sha256)):
+        raise ArchiveError(f"malformed blob reference: {ref!r:.200}")

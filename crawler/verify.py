@@ -1,0 +1,384 @@
+"""``crawler verify``: check an archive's integrity, offline (docs/ARCHIVE.md, "Checks").
+
+fast (default): the marker and schema version; every manifest parses and its sha256
+equals the index's; every manifest's project list equals the index's rows; every
+record the index references exists with the right size and parses; every blob a
+record references exists with the right size. One ``stat`` per blob, one read per record.
+
+full: also rehashes (md5 and sha256) every referenced blob and every file in
+``blobs/``, and runs SQLite's integrity check. Orphans are reported as notes.
+
+Problems make the archive not ok; notes (orphans, tmp leftovers, a manifest written
+by an interrupted finish) do not. Nothing here writes to the archive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from crawler.archive import MARKER, Archive, read_marker
+from crawler.archive.blobs import MD5_RE, SHA256_RE, BlobRef, hash_file
+from crawler.archive.index import FINISHED_STATUSES, SNAPSHOT_ID_RE, SnapshotRow
+from crawler.archive.manifest import manifest_path, parse_manifest
+from crawler.errors import ArchiveError
+
+# How many ids a mismatch message lists before it says "and N more".
+_SHOW = 5
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong: ``kind`` (stable, for scripts), what it concerns, and why."""
+
+    kind: str
+    subject: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.subject}: {self.message}"
+
+
+@dataclass
+class VerifyReport:
+    full: bool
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    checked: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def problem(self, kind: str, subject: str | Path, message: str) -> None:
+        self.problems.append(Problem(kind, str(subject), message))
+
+    def summary(self) -> str:
+        c = self.checked
+        mode = "full" if self.full else "fast"
+        verdict = "ok" if self.ok else "FAILED"
+        return (
+            f"verify ({mode}): {verdict}: {c['snapshots']} snapshots, {c['manifests']} manifests, "
+            f"{c['records']} records, {c['blobs']} blobs checked"
+            + (f", {c['hashed']} blobs rehashed" if self.full else "")
+            + f"; {len(self.problems)} problems, {len(self.notes)} notes"
+        )
+
+
+def _fmt_ids(ids: set[str]) -> str:
+    shown = sorted(ids)[:_SHOW]
+    more = len(ids) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more else "")
+
+
+class _Verifier:
+    def __init__(self, archive: Archive, report: VerifyReport) -> None:
+        self.archive = archive
+        self.report = report
+        self.full = report.full
+        # blob file path -> (md5, sha256, size) as rehashed in the full walk of blobs/
+        self.hashed: dict[Path, tuple[str, str, int]] = {}
+        # (md5, sha256) -> problem-free? so each blob is looked at once
+        self.seen_blobs: dict[tuple[str, str], bool] = {}
+        self.seen_records: set[tuple[str, str]] = set()
+        self.referenced: set[tuple[str, str]] = set()
+
+    # -- whole archive -----------------------------------------------------------------------
+
+    def run(self, snapshot_id: str | None) -> None:
+        archive = self.archive
+        try:
+            read_marker(archive.path)
+        except ArchiveError as exc:
+            self.report.problem("marker", archive.path / MARKER, str(exc))
+        if self.full:
+            result = archive.index.integrity_check()
+            if result != ["ok"]:
+                self.report.problem("index", archive.index.path, "; ".join(result[:_SHOW]))
+            self.walk_blobs()
+        if snapshot_id is not None:
+            snapshots = [archive.index.get_snapshot(snapshot_id)]
+        else:
+            snapshots = archive.index.list_snapshots()
+        for snap in snapshots:
+            self.check_snapshot(snap)
+        if snapshot_id is None:
+            self.check_registered_blobs()
+            self.check_snapshot_dir({s.id for s in snapshots})
+        self.check_tmp()
+
+    def walk_blobs(self) -> None:
+        """Full mode: rehash every file in blobs/; a name its bytes disagree with is damage."""
+        blobs_dir = self.archive.blobs.blobs_dir
+        if not blobs_dir.is_dir():
+            self.report.problem("layout", blobs_dir, "blobs/ directory is missing")
+            return
+        for shard in sorted(blobs_dir.iterdir()):
+            if not shard.is_dir() or len(shard.name) != 2:
+                self.report.notes.append(f"stray entry in blobs/: {shard}")
+                continue
+            for f in sorted(shard.iterdir()):
+                md5_name, _, sha_name = f.name.partition(".")
+                if (
+                    not MD5_RE.fullmatch(md5_name)
+                    or not md5_name.startswith(shard.name)
+                    or (sha_name and not SHA256_RE.fullmatch(sha_name))
+                    or not f.is_file()
+                ):
+                    self.report.notes.append(f"stray entry in blobs/: {f}")
+                    continue
+                try:
+                    md5, sha, size = hash_file(f)
+                except OSError as exc:
+                    self.report.problem("blob_unreadable", f, exc.strerror or str(exc))
+                    continue
+                self.report.checked["hashed"] += 1
+                self.hashed[f] = (md5, sha, size)
+                if md5 != md5_name or (sha_name and sha != sha_name):
+                    self.report.problem(
+                        "blob_corrupt", f, f"content hashes to md5 {md5}, not its name"
+                    )
+                elif self.archive.index.find_blob(md5, sha) is None:
+                    self.report.notes.append(f"orphan blob (not in the index): {f}")
+
+    def check_registered_blobs(self) -> None:
+        """Every blob the index registers exists (size, and in full mode its hashes)."""
+        for ref, _kind, _variant in self.archive.index.iter_blobs():
+            ok = self.check_blob(ref, "index blobs table")
+            if ok and self.full and (ref.md5, ref.sha256) not in self.referenced:
+                self.report.notes.append(
+                    f"unreferenced blob (no record refers to it): {self.archive.blobs.path_of(ref)}"
+                )
+
+    def check_snapshot_dir(self, known: set[str]) -> None:
+        snaps = self.archive.path / "snapshots"
+        if not snaps.is_dir():
+            self.report.problem("layout", snaps, "snapshots/ directory is missing")
+            return
+        for f in sorted(snaps.iterdir()):
+            sid = f.name.removesuffix(".json")
+            if not (f.name.endswith(".json") and SNAPSHOT_ID_RE.fullmatch(sid) and sid in known):
+                self.report.notes.append(f"stray file in snapshots/ (no such snapshot): {f}")
+
+    def check_tmp(self) -> None:
+        tmp = self.archive.path / "tmp"
+        if not tmp.is_dir():
+            self.report.problem("layout", tmp, "tmp/ directory is missing")
+            return
+        for f in sorted(tmp.iterdir()):
+            self.report.notes.append(f"leftover in tmp/ (swept by the next run): {f}")
+
+    # -- one snapshot ------------------------------------------------------------------------
+
+    def check_snapshot(self, snap: SnapshotRow) -> None:
+        self.report.checked["snapshots"] += 1
+        sid = snap.id
+        rows = {p.project_id: p for p in self.archive.index.projects(sid)}
+        for row in rows.values():
+            if row.record is not None:
+                self.check_record(row.record, sid, row.project_id)
+            elif row.state in ("done", "partial", "gone", "carried"):
+                self.report.problem(
+                    "record_missing",
+                    f"snapshot {sid} project {row.project_id}",
+                    f"state {row.state} but the index names no record",
+                )
+        self.check_manifest(snap, rows)
+
+    def check_manifest(self, snap: SnapshotRow, rows: dict[str, Any]) -> None:
+        sid = snap.id
+        path = manifest_path(self.archive, sid)
+        finished = snap.status in FINISHED_STATUSES
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            if finished or snap.manifest_sha256 is not None:
+                self.report.problem(
+                    "manifest_missing", path, f"snapshot {sid} is {snap.status} but has no manifest"
+                )
+            return
+        except OSError as exc:
+            self.report.problem("manifest_unreadable", path, exc.strerror or str(exc))
+            return
+        self.report.checked["manifests"] += 1
+        sha = hashlib.sha256(data).hexdigest()
+        if snap.manifest_sha256 is None:
+            if finished:
+                self.report.problem(
+                    "manifest_unrecorded", path, "the index holds no sha256 for this manifest"
+                )
+            else:
+                # Killed between the manifest's rename and its index row: the rerun
+                # finishes the snapshot. Harmless, like an orphan blob.
+                self.report.notes.append(
+                    f"manifest of unfinished snapshot {sid} not yet recorded: {path}"
+                )
+        elif sha != snap.manifest_sha256:
+            self.report.problem(
+                "manifest_checksum", path, "sha256 differs from the index's: altered or damaged"
+            )
+        try:
+            manifest = parse_manifest(data, sid, path)
+        except ArchiveError as exc:
+            self.report.problem("manifest_damaged", path, str(exc))
+            return
+        listed = {p["id"]: p for p in manifest["projects"]}
+        missing = set(rows) - set(listed)
+        extra = set(listed) - set(rows)
+        if missing:
+            self.report.problem(
+                "manifest_mismatch",
+                path,
+                f"projects in the index but not listed: {_fmt_ids(missing)}",
+            )
+        if extra:
+            self.report.problem(
+                "manifest_mismatch",
+                path,
+                f"projects listed but not in the index: {_fmt_ids(extra)}",
+            )
+        differ = set()
+        for pid in set(rows) & set(listed):
+            row, item = rows[pid], listed[pid]
+            record = row.record.to_json() if row.record is not None else None
+            if item.get("state") != row.state or item.get("record") != record:
+                differ.add(pid)
+        if differ:
+            self.report.problem(
+                "manifest_mismatch",
+                path,
+                f"state or record differs from the index for: {_fmt_ids(differ)}",
+            )
+
+    # -- records and blobs -------------------------------------------------------------------
+
+    def check_record(self, ref: BlobRef, sid: str, pid: str) -> None:
+        key = (ref.md5, ref.sha256)
+        self.referenced.add(key)
+        if key in self.seen_records:
+            return
+        self.seen_records.add(key)
+        self.report.checked["records"] += 1
+        where = f"snapshot {sid} project {pid}"
+        if not self.check_blob(ref, f"record of {where}"):
+            return
+        path = self.archive.blobs.path_of(ref)
+        try:
+            record = orjson.loads(path.read_bytes())
+        except (OSError, orjson.JSONDecodeError) as exc:
+            self.report.problem("record_damaged", path, f"record of {where} does not parse: {exc}")
+            return
+        if not isinstance(record, dict) or record.get("project_id") != pid:
+            self.report.problem(
+                "record_damaged", path, f"record of {where} is not a record of project {pid}"
+            )
+            return
+        try:
+            refs = list(record_blob_refs(record))
+        except ArchiveError as exc:
+            self.report.problem("record_damaged", path, f"record of {where}: {exc}")
+            return
+        for what, blob in refs:
+            self.referenced.add((blob.md5, blob.sha256))
+            self.check_blob(blob, f"{what} in record of {where}")
+
+    def check_blob(self, ref: BlobRef, referrer: str) -> bool:
+        """Exists with the right size (and hashes, in full mode). True if sound."""
+        key = (ref.md5, ref.sha256)
+        if key in self.seen_blobs:
+            return self.seen_blobs[key]
+        self.report.checked["blobs"] += 1
+        ok = self._check_blob(ref, referrer)
+        self.seen_blobs[key] = ok
+        return ok
+
+    def _check_blob(self, ref: BlobRef, referrer: str) -> bool:
+        path = self.archive.blobs.path_of(ref)
+        try:
+            size = os.stat(path).st_size
+        except FileNotFoundError:
+            self.report.problem("blob_missing", path, f"blob {ref.md5} ({referrer}) is missing")
+            return False
+        except OSError as exc:
+            self.report.problem("blob_unreadable", path, exc.strerror or str(exc))
+            return False
+        if size != ref.size:
+            self.report.problem(
+                "blob_size", path, f"blob ({referrer}) has {size} bytes, expected {ref.size}"
+            )
+            return False
+        if self.full:
+            hashed = self.hashed.get(path)
+            if hashed is None:  # not met in the walk of blobs/ (a single-snapshot check)
+                try:
+                    hashed = hash_file(path)
+                except OSError as exc:
+                    self.report.problem("blob_unreadable", path, exc.strerror or str(exc))
+                    return False
+                self.report.checked["hashed"] += 1
+                self.hashed[path] = hashed
+            if hashed[:2] != (ref.md5, ref.sha256):
+                self.report.problem(
+                    "blob_corrupt", path, f"blob ({referrer}) content does not match its md5/sha256"
+                )
+                return False
+        return True
+
+
+def _fetch_blob(fetch: Any, what: str) -> Iterator[tuple[str, BlobRef]]:
+    if fetch is None:
+        return
+    if not isinstance(fetch, dict):
+        raise ArchiveError(f"{what} is not a fetch object")
+    if fetch.get("blob") is not None:
+        yield what, BlobRef.from_json(fetch["blob"])
+
+
+def _list(value: Any, what: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ArchiveError(f"{what} is not a list")
+    return value
+
+
+def record_blob_refs(record: dict[str, Any]) -> Iterator[tuple[str, BlobRef]]:
+    """Every blob a project record refers to, as (where in the record, ref).
+
+    Walks the record's known structure (docs/ARCHIVE.md, "Project records"); the
+    ``list_entry`` is API data and is never mistaken for a reference.
+    """
+    yield from _fetch_blob(record.get("list_page"), "list_page")
+    yield from _fetch_blob(record.get("detail"), "detail")
+    for name in ("attachments", "collaborators"):
+        for i, fetch in enumerate(_list(record.get(name), name)):
+            yield from _fetch_blob(fetch, f"{name}[{i}]")
+    for i, doc in enumerate(_list(record.get("documents"), "documents")):
+        if not isinstance(doc, dict):
+            raise ArchiveError(f"documents[{i}] is not an object")
+        yield from _fetch_blob(doc.get("response"), f"documents[{i}].response")
+        if doc.get("text") is not None:
+            yield f"documents[{i}].text", BlobRef.from_json(doc["text"])
+        yield from _fetch_blob(doc.get("metadata"), f"documents[{i}].metadata")
+    for i, item in enumerate(_list(record.get("files"), "files")):
+        if not isinstance(item, dict):
+            raise ArchiveError(f"files[{i}] is not an object")
+        yield from _fetch_blob(item.get("content"), f"files[{i}].content")
+        if item.get("blob") is not None:
+            yield f"files[{i}].blob", BlobRef.from_json(item["blob"])
+
+
+def verify(archive: Archive, *, full: bool = False, snapshot_id: str | None = None) -> VerifyReport:
+    """Check ``archive`` (all snapshots, or one). Raises ArchiveError for an unknown snapshot."""
+    report = VerifyReport(full=full)
+    if snapshot_id is not None:
+        archive.index.get_snapshot(snapshot_id)  # unknown snapshot: a usage error, raised
+    _Verifier(archive, report).run(snapshot_id)
+    return report
