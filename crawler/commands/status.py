@@ -1,0 +1,60 @@
+"""``crawler status``: unfinished and finished snapshots, with their progress (offline)."""
+
+from __future__ import annotations
+
+import argparse
+
+import orjson
+
+from crawler.archive import Archive
+from crawler.config import add_archive_argument, archive_path_from
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_archive_argument(parser)
+    parser.add_argument("--json", action="store_true", help="one JSON object per snapshot")
+
+
+def run(args: argparse.Namespace) -> int:
+    path = archive_path_from(args)
+    with Archive.open_for_reading(path) as archive:
+        snapshots = archive.index.list_snapshots()
+        if not snapshots:
+            print(f"{path}: no snapshots yet")
+            return 0
+        for snap in snapshots:
+            counts = archive.index.count_projects(snap.id)
+            total = sum(counts.values())
+            waiting = counts.get("listed", 0) + counts.get("failed", 0)
+            if args.json:
+                row = {
+                    "id": snap.id,
+                    "status": snap.status,
+                    "started_at": snap.started_at,
+                    "finished_at": snap.finished_at,
+                    "incremental": snap.incremental,
+                    "parent_id": snap.parent_id,
+                    "filters": snap.filters,
+                    "list_pages": snap.list_pages,
+                    "watermark": snap.watermark,
+                    "projects": counts,
+                }
+                print(orjson.dumps(row).decode())
+                continue
+            print(
+                f"{snap.id}  {snap.status:<10} started {snap.started_at}  finished {snap.finished_at or '-'}"
+            )
+            print(f"  filters  {_filters(snap.filters)}")
+            states = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none yet"
+            print(f"  projects {total} listed in {snap.list_pages} pages: {states}")
+            if snap.status == "running":
+                print(
+                    f"  unfinished: {total - waiting} of {total} listed projects done, list walked up to "
+                    f"{snap.watermark or 'the start'}; rerun `crawler archive` with the same filters to resume"
+                )
+    return 0
+
+
+def _filters(filters: dict[str, object]) -> str:
+    parts = [f"{k}={v}" for k, v in filters.items() if v not in (None, [], ())]
+    return " ".join(parts) or "(none: every project the key can see)"

@@ -1,0 +1,35 @@
+"""``crawler users --org UUID``: an organisation's users, to help fill in ``--user``."""
+
+from __future__ import annotations
+
+import argparse
+
+from crawler import loop
+from crawler.api.client import ComplianceClient, list_users
+from crawler.commands import client_config
+from crawler.config import add_crawl_arguments, build_settings
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_crawl_arguments(parser)
+    parser.add_argument(
+        "--org", required=True, metavar="UUID", help="organisation UUID (see `crawler orgs`)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    org = args.org
+    args.org = None  # not a project filter here
+    settings = build_settings(args)
+
+    async def main() -> int:
+        async with ComplianceClient(client_config(settings)) as client:
+            users = await list_users(client, org)
+        for user in users:
+            print(
+                f"{user.get('id', '')}\t{user.get('email', '')}\t{user.get('full_name', '')}\t"
+                f"{user.get('organization_role', '')}"
+            )
+        return 0
+
+    return loop.run(main())

@@ -1,0 +1,431 @@
+"""The crawl: a producer walks the project list into a bounded queue; workers drain it.
+
+Ownership, one step each (numbers as in ``crawler/__init__.py``):
+
+2. ``Crawl._open_snapshot`` decides what this run continues: the unfinished
+   snapshot with the same filters, or a new one (``--restart`` abandons the old).
+3. ``Crawl._produce`` walks the list at ``limit=100``, stores each page, records
+   its projects and the ``created_at`` watermark in one transaction, and only
+   then asks for the next page. On resume it restarts from the watermark (page
+   tokens may have expired) and skips ids it already has. In an incremental
+   snapshot a project whose list entry is unchanged is carried without a request.
+4. The bounded queue holds projects waiting for a worker: memory stays flat
+   however long the list.
+5-9. ``ProjectFetcher`` (``crawler/fetcher.py``) fetches one project whole.
+10. ``Crawl._finish`` writes the manifest once every project is accounted for.
+
+A stop request (SIGINT/SIGTERM) stops the producer, gives in-flight projects a
+grace period, then cancels them; every write is atomic, so a cancelled worker
+leaves at most a temporary file that the next run sweeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from crawler import __version__
+from crawler.api.client import ComplianceClient
+from crawler.archive import Archive, new_snapshot_id
+from crawler.archive.index import ProjectRow, SnapshotRow
+from crawler.config import Settings
+from crawler.errors import FatalError
+from crawler.fetcher import (
+    PAGE_LIMIT,
+    PROJECTS,
+    Outcome,
+    ProjectFetcher,
+    ProjectJob,
+    SharedWork,
+    fetch_json,
+)
+from crawler.progress import Progress
+
+STOP_GRACE_SECONDS = 5.0
+STATS_EVERY_SECONDS = 5.0
+_DONE = object()
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical(obj: Any) -> bytes:
+    return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+
+
+@dataclass
+class RunResult:
+    snapshot_id: str
+    status: str  # complete | partial | interrupted
+    manifest: dict[str, Any] | None
+    resumed: bool
+    run_requests: int
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Crawl:
+    def __init__(
+        self, settings: Settings, client: ComplianceClient, archive: Archive, progress: Progress
+    ) -> None:
+        self.settings = settings
+        self.client = client
+        self.archive = archive
+        self.index = archive.index
+        self.progress = progress
+        self.shared = SharedWork()
+        self._stop = asyncio.Event()
+        self._run_started = utcnow()
+        self._run_id = self._run_started
+        self._snapshot: SnapshotRow | None = None
+        self._parent: SnapshotRow | None = None
+        self._fatal: BaseException | None = None
+
+    @property
+    def snapshot_id(self) -> str | None:
+        return self._snapshot.id if self._snapshot else None
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    # -- 2. which snapshot ----------------------------------------------------------------
+
+    def _open_snapshot(self) -> tuple[SnapshotRow, bool]:
+        key = self.settings.filters.key()
+        current = self.index.find_running(key)
+        if current is None:
+            latest = self.index.latest_finished(key)
+            # A snapshot that finished with failures is continued: the rerun retries them.
+            if latest is not None and latest.status == "partial" and not self.settings.incremental:
+                current = latest
+        if current is not None and self.settings.restart:
+            self.index.set_snapshot_status(current.id, "abandoned", finished_at=utcnow())
+            current = None
+        if current is not None:
+            self.index.set_snapshot_status(current.id, "running")
+            return self.index.get_snapshot(current.id), True
+        parent = self.index.latest_finished(key) if self.settings.incremental else None
+        snapshot_id = new_snapshot_id()
+        self.index.create_snapshot(
+            snapshot_id,
+            filters=self.settings.filters.to_json(),
+            filter_key=key,
+            settings=self.settings.public(),
+            incremental=parent is not None,
+            parent_id=parent.id if parent else None,
+            started_at=self._run_started,
+        )
+        return self.index.get_snapshot(snapshot_id), False
+
+    # -- the run ------------------------------------------------------------------------
+
+    async def run(self) -> RunResult:
+        snapshot, resumed = self._open_snapshot()
+        self._snapshot = snapshot
+        if snapshot.parent_id:
+            self._parent = self.index.get_snapshot(snapshot.parent_id)
+        self.progress.start(snapshot.id, resumed=resumed, incremental=bool(snapshot.parent_id))
+        fetcher = ProjectFetcher(
+            self.client,
+            self.archive,
+            snapshot.id,
+            files=self.settings.files,
+            document_metadata=self.settings.document_metadata,
+            shared=self.shared,
+            on_event=self.progress.item,
+        )
+        queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=self.settings.concurrency * 2)
+        workers = [
+            asyncio.create_task(self._work(queue, fetcher), name=f"worker-{i}")
+            for i in range(self.settings.concurrency)
+        ]
+        producer = asyncio.create_task(self._produce(queue, snapshot, resumed), name="producer")
+        stats_task = asyncio.create_task(self._save_stats_periodically())
+        stop_wait = asyncio.create_task(self._stop.wait())
+        try:
+            await asyncio.wait({producer, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+            if producer.done() and producer.exception() is None and not self.stopping:
+                for _ in workers:
+                    await queue.put(_DONE)
+                done_workers = asyncio.gather(*workers)
+                await asyncio.wait({done_workers, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+            if producer.done() and producer.exception() is not None:
+                raise producer.exception()  # type: ignore[misc]
+            if self._fatal is not None:
+                raise self._fatal
+            if self.stopping:
+                await self._wind_down(producer, workers)
+                self._save_stats("interrupted")
+                return RunResult(snapshot.id, "interrupted", None, resumed, self.client.stats.total)
+            return self._finish(snapshot, resumed)
+        except BaseException as exc:
+            await self._wind_down(producer, workers, grace=0)
+            self._save_stats("interrupted" if isinstance(exc, asyncio.CancelledError) else "failed")
+            raise
+        finally:
+            stop_wait.cancel()
+            stats_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await stats_task
+
+    async def _wind_down(
+        self,
+        producer: asyncio.Task[Any],
+        workers: list[asyncio.Task[Any]],
+        grace: float = STOP_GRACE_SECONDS,
+    ) -> None:
+        producer.cancel()
+        pending = [w for w in workers if not w.done()]
+        if pending and grace > 0:
+            # Workers check the stop flag between projects; give the ones mid-project a
+            # moment to finish so their requests are not wasted.
+            await asyncio.wait(pending, timeout=grace)
+        for task in [producer, *workers]:
+            task.cancel()
+        await asyncio.gather(producer, *workers, return_exceptions=True)
+
+    # -- 3. the producer ----------------------------------------------------------------
+
+    async def _produce(
+        self, queue: asyncio.Queue[Any], snapshot: SnapshotRow, resumed: bool
+    ) -> None:
+        filters = self.settings.filters
+        if resumed:
+            # Projects listed before the interruption but not finished go first.
+            for row in self.index.projects(snapshot.id, states=("listed", "failed", "partial")):
+                if self.stopping:
+                    return
+                self.index.clear_failures(snapshot.id, row.project_id)
+                await queue.put(ProjectJob(row.list_entry, row.list_page or {}))
+        query = filters.query()
+        watermark = snapshot.watermark if resumed else None
+        if watermark:
+            # Restart the walk at the last stored created_at: ties are re-listed and
+            # skipped by id, and no page token (which may have expired) is needed.
+            query = [kv for kv in query if kv[0] != "created_at.gte"]
+            query.append(("created_at.gte", watermark))
+        known = self.index.project_ids(snapshot.id) if resumed else set()
+        cursor: str | None = None
+        while not self.stopping:
+            page = await self.client.get_page("projects.list", PROJECTS, query, cursor, PAGE_LIMIT)
+            stored = await self.archive.blobs.put(page.fetched.body, "json")
+            page_fetch = fetch_json(page.fetched, stored.ref)
+            fresh = [e for e in page.items if isinstance(e, dict) and e.get("id") not in known]
+            last_created = next(
+                (
+                    str(e["created_at"])
+                    for e in reversed(page.items)
+                    if isinstance(e, dict) and e.get("created_at")
+                ),
+                None,
+            )
+            new_ids = set(
+                self.index.record_list_page(
+                    snapshot.id,
+                    fresh,
+                    watermark=last_created,
+                    request_id=page.fetched.request_id,
+                    page=page_fetch,
+                )
+            )
+            known.update(new_ids)
+            self.progress.listed(len(new_ids))
+            for entry in fresh:
+                if entry.get("id") not in new_ids:
+                    continue
+                if self._carry(snapshot, entry):
+                    continue
+                await queue.put(ProjectJob(entry, page_fetch))
+            if page.next_page is None:
+                return
+            cursor = page.next_page
+
+    def _carry(self, snapshot: SnapshotRow, entry: dict[str, Any]) -> bool:
+        """Incremental: an unchanged list entry means an unchanged project (see README)."""
+        if self._parent is None:
+            return False
+        old = self.index.get_project(self._parent.id, str(entry["id"]))
+        if old is None or old.state not in ("done", "carried") or old.record is None:
+            return False
+        if canonical(old.list_entry) != canonical(entry):
+            return False
+        if self.settings.refresh_collaborators:
+            return False  # fetched in full by a worker; cheap next to a missed revocation
+        self.index.set_project(snapshot.id, str(entry["id"]), "carried", old.record)
+        self.progress.project("carried")
+        return True
+
+    # -- 5-9. workers ------------------------------------------------------------------
+
+    async def _work(self, queue: asyncio.Queue[Any], fetcher: ProjectFetcher) -> None:
+        assert self._snapshot is not None
+        snapshot_id = self._snapshot.id
+        while True:
+            job = await queue.get()
+            try:
+                if job is _DONE:
+                    return
+                if self.stopping:
+                    continue  # drain without work so the producer can exit
+                outcome = await fetcher.fetch(job)
+                self._record(snapshot_id, job.project_id, outcome)
+            except FatalError as err:
+                self._fatal = err
+                self.request_stop()
+                return
+            finally:
+                queue.task_done()
+
+    def _record(self, snapshot_id: str, project_id: str, outcome: Outcome) -> None:
+        self.index.set_project(snapshot_id, project_id, outcome.state, outcome.record)
+        for f in outcome.failures:
+            self.index.add_failure(
+                snapshot_id,
+                project_id=project_id,
+                kind=str(f["kind"]),
+                item_id=f.get("id"),
+                reason=str(f["reason"]),
+                status=f.get("status"),
+                error_type=f.get("error_type"),
+                request_id=f.get("request_id"),
+            )
+        self.progress.project(outcome.state, failures=len(outcome.failures))
+
+    # -- stats across runs --------------------------------------------------------------
+
+    def _save_stats(self, outcome: str | None) -> dict[str, Any]:
+        assert self._snapshot is not None
+        snap = self.index.get_snapshot(self._snapshot.id)
+        stats = dict(snap.stats or {})
+        runs = [r for r in stats.get("runs", []) if r.get("run_id") != self._run_id]
+        runs.append(
+            {
+                "run_id": self._run_id,
+                "started_at": self._run_started,
+                "ended_at": utcnow() if outcome else None,
+                "outcome": outcome or "running",
+                "tool_version": __version__,
+                "requests": self.client.stats.snapshot(),
+            }
+        )
+        stats["runs"] = runs
+        self.index.save_stats(self._snapshot.id, stats)
+        return stats
+
+    async def _save_stats_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(STATS_EVERY_SECONDS)
+            self._save_stats(None)
+
+    # -- 10. the manifest ---------------------------------------------------------------
+
+    def _finish(self, snapshot: SnapshotRow, resumed: bool) -> RunResult:
+        failures = self.index.failures(snapshot.id)
+        by_state = self.index.count_projects(snapshot.id)
+        unfinished = (
+            by_state.get("listed", 0) + by_state.get("failed", 0) + by_state.get("partial", 0)
+        )
+        status = "partial" if unfinished or failures else "complete"
+        stats = self._save_stats(status)
+        snap = self.index.get_snapshot(snapshot.id)
+        projects: list[dict[str, Any]] = []
+        totals = {"documents": 0, "files": 0, "collaborators": 0, "attachments": 0}
+        bodies_seen: set[str] = set()
+        body_bytes = 0
+        for row in self.index.projects(snapshot.id):
+            projects.append(
+                {
+                    "id": row.project_id,
+                    "state": row.state,
+                    "record": row.record.to_json() if row.record else None,
+                }
+            )
+            if row.record is None:
+                continue
+            record = self.archive.read_record(row.record)
+            counts = record.get("counts") or {}
+            for k in totals:
+                totals[k] += int(counts.get(k, 0))
+            # Bytes of document texts and file bodies, each distinct blob once.
+            bodies = [d.get("text") for d in record.get("documents", [])]
+            bodies += [f.get("blob") for f in record.get("files", [])]
+            for body in bodies:
+                if body and body["sha256"] not in bodies_seen:
+                    bodies_seen.add(body["sha256"])
+                    body_bytes += int(body["size"])
+        removed: list[str] = []
+        if self._parent is not None:
+            current = {p["id"] for p in projects}
+            removed = sorted(
+                r.project_id
+                for r in self.index.projects(self._parent.id)
+                if r.project_id not in current and r.state != "gone"
+            )
+        manifest: dict[str, Any] = {
+            "manifest_format": 1,
+            "snapshot_id": snapshot.id,
+            "tool": {"name": "crawler", "version": __version__},
+            "status": status,
+            "incremental": bool(snap.parent_id),
+            "parent_id": snap.parent_id,
+            "filters": snap.filters,
+            "settings": self.settings.public(),
+            "started_at": snap.started_at,
+            "finished_at": utcnow(),
+            "runs": [
+                {k: r[k] for k in ("started_at", "ended_at", "outcome")} for r in stats["runs"]
+            ],
+            "list_walk": {
+                "pages": snap.list_pages,
+                "records": sum(by_state.values()),
+                "final_request_id": snap.last_page_request_id,
+            },
+            "counts": {
+                "projects": sum(by_state.values()),
+                **{
+                    s: by_state.get(s, 0)
+                    for s in ("done", "partial", "gone", "failed", "carried", "listed")
+                },
+                **totals,
+                "bytes": body_bytes,
+                "removed_since_parent": len(removed),
+            },
+            "requests": merge_request_stats(r["requests"] for r in stats["runs"]),
+            "failures": failures,
+            "removed_since_parent": removed,
+            "projects": projects,
+        }
+        self.archive.write_manifest(snapshot.id, manifest)
+        self.index.set_snapshot_status(snapshot.id, status, finished_at=manifest["finished_at"])
+        return RunResult(snapshot.id, status, manifest, resumed, self.client.stats.total, failures)
+
+
+def merge_request_stats(runs: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    total: dict[str, Any] = {
+        "total": 0,
+        "retries": 0,
+        "rate_limited": 0,
+        "bytes_received": 0,
+        "by_endpoint": {},
+    }
+    for r in runs:
+        for k in ("total", "retries", "rate_limited", "bytes_received"):
+            total[k] += int(r.get(k, 0) or 0)
+        for endpoint, statuses in (r.get("by_endpoint") or {}).items():
+            slot = total["by_endpoint"].setdefault(endpoint, {})
+            for status, n in statuses.items():
+                slot[str(status)] = slot.get(str(status), 0) + int(n)
+    return total
+
+
+__all__ = ["Crawl", "ProjectRow", "RunResult", "merge_request_stats"]
