@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from types import SimpleNamespace
 from typing import Any
 from unittest import mock
 
+import aioresponses.core as aioresponses_core
 import pytest
+from aiohttp import ClientResponse
+from aioresponses import aioresponses
 
 
 class VirtualClock:
@@ -53,3 +57,21 @@ async def vclock() -> AsyncIterator[VirtualClock]:
     finally:
         for p in reversed(patches):
             p.stop()
+
+
+class _CompatResponse(ClientResponse):
+    """aioresponses 0.7.9 predates aiohttp 3.12's required ``stream_writer`` argument."""
+
+    def __init__(self, method: str, url: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("stream_writer", SimpleNamespace(output_size=0))
+        super().__init__(method, url, **kwargs)
+
+
+@pytest.fixture
+def mocked() -> Iterator[aioresponses]:
+    """aioresponses, made to work with this aiohttp (see _CompatResponse)."""
+    with (
+        mock.patch.object(aioresponses_core, "ClientResponse", _CompatResponse),
+        aioresponses() as m,
+    ):
+        yield m
