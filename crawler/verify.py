@@ -180,8 +180,10 @@ class _Verifier:
     def check_snapshot(self, snap: SnapshotRow) -> None:
         self.report.checked["snapshots"] += 1
         sid = snap.id
-        rows = {p.project_id: p for p in self.archive.index.projects(sid)}
-        for row in rows.values():
+        # Only (state, record) per project is kept: memory stays small for big snapshots.
+        rows: dict[str, tuple[str, dict[str, Any] | None]] = {}
+        for row in self.archive.index.projects(sid):
+            rows[row.project_id] = (row.state, row.record.to_json() if row.record else None)
             if row.record is not None:
                 self.check_record(row.record, sid, row.project_id)
             elif row.state in ("done", "partial", "gone", "carried"):
@@ -192,7 +194,9 @@ class _Verifier:
                 )
         self.check_manifest(snap, rows)
 
-    def check_manifest(self, snap: SnapshotRow, rows: dict[str, Any]) -> None:
+    def check_manifest(
+        self, snap: SnapshotRow, rows: dict[str, tuple[str, dict[str, Any] | None]]
+    ) -> None:
         sid = snap.id
         path = manifest_path(self.archive, sid)
         finished = snap.status in FINISHED_STATUSES
@@ -246,9 +250,9 @@ class _Verifier:
             )
         differ = set()
         for pid in set(rows) & set(listed):
-            row, item = rows[pid], listed[pid]
-            record = row.record.to_json() if row.record is not None else None
-            if item.get("state") != row.state or item.get("record") != record:
+            state, record = rows[pid]
+            item = listed[pid]
+            if item.get("state") != state or item.get("record") != record:
                 differ.add(pid)
         if differ:
             self.report.problem(

@@ -197,6 +197,10 @@ class BlobWriter:
         self._pending: list[bytes] = []
         self._pending_bytes = 0
         self._done = False
+        # A cancelled write() leaves its worker thread running; abort() must not close
+        # the descriptor under it (a reused fd would then receive the rest of the body).
+        self._io_lock = threading.Lock()
+        self._closed_for_io = False
 
     async def __aenter__(self) -> BlobWriter:
         return self
@@ -256,6 +260,12 @@ class BlobWriter:
     # The *_sync methods run in a worker thread: hashing and disk I/O off the loop.
 
     def _write_sync(self, data: bytes) -> None:
+        with self._io_lock:
+            self._write_locked(data)
+
+    def _write_locked(self, data: bytes) -> None:
+        if self._closed_for_io:
+            raise ArchiveError("blob writer was aborted")
         if self._fd is None:
             self._fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         self._md5.update(data)
@@ -264,20 +274,23 @@ class BlobWriter:
         self._size += len(data)
 
     def _sync_and_close(self) -> None:
-        if self._fd is None:  # an empty body is still a blob
-            self._fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        fd, self._fd = self._fd, None
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        with self._io_lock:
+            if self._fd is None:  # an empty body is still a blob
+                self._fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            fd, self._fd = self._fd, None
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     def _discard(self) -> None:
-        if self._fd is not None:
-            fd, self._fd = self._fd, None
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        _unlink_quietly(self._tmp)
+        with self._io_lock:
+            self._closed_for_io = True
+            if self._fd is not None:
+                fd, self._fd = self._fd, None
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            _unlink_quietly(self._tmp)
 
 
 class BlobStore:
