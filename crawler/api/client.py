@@ -309,6 +309,11 @@ class ComplianceClient:
             trust_env=self.config.trust_env,
             raise_for_status=False,
         )
+        # aiohttp silently resends an idempotent request once when the server
+        # drops the connection; that resend would bypass the limiter and the
+        # stats, so turn it off and let our own retry (which paces) handle it.
+        if hasattr(self._session, "_retry_connection"):
+            self._session._retry_connection = False
         return self
 
     async def __aexit__(
