@@ -173,7 +173,7 @@ async def test_orphan_with_same_body_is_reused(archive: Archive) -> None:
     assert archive.index.find_blob(ref.md5, ref.sha256) == ("json", False)
 
 
-@pytest.mark.parametrize("where", ["write", "fsync"])
+@pytest.mark.parametrize("where", ["write", "fsync", "replace"])
 async def test_disk_full_leaves_nothing_partial(
     archive: Archive, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
