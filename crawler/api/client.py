@@ -101,6 +101,24 @@ class ClientConfig:
 
     __str__ = __repr__
 
+    def __post_init__(self) -> None:
+        # ValueError, not UsageError: the config layer validates user input
+        # first; reaching here means a programming error.
+        if self.rate is not None and self.rate < 0:
+            raise ValueError("rate must be >= 0 (0 or None: unlimited)")
+        if not 0 <= self.rate_margin < 1:
+            raise ValueError("rate_margin must be in [0, 1)")
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be >= 1")
+        if min(self.connect_timeout, self.read_timeout) <= 0:
+            raise ValueError("timeouts must be > 0")
+        if self.total_timeout is not None and self.total_timeout <= 0:
+            raise ValueError("total_timeout must be > 0 or None")
+        if self.max_json_bytes <= 0:
+            raise ValueError("max_json_bytes must be > 0")
+        if self.backoff_base < 0 or self.backoff_cap < 0:
+            raise ValueError("backoff_base and backoff_cap must be >= 0")
+
 
 _UNPARSED: Any = object()
 

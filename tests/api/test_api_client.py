@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import random
 import re
 from collections.abc import AsyncIterator
@@ -474,6 +475,36 @@ async def test_transport_error_text_scrubbed(client: ComplianceClient, mocked: A
     with pytest.raises(RetriesExhaustedError) as info:
         await client.get_json("projects.get", DETAIL)
     assert KEY not in str(info.value) and KEY not in str(info.value.last)
+
+
+async def test_key_never_in_log_lines(
+    client: ComplianceClient, mocked: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    mocked.get(at(DETAIL), status=503, body=err("overloaded_error", f"key {KEY}"), repeat=True)
+    with pytest.raises(RetriesExhaustedError):
+        await client.get_json("projects.get", DETAIL)
+    assert "retrying" in caplog.text and "giving up" in caplog.text
+    assert KEY not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"rate": -1.0},
+        {"rate_margin": 1.0},
+        {"max_attempts": 0},
+        {"read_timeout": 0.0},
+        {"total_timeout": 0.0},
+        {"max_json_bytes": 0},
+        {"backoff_base": -1.0},
+    ],
+)
+def test_config_validates(bad: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        ClientConfig(base_url=BASE, api_key=KEY, **bad)
+    with pytest.raises(ValueError):
+        ComplianceClient(ClientConfig(base_url="api.anthropic.com", api_key=KEY))
 
 
 def test_config_repr_hides_key() -> None:

@@ -24,6 +24,7 @@ from crawler.api import ClientConfig, ComplianceClient, RetryPolicy
 from crawler.errors import (
     BadResponseError,
     GoneError,
+    RejectedError,
     RetriesExhaustedError,
     TransportError,
 )
@@ -72,6 +73,10 @@ class Server:
             await resp.write(b'{"data": [')
             await self._drop(request)
             return resp
+        if name == "big":
+            return web.Response(
+                body=b'{"x": "' + b"a" * 5000 + b'"}', headers={"request-id": "req_big"}
+            )
         if name == "slowheaders" and first:
             await asyncio.sleep(0.5)
         return web.json_response({"ok": name}, headers={"request-id": f"req_{name}"})
@@ -375,6 +380,15 @@ async def test_truncated_json_retried(server: tuple[Server, str]) -> None:
         f = await c.get_json("x", "/v1/compliance/json/truncated")
     assert f.json() == {"ok": "truncated"} and srv.hits["truncated"] == 2
     assert c.stats.by_endpoint["x"] == {"200": 2}  # the cut-short attempt had its headers
+
+
+async def test_oversized_json_refused_by_content_length(server: tuple[Server, str]) -> None:
+    srv, base = server
+    async with make_client(base, max_json_bytes=1000) as c:
+        with pytest.raises(RejectedError) as info:
+            await c.get_json("x", "/v1/compliance/json/big")
+    assert info.value.request_id == "req_big" and srv.hits["big"] == 1
+    assert c.stats.bytes_received == 0  # refused before reading
 
 
 async def test_slow_headers_time_out_and_retry(server: tuple[Server, str]) -> None:
