@@ -1,3 +1,45 @@
-"""crawler: archive Claude project data from the Compliance API."""
+"""crawler: archive Claude project data from the Anthropic Compliance API.
+
+Read this first. The data of one ``crawler archive`` run flows one way, and
+each step has one owner::
+
+    cli ─> config ─> pipeline ──────────────────────────────────> archive
+                       │ producer: project list pages                 ├─ blobs    md5-named bodies, atomic writes
+                       │   └─> bounded queue                          ├─ index    SQLite: snapshots, projects, run state
+                       │ workers: detail, attachments,                └─ manifest snapshots/<id>.json, written last
+                       │   collaborators, documents, files
+                       └─> api client ─> limiter (one per run, every request)
+                             └─ retry policy, error mapping
+
+1. ``cli`` / ``commands.archive`` parse flags; ``config`` merges defaults <
+   TOML < environment < flags into one frozen ``Settings`` and rejects bad
+   input before anything is written.
+2. ``pipeline.Crawl`` picks the snapshot: continue the unfinished one with
+   the same filters, or start a new one (incremental: against the last).
+3. The producer (``pipeline``) walks ``/apps/projects`` at ``limit=100``;
+   each page is stored as a blob, and its projects and the ``created_at``
+   watermark are recorded in the index in one transaction before the next
+   page is asked for.
+4. A bounded ``asyncio.Queue`` holds projects waiting for a worker.
+5. A worker (``fetcher.ProjectFetcher``) fetches the project's detail,
+6. its attachment pages (none when ``attachments_count`` is 0),
+7. its collaborator pages,
+8. each document's body, once per snapshot (``SharedWork`` coalesces
+   concurrent askers), storing the raw response and the text,
+9. each file body, streamed to a blob while hashed, unless its listed md5 is
+   already archived; then writes the project record blob and marks the
+   project done in the index.
+10. ``pipeline.Crawl._finish`` writes the snapshot manifest: the collection
+    record (filters, settings, times, counts, requests, failures).
+
+Every request in steps 3–9 goes through ``api.client.ComplianceClient``: the
+one ``api.limiter.RateLimiter`` paces it, ``api.retry.RetryPolicy`` decides
+retries, and every failure is translated once into ``errors`` (fatal, retry,
+skip the item). ``api`` knows nothing of disks, ``archive`` nothing of HTTP;
+only ``pipeline`` and ``fetcher`` join them. ``verify``, ``export`` and
+``diff`` read the archive and never touch the network. ``simulator`` is the
+local stand-in for the API that the demo, tests and benchmarks crawl; it
+shares no code with the client. The archive format is ``docs/ARCHIVE.md``.
+"""
 
 __version__ = "0.1.0"

@@ -216,7 +216,7 @@ def load_toml(path: Path) -> dict[str, Any]:
                     f"config file {path}: [{section}] {key} must be {names}, "
                     f"got {type(value).__name__}"
                 )
-            if expected is list and not all(isinstance(v, str) for v in value):
+            if isinstance(value, list) and not all(isinstance(v, str) for v in value):
                 raise UsageError(f"config file {path}: [{section}] {key} must be a list of strings")
     return data
 

@@ -8,6 +8,7 @@ The tree (httpx-style: one module, lower-layer errors translated in one place,
     │   ├── UsageError             bad flags or config file (exit 2)
     │   ├── AuthError              401: key missing, wrong or revoked (exit 2)
     │   ├── ScopeError             403: the key lacks a scope (exit 2)
+    │   ├── ListWalkError          the project list failed past its retries; rerun resumes
     │   └── ArchiveError           the archive directory cannot be used or is not an archive
     │       ├── DiskFullError      ENOSPC while writing: free space, rerun to resume
     │       └── ArchiveBusyError   another crawler holds the archive's lock
@@ -77,6 +78,12 @@ class AuthError(FatalError):
 
 class ScopeError(FatalError):
     """403: the key is valid but lacks the scope this request needs."""
+
+
+class ListWalkError(FatalError):
+    """The project list could not be walked to its end; a rerun resumes at the watermark."""
+
+    exit_code = 1
 
 
 class ArchiveError(FatalError):

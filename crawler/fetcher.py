@@ -172,9 +172,9 @@ class ProjectFetcher:
         detail_blob = await self.archive.blobs.put(detail.body, "json")
         details = _object(detail)
         try:
-            if details.get("attachments_count") == 0:
-                attachments, attachment_fetches = [], []
-            else:
+            attachments: list[dict[str, Any]] = []
+            attachment_fetches: list[dict[str, Any]] = []
+            if details.get("attachments_count") != 0:
                 attachments, attachment_fetches = await self._walk(
                     "attachments", f"{PROJECTS}/{segment(pid)}/attachments"
                 )

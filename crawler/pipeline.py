@@ -35,7 +35,7 @@ from crawler.api.client import ComplianceClient
 from crawler.archive import Archive, new_snapshot_id
 from crawler.archive.index import ProjectRow, SnapshotRow
 from crawler.config import Settings
-from crawler.errors import FatalError
+from crawler.errors import FatalError, ListWalkError, SkipItemError
 from crawler.fetcher import (
     PAGE_LIMIT,
     PROJECTS,
@@ -50,6 +50,10 @@ from crawler.progress import Progress
 STOP_GRACE_SECONDS = 5.0
 STATS_EVERY_SECONDS = 5.0
 _DONE = object()
+
+
+async def _first(*aws: asyncio.Future[Any]) -> None:
+    await asyncio.wait(aws, return_when=asyncio.FIRST_COMPLETED)
 
 
 def utcnow() -> str:
@@ -153,14 +157,22 @@ class Crawl:
         stats_task = asyncio.create_task(self._save_stats_periodically())
         stop_wait = asyncio.create_task(self._stop.wait())
         try:
-            await asyncio.wait({producer, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
-            if producer.done() and producer.exception() is None and not self.stopping:
-                for _ in workers:
-                    await queue.put(_DONE)
-                done_workers = asyncio.gather(*workers)
-                await asyncio.wait({done_workers, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
-            if producer.done() and producer.exception() is not None:
-                raise producer.exception()  # type: ignore[misc]
+            await _first(producer, stop_wait)
+            if producer.done() and not producer.cancelled() and producer.exception() is None:
+                if not self.stopping:
+                    for _ in workers:
+                        await queue.put(_DONE)
+                    await _first(asyncio.gather(*workers), stop_wait)
+            elif producer.done() and not producer.cancelled():
+                error = producer.exception()
+                assert error is not None
+                if isinstance(error, SkipItemError):
+                    # The list itself could not be walked: the snapshot cannot be complete,
+                    # but everything stored so far stays and a rerun resumes at the watermark.
+                    raise ListWalkError(
+                        f"listing projects failed: {error.message}", request_id=error.request_id
+                    )
+                raise error
             if self._fatal is not None:
                 raise self._fatal
             if self.stopping:
@@ -279,7 +291,11 @@ class Crawl:
                     continue  # drain without work so the producer can exit
                 outcome = await fetcher.fetch(job)
                 self._record(snapshot_id, job.project_id, outcome)
-            except FatalError as err:
+            except (FatalError, SkipItemError) as err:
+                self._fatal = err
+                self.request_stop()
+                return
+            except Exception as err:  # a bug must stop the run, not silently shrink the pool
                 self._fatal = err
                 self.request_stop()
                 return

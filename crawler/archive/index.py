@@ -56,6 +56,7 @@ CREATE TABLE snapshot_projects (
   organization_id TEXT, organization_uuid TEXT,
   user_id TEXT, user_email TEXT, deleted_at TEXT,
   list_entry TEXT NOT NULL,
+  list_page TEXT,
   state TEXT NOT NULL,
   record_md5 TEXT, record_sha256 TEXT, record_size INTEGER,
   PRIMARY KEY (snapshot_id, project_id));
@@ -160,6 +161,7 @@ class ProjectRow:
     list_entry: dict[str, Any]
     state: str
     record: BlobRef | None
+    list_page: dict[str, Any] | None = None  # fetch of the list page the entry came from
 
 
 _SNAPSHOT_COLS = (
@@ -168,7 +170,8 @@ _SNAPSHOT_COLS = (
 )
 _PROJECT_COLS = (
     "snapshot_id, project_id, created_at, updated_at, organization_id, organization_uuid, "
-    "user_id, user_email, deleted_at, list_entry, state, record_md5, record_sha256, record_size"
+    "user_id, user_email, deleted_at, list_entry, state, record_md5, record_sha256, record_size, "
+    "list_page"
 )
 
 
@@ -209,6 +212,7 @@ def _project(row: tuple[Any, ...]) -> ProjectRow:
         list_entry=_loads(row[9], f"project {row[1]} list entry"),
         state=row[10],
         record=record,
+        list_page=_loads(row[14], f"project {row[1]} list page") if row[14] else None,
     )
 
 
@@ -504,12 +508,14 @@ class Index:
         *,
         watermark: str | None,
         request_id: str | None,
+        page: dict[str, Any] | None = None,
     ) -> list[str]:
         """Store one durable list page's items and advance the walk, in one transaction.
 
         Items already present (a page fetched again after a resume) are left as they
         are. Returns the ids newly inserted, in page order.
         """
+        page_json = _dumps(page) if page is not None else None
         rows = []
         for entry in entries:
             pid = entry.get("id") if isinstance(entry, dict) else None
@@ -530,6 +536,7 @@ class Index:
                     _opt_str(user.get("email_address")),
                     _opt_str(entry.get("deleted_at")),
                     _dumps(entry),
+                    page_json,
                 )
             )
         inserted: list[str] = []
@@ -545,8 +552,8 @@ class Index:
                 cur = c.execute(
                     "INSERT OR IGNORE INTO snapshot_projects (snapshot_id, project_id, created_at, "
                     "updated_at, organization_id, organization_uuid, user_id, user_email, "
-                    "deleted_at, list_entry, state) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'listed')",
+                    "deleted_at, list_entry, list_page, state) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'listed')",
                     row,
                 )
                 if cur.rowcount == 1:
