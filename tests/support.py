@@ -1,0 +1,24 @@
+"""Helpers shared by the integration tests: run the real commands against a simulator."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from crawler.commands.archive import _archive, add_arguments
+from crawler.config import build_settings
+
+
+async def crawl(base_url: str, key: str, archive: Path, *flags: str, rate: float = 0) -> int:
+    """``crawler archive`` in-process, on the running loop (the simulator shares it).
+
+    ``rate=0`` lifts the client's limit so tests run at loopback speed; tests of
+    the limiter pass the simulator's rate.
+    """
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(
+        ["--base-url", base_url, "--archive", str(archive), "--rate", str(rate), "--quiet", *flags]
+    )
+    settings = build_settings(args, {"ANTHROPIC_COMPLIANCE_ACCESS_KEY": key})
+    return await _archive(settings)
