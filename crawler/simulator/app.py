@@ -49,6 +49,7 @@ ERROR_TYPES = {
     504: "timeout_error",
     529: "overloaded_error",
 }
+REQUEST_ID = web.RequestKey("request_id", str)
 RETRYABLE = frozenset({429, 500, 502, 503, 504, 529})
 _LIMIT = re.compile(r"^[0-9]{1,9}$")
 
@@ -216,7 +217,7 @@ class Api:
     async def _middleware(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
-        request["request_id"] = new_request_id()
+        request[REQUEST_ID] = new_request_id()
         try:
             return await handler(request)
         except web.HTTPNotFound:
@@ -539,4 +540,4 @@ def _close(request: web.Request) -> None:
 
 async def _stamp_request_id(request: web.Request, response: web.StreamResponse) -> None:
     if "request-id" not in response.headers:
-        response.headers["request-id"] = request.get("request_id") or new_request_id()
+        response.headers["request-id"] = request.get(REQUEST_ID) or new_request_id()

@@ -90,6 +90,20 @@ class DatasetSpec:
     short_page_rate: float = 0.1
     empty_page_rate: float = 0.05
 
+    @classmethod
+    def small(cls, **overrides: Any) -> DatasetSpec:
+        """A quick dataset for tests: 30 projects, tiny files and documents, every edge case."""
+        base: dict[str, Any] = {
+            "seed": 7,
+            "projects": 30,
+            "document_bytes": 400,
+            "big_document_bytes": 4096,
+            "file_size_max": 2048,
+            "big_file_bytes": 8192,
+        }
+        base.update(overrides)
+        return cls(**base)
+
     def to_cli_args(self) -> list[str]:
         """Flags for ``crawler simulate`` that rebuild exactly this dataset in a subprocess."""
         a, b = self.attachments_per_project
