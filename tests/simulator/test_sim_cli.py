@@ -1,0 +1,65 @@
+"""``crawler simulate`` as a subprocess: prints base_url and key, serves, exits 0 on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+
+import aiohttp
+
+from crawler.simulator import Dataset, DatasetSpec
+
+
+async def test_simulate_subprocess_serves_the_same_dataset() -> None:
+    spec = DatasetSpec.small(seed=21, projects=12)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "crawler",
+        "simulate",
+        "--port=0",
+        "--rate=0",
+        *spec.to_cli_args(),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = {}
+        for _ in range(3):
+            raw = await asyncio.wait_for(proc.stdout.readline(), 20)
+            name, _, value = raw.decode().strip().partition("=")
+            lines[name] = value
+        assert lines["base_url"].startswith("http://127.0.0.1:")
+        assert lines["projects"] == "12"
+        url = lines["base_url"] + "/v1/compliance/apps/projects?limit=100"
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(url, headers={"x-api-key": lines["key"]}) as resp,
+        ):
+            body = await resp.json()
+        assert [p["id"] for p in body["data"]] == Dataset.generate(spec).project_ids()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 20) == 0
+
+
+async def test_help_documents_flags() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "crawler", "simulate", "--help", stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await proc.communicate()
+    text = out.decode()
+    for flag in (
+        "--host",
+        "--port",
+        "--projects",
+        "--seed",
+        "--rate",
+        "--key",
+        "--latency",
+        "--error-rate",
+        "--mutate-after",
+        "--file-size-max",
+    ):
+        assert flag in text
