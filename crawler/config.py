@@ -40,6 +40,8 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "connect_timeout": (int, float),
         "read_timeout": (int, float),
         "max_json_bytes": int,
+        "backoff_base": (int, float),
+        "backoff_cap": (int, float),
     },
     "archive": {"path": str},
     "crawl": {
@@ -101,6 +103,8 @@ class Settings:
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     max_json_bytes: int = 64 * 1024 * 1024
+    backoff_base: float = 1.0  # first retry wait without retry-after; doubles up to the cap
+    backoff_cap: float = 60.0
     filters: Filters = Filters()
     files: bool = True
     document_metadata: bool = False
@@ -334,6 +338,14 @@ def build_settings(
     if max_json_bytes < 1024:
         raise UsageError(f"[api] max_json_bytes must be at least 1024, got {max_json_bytes}")
 
+    backoff_base = float(api.get("backoff_base", s.backoff_base))
+    backoff_cap = float(api.get("backoff_cap", s.backoff_cap))
+    if not 0 < backoff_base <= backoff_cap <= 3600:
+        raise UsageError(
+            f"[api] backoff_base ({backoff_base:g}) and backoff_cap ({backoff_cap:g}) must satisfy "
+            "0 < backoff_base <= backoff_cap <= 3600"
+        )
+
     orgs = getattr(args, "org", None) or flt.get("organization_ids") or []
     users = getattr(args, "user", None) or flt.get("user_ids") or []
     since_raw = pick("since", None, flt.get("since"), None)
@@ -369,6 +381,8 @@ def build_settings(
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         max_json_bytes=max_json_bytes,
+        backoff_base=backoff_base,
+        backoff_cap=backoff_cap,
         filters=filters,
         files=bool(pick("files", None, crawl.get("files"), s.files)),
         document_metadata=bool(

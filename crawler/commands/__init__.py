@@ -15,4 +15,6 @@ def client_config(settings: Settings) -> ClientConfig:
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,
         max_json_bytes=settings.max_json_bytes,
+        backoff_base=settings.backoff_base,
+        backoff_cap=settings.backoff_cap,
     )
