@@ -63,6 +63,8 @@ _FIRST = ("Ada", "Grace", "Alan", "Zoë", "Jürgen", "Mei", "Olu", "Priya", "Sø
 _LAST = ("Lovelace", "Hopper", "Turing", "Ng", "Müller", "Okafor", "Rao", "Kierkegaard")
 _WORDS = ("Atlas", "Beacon", "Cobalt", "Delta", "Ember", "Falcon", "Granite", "Harbor", "Iris")
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_B62_TABLE = bytes(ord(_B62[i % 62]) for i in range(256))
+_STYLE_UNIT = (NS_PER_S, 1000, 1000, 1_000_000)  # the precision each timestamp style keeps
 
 
 @dataclass(frozen=True)
@@ -294,16 +296,12 @@ class Factory:
         self.rng = rng
 
     def tagged(self, prefix: str) -> str:
-        n = self.rng.getrandbits(143)
-        out = []
-        for _ in range(24):
-            n, r = divmod(n, 62)
-            out.append(_B62[r])
-        return prefix + "".join(out)
+        return prefix + self.rng.randbytes(24).translate(_B62_TABLE).decode("ascii")
 
     def stamp(self, ns: int, style: int | None = None) -> tuple[str, int]:
-        text = format_instant(ns, self.rng.randrange(4) if style is None else style)
-        return text, parse_instant(text)
+        """The text in one of the served spellings, and the instant that text denotes."""
+        style = self.rng.randrange(4) if style is None else style
+        return format_instant(ns, style), ns - ns % _STYLE_UNIT[style]
 
     def jitter(self, base_ns: int, max_seconds: int) -> int:
         return (
