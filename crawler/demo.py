@@ -18,7 +18,14 @@ from crawler.cli import main as crawler_main
 
 ARCHIVE = Path("demo-archive")
 DEMO_KEY = "sk-ant-api01-demo-not-a-real-key-000000000000000000000000"
-PROJECTS = "24"
+PROJECTS = "12"
+# Small enough to finish in under a minute at the live API's 4 requests/s, yet
+# holding every case that breaks crawlers (>100 attachments and collaborators,
+# a 404 between list and detail, hostile filenames, a multi-MB file...).
+DATASET = [
+    "--attachments=0-2", "--collaborators=0-2", "--many-attachments=101", "--many-collaborators=101",
+    "--big-document-bytes=200000", "--big-file-bytes=2000000",
+]  # fmt: skip
 RATE = "4"
 
 
@@ -26,7 +33,7 @@ def start_simulator() -> tuple[subprocess.Popen[str], str]:
     cmd = [
         sys.executable, "-m", "crawler", "simulate",
         "--port", "0", "--projects", PROJECTS, "--seed", "7", "--rate", RATE, "--key", DEMO_KEY,
-        "--demo",
+        *DATASET,
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
