@@ -1,0 +1,155 @@
+"""``crawler export``: a snapshot as connector-shaped NDJSON, or a BagIt bag (offline).
+
+    crawler export --archive DIR [--snapshot ID] [--out FILE|-] [--files-dir DIR]
+                   [--include-content] [--org ID]... [--user ID|EMAIL]...
+                   [--since TIME] [--until TIME] [--exclude-deleted]
+    crawler export --archive DIR --bag BAGDIR [same filters] [--source-organization TEXT]
+
+The record shape, and how gone, soft-deleted and unfetched projects appear, is
+described in :mod:`crawler.export`. A file export also writes ``<out>.md5``
+(``md5sum -c`` format) and ``<out>.manifest.json`` (for ``crawler verify-export``);
+an export to standard output has no manifest, and says so on stderr.
+
+Exit 0 on success; 2 for bad flags, a path that is not an archive, an empty
+archive or an unknown snapshot; 1 for a damaged archive (the message names the
+project and the blob).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from crawler.archive import Archive
+from crawler.bag import DEFAULT_SOURCE, write_bag
+from crawler.config import add_archive_argument, archive_path_from, instant, parse_timestamp
+from crawler.errors import UsageError
+from crawler.export import (
+    ExportFilters,
+    ExportOptions,
+    ExportResult,
+    export_to_file,
+    export_to_stdout,
+    open_archive,
+    pick_snapshot,
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_archive_argument(parser)
+    parser.add_argument(
+        "--snapshot", metavar="ID", help="snapshot to export (default: latest finished)"
+    )
+    out = parser.add_mutually_exclusive_group()
+    out.add_argument(
+        "--out", metavar="FILE", default="-", help="NDJSON file ('-': stdout; '.gz': gzipped)"
+    )
+    out.add_argument("--bag", type=Path, metavar="DIR", help="write a BagIt bag instead")
+    parser.add_argument(
+        "--files-dir",
+        type=Path,
+        metavar="DIR",
+        help="copy file bodies here, named by sha256 (a bag always holds them)",
+    )
+    parser.add_argument(
+        "--include-content",
+        action="store_true",
+        help="put each document's response (with its text) in attachments[].content",
+    )
+    parser.add_argument(
+        "--org", action="append", metavar="ID", help="organisation: tagged id or UUID (repeatable)"
+    )
+    parser.add_argument(
+        "--user", action="append", metavar="ID", help="creator: user id or email (repeatable)"
+    )
+    parser.add_argument("--since", metavar="TIME", help="created at or after TIME")
+    parser.add_argument("--until", metavar="TIME", help="created before TIME (exclusive)")
+    parser.add_argument(
+        "--exclude-deleted",
+        action="store_true",
+        help="leave out projects deleted in claude.ai (deleted_at set); kept by default",
+    )
+    parser.add_argument(
+        "--source-organization",
+        metavar="TEXT",
+        default=DEFAULT_SOURCE,
+        help="bag-info.txt Source-Organization (with --bag)",
+    )
+
+
+def filters_from(args: argparse.Namespace) -> ExportFilters:
+    since = parse_timestamp(args.since, "--since") if args.since else None
+    until = parse_timestamp(args.until, "--until") if args.until else None
+    if since and until and instant(since) >= instant(until):
+        raise UsageError(f"--since {since} must be before --until {until}")
+    return ExportFilters(
+        orgs=tuple(o.strip() for o in args.org or ()),
+        users=tuple(u.strip() for u in args.user or ()),
+        since=since,
+        until=until,
+        exclude_deleted=bool(args.exclude_deleted),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    filters = filters_from(args)
+    if args.bag is not None and args.files_dir is not None:
+        raise UsageError("--files-dir and --bag: a bag always holds the file bodies (data/files/)")
+    options = ExportOptions(
+        snapshot_id=args.snapshot,
+        filters=filters,
+        include_content=bool(args.include_content),
+        files_dir=args.files_dir,
+    )
+    path = archive_path_from(args)
+    with open_archive(path) as archive:
+        _warn_unfinished(archive, options.snapshot_id)
+        if args.bag is not None:
+            result = write_bag(
+                archive, path, options, args.bag, source_organization=args.source_organization
+            )
+            _summary(result, f"bag {args.bag}")
+        elif args.out == "-":
+            result = export_to_stdout(archive, path, options)
+            print(
+                "crawler: export written to stdout: no manifest or md5 file can describe a "
+                "stream; use --out FILE to get them",
+                file=sys.stderr,
+            )
+            _summary(result, "stdout")
+        else:
+            out = Path(args.out)
+            if out.is_dir():
+                raise UsageError(f"--out {out} is a directory; name a file")
+            if not out.parent.is_dir():
+                raise UsageError(f"--out {out}: the directory {out.parent} does not exist")
+            result, manifest = export_to_file(archive, path, options, out)
+            _summary(result, f"{out} (manifest {manifest})")
+    return 0
+
+
+def _warn_unfinished(archive: Archive, snapshot_id: str | None) -> None:
+    snap = pick_snapshot(archive, snapshot_id)
+    if snap.status not in ("complete", "partial"):
+        print(
+            f"crawler: warning: snapshot {snap.id} is {snap.status}: projects not yet fetched "
+            "are exported with details, attachments and collaborators null",
+            file=sys.stderr,
+        )
+    elif snap.status == "partial":
+        print(
+            f"crawler: warning: snapshot {snap.id} is partial: some items failed "
+            "(see _archive.failures and _archive.state in the records)",
+            file=sys.stderr,
+        )
+
+
+def _summary(result: ExportResult, where: str) -> None:
+    c = result.counts
+    print(
+        f"crawler: exported {c['projects']} projects ({c['gone']} gone, {c['deleted']} deleted, "
+        f"{c['incomplete']} without a record) of snapshot {result.snapshot.id} to {where}; "
+        f"{c['files_exported']} file bodies copied",
+        file=sys.stderr,
+    )
