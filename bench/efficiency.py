@@ -1,0 +1,178 @@
+"""Benchmark 2, request efficiency: requests made / the minimum the dataset needs.
+
+Three runs on one archive against one unthrottled simulator (300 projects, edge
+cases on, no faults), each counted at the server per endpoint:
+
+- first: a full snapshot into an empty archive; the minimum is
+  ``dataset.minimum_requests()``.
+- rerun: ``crawler archive`` again after the complete first snapshot (a new
+  full snapshot). Documents are refetched by design; a file body is skipped
+  when its listed md5 names a blob already archived. Minimum: the same walk,
+  minus the file downloads whose listed md5 is in the archive's blob table
+  (null, absent and stale md5s must be downloaded again).
+- incremental: ``--incremental`` after ``sim.mutate(seed=5, fraction=0.01)``.
+  Minimum: the list pages plus the full requests of the projects the change
+  set touched that still exist (every kind of change: renames, soft deletes,
+  new projects, attachments added/removed, documents replaced, collaborators
+  granted/revoked), files skipped as above. Touched projects that the crawl
+  carried without a request are counted: those changes are missing from the
+  snapshot.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench.common import crawl, latest_manifest, note, scratch, table, title
+from crawler import loop
+from crawler.archive import Archive
+from crawler.simulator import ChangeSet, Dataset, DatasetSpec, SimulatorConfig, running_simulator
+
+SPEC = DatasetSpec(seed=21, projects=300)
+MUTATION_SEED = 5
+MUTATION_FRACTION = 0.01
+ENDPOINTS = (
+    "projects.list",
+    "projects.get",
+    "attachments",
+    "collaborators",
+    "documents.get",
+    "files.content",
+)
+
+
+def minimum(
+    ds: Dataset, archived: set[str] | None = None, only: set[str] | None = None
+) -> dict[str, int]:
+    """The ideal crawler's requests by endpoint (``Dataset.minimum_requests`` generalised).
+
+    ``archived``: md5s already in the archive (a listed md5 among them is not
+    downloaded). ``only``: fetch just these projects (the list is still walked).
+    """
+    counts = dict.fromkeys(ENDPOINTS, 0)
+    counts["projects.list"] = ds.list_pages()
+    seen_docs: set[str] = set()
+    seen_md5: set[str] = set(archived or ())
+    for truth in ds.projects_truth():
+        if only is not None and truth.id not in only:
+            continue
+        counts["projects.get"] += 1
+        if truth.gone:
+            continue
+        if truth.attachments:
+            counts["attachments"] += ds.attachment_pages(truth.id)
+        counts["collaborators"] += ds.collaborator_pages(truth.id)
+        for entry in truth.attachments:
+            if entry["type"] == "project_doc":
+                if entry["id"] not in seen_docs:
+                    seen_docs.add(entry["id"])
+                    counts["documents.get"] += 1
+            else:
+                md5 = entry.get("md5")
+                if md5 is None:
+                    counts["files.content"] += 1
+                elif md5 not in seen_md5:
+                    seen_md5.add(md5)
+                    counts["files.content"] += 1
+    return counts
+
+
+def archived_md5s(archive: Path) -> set[str]:
+    with Archive.open_for_reading(archive) as arc:
+        return {ref.md5 for ref, _kind, _variant in arc.index.iter_blobs()}
+
+
+def carried_ids(archive: Path, snapshot_id: str) -> set[str]:
+    with Archive.open_for_reading(archive) as arc:
+        return {row.project_id for row in arc.index.projects(snapshot_id) if row.state == "carried"}
+
+
+async def measure(archive: Path) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    async with running_simulator(SimulatorConfig(dataset=SPEC, rate=None)) as sim:
+        ds = sim.dataset
+        mins = minimum(ds)
+        assert mins == {k: v for k, v in ds.minimum_requests().items() if k in ENDPOINTS}
+
+        async def one(name: str, mins: dict[str, int], *flags: str) -> dict[str, Any]:
+            sim.counters.reset()
+            code = await crawl(sim.base_url, sim.key, archive, *flags)
+            manifest = latest_manifest(archive)
+            made = {e: sim.counters.count(e) for e in ENDPOINTS}
+            return {
+                "name": name,
+                "exit": code,
+                "status": manifest["status"],
+                "snapshot": manifest["snapshot_id"],
+                "made": made,
+                "min": mins,
+                "counts": manifest["counts"],
+                "retries": manifest["requests"]["retries"],
+            }
+
+        out["first"] = await one("first full snapshot", mins)
+        out["rerun"] = await one("rerun (new full snapshot)", minimum(ds, archived_md5s(archive)))
+        changes: ChangeSet = sim.mutate(seed=MUTATION_SEED, fraction=MUTATION_FRACTION)
+        touched = changes.touched_projects() - set(changes.projects_hard_deleted)
+        live_touched = touched & set(ds.projects)
+        inc = await one(
+            "incremental after 1% mutation",
+            minimum(ds, archived_md5s(archive), only=live_touched),
+            "--incremental",
+        )
+        carried = carried_ids(archive, inc["snapshot"])
+        inc["touched"] = len(live_touched)
+        inc["missed"] = sorted(live_touched & carried)
+        inc["changes"] = {k: len(v) for k, v in changes.as_dict().items() if isinstance(v, list)}
+        out["incremental"] = inc
+    return out
+
+
+def report(out: dict[str, Any]) -> bool:
+    title("2. Request efficiency: requests made / minimum computed from the dataset")
+    rows = []
+    met = True
+    for run in (out["first"], out["rerun"], out["incremental"]):
+        made, mins = run["made"], run["min"]
+        total_made, total_min = sum(made.values()), sum(mins.values())
+        ratio = total_made / total_min if total_min else float("nan")
+        met = met and abs(ratio - 1.0) < 0.005 and run["status"] == "complete"
+        rows.append((run["name"], total_made, total_min, f"{ratio:.3f}", run["status"]))
+    print(table(("run", "made", "minimum", "made/min", "status"), rows))
+    print()
+    rows = []
+    for e in ENDPOINTS:
+        row: list[Any] = [e]
+        for run in (out["first"], out["rerun"], out["incremental"]):
+            row.append(f"{run['made'][e]}/{run['min'][e]}")
+        rows.append(row)
+    print(table(("endpoint (made/min)", "first", "rerun", "incremental"), rows))
+    inc = out["incremental"]
+    changes = ", ".join(f"{k} {v}" for k, v in inc["changes"].items() if v)
+    note(f"mutation: {changes}")
+    note(
+        f"incremental: {inc['touched']} live projects changed; {len(inc['missed'])} of them were"
+        " carried without a request (their change is missing from the snapshot)"
+    )
+    if inc["missed"]:
+        met = False
+    note(f"target: made/min = 1.00 for all three runs: {'MET' if met else 'MISSED'}")
+    return met
+
+
+def run() -> dict[str, Any]:
+    with scratch("efficiency") as d:
+        out = loop.run(measure(d / "archive"))
+    out["met"] = report(out)
+    return out
+
+
+def main() -> int:
+    run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

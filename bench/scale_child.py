@@ -1,0 +1,48 @@
+"""One crawl in a fresh process, for a clean peak-RSS figure (used by ``bench.scale``).
+
+Usage: ``python -m bench.scale_child BASE_URL ARCHIVE [crawler archive flags...]``
+with the key in ``ANTHROPIC_COMPLIANCE_ACCESS_KEY``. Prints one JSON line:
+peak RSS (VmHWM) before and after the crawl, wall and CPU seconds, requests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from bench.common import crawl, latest_manifest, vm_hwm_bytes, vm_rss_bytes
+from crawler import loop
+
+
+def main(argv: list[str]) -> int:
+    base_url, archive, *flags = argv
+    key = os.environ["ANTHROPIC_COMPLIANCE_ACCESS_KEY"]
+    baseline = vm_hwm_bytes()  # everything imported, nothing crawled
+    wall0, cpu0 = time.monotonic(), time.process_time()
+    code = loop.run(crawl(base_url, key, Path(archive), *flags))
+    wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
+    manifest = latest_manifest(Path(archive))
+    print(
+        json.dumps(
+            {
+                "exit": code,
+                "status": manifest["status"],
+                "projects": manifest["counts"]["projects"],
+                "requests": manifest["requests"]["total"],
+                "bytes_received": manifest["requests"]["bytes_received"],
+                "baseline_hwm": baseline,
+                "peak_hwm": vm_hwm_bytes(),
+                "rss_end": vm_rss_bytes(),
+                "wall": wall,
+                "cpu": cpu,
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
