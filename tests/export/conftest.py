@@ -75,7 +75,16 @@ async def _build(archive: Path) -> Crawled:
         assert await crawl(sim.base_url, sim.key, archive, "--incremental") == 0
         s3 = _latest(archive)
         return Crawled(
-            archive, sim.dataset, s1, s2, s3, changes, s1_ids, before, _collabs(sim.dataset), doc_md5
+            archive,
+            sim.dataset,
+            s1,
+            s2,
+            s3,
+            changes,
+            s1_ids,
+            before,
+            _collabs(sim.dataset),
+            doc_md5,
         )
 
 

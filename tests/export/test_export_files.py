@@ -84,7 +84,9 @@ def test_verify_export_refuses_what_is_not_a_manifest(
     assert main(["verify-export", str(tmp_path / "missing.json")]) == 2
 
 
-def test_gzip_export_is_the_same_records_and_deterministic(crawled: Crawled, tmp_path: Path) -> None:
+def test_gzip_export_is_the_same_records_and_deterministic(
+    crawled: Crawled, tmp_path: Path
+) -> None:
     export(crawled, tmp_path / "p.ndjson", "--include-content")
     export(crawled, tmp_path / "g.ndjson.gz", "--include-content")
     plain = (tmp_path / "p.ndjson").read_bytes()
@@ -92,7 +94,9 @@ def test_gzip_export_is_the_same_records_and_deterministic(crawled: Crawled, tmp
     manifest = orjson.loads((tmp_path / "g.ndjson.gz.manifest.json").read_bytes())
     assert manifest["output"]["gzip"] is True
     assert main(["verify-export", str(tmp_path / "g.ndjson.gz.manifest.json")]) == 0
-    assert subprocess.run(["md5sum", "-c", "--quiet", "g.ndjson.gz.md5"], cwd=tmp_path).returncode == 0
+    assert (
+        subprocess.run(["md5sum", "-c", "--quiet", "g.ndjson.gz.md5"], cwd=tmp_path).returncode == 0
+    )
     first = (tmp_path / "g.ndjson.gz").read_bytes()
     export(crawled, tmp_path / "g.ndjson.gz", "--include-content")
     assert (tmp_path / "g.ndjson.gz").read_bytes() == first
