@@ -106,10 +106,29 @@ def test_damaged_file_body_is_not_exported(
     assert big.md5 not in {p.name for p in (tmp_path / "f").iterdir()}
 
 
+def test_failed_project_is_exported_as_unknown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    asyncio.run(_synthetic(tmp_path / "a", 3, failed=1))
+    out = tmp_path / "o.ndjson"
+    assert main(["export", "--archive", str(tmp_path / "a"), "--out", str(out)]) == 0
+    assert "partial" in err(capsys)
+    failed, done, _ = (orjson.loads(x) for x in out.read_bytes().splitlines())
+    assert failed["id"] == "p0000000" and failed["name"] == "x" * 2000  # list fields kept
+    assert failed["details"] is None
+    assert failed["attachments"] is None and failed["collaborators"] is None  # unknown
+    assert failed["gone"] is False and failed["_archive"]["state"] == "failed"
+    assert done["details"]["attachments_count"] == 0 and done["attachments"] == []
+    assert done["collaborators"] == []
+    manifest = orjson.loads((tmp_path / "o.ndjson.manifest.json").read_bytes())
+    assert manifest["counts"]["incomplete"] == 1
+    assert manifest["snapshot"]["status"] == "partial"
+
+
 # -- flat memory ----------------------------------------------------------------------------
 
 
-async def _synthetic(path: Path, n: int) -> None:
+async def _synthetic(path: Path, n: int, failed: int = 0) -> None:
     """One snapshot of ``n`` projects sharing one record (as carried projects do)."""
     sid = "20250101T000000Z-aaaaaa"
     with Archive.open_for_writing(path) as a:
@@ -153,7 +172,10 @@ async def _synthetic(path: Path, n: int) -> None:
             a.index.record_list_page(sid, entries, watermark=None, request_id=None)
             for e in entries:
                 a.index.set_project(sid, e["id"], "done", stored.ref)
-        a.index.set_snapshot_status(sid, "complete", finished_at="2025-01-01T00:01:00Z")
+        for i in range(failed):  # the detail failed past its retries: no record
+            a.index.set_project(sid, f"p{i:07d}", "failed", None)
+        status = "partial" if failed else "complete"
+        a.index.set_snapshot_status(sid, status, finished_at="2025-01-01T00:01:00Z")
 
 
 def _export_peak(archive: Path, out: Path, n: int) -> int:
