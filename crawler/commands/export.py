@@ -18,6 +18,7 @@ project and the blob).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -111,7 +112,15 @@ def run(args: argparse.Namespace) -> int:
             )
             _summary(result, f"bag {args.bag}")
         elif args.out == "-":
-            result = export_to_stdout(archive, path, options)
+            try:
+                result = export_to_stdout(archive, path, options)
+            except BrokenPipeError:
+                # The reader went away (e.g. `| head`): stop quietly, and keep Python's
+                # final flush of stdout from raising again.
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+                print("crawler: export: the output was closed early", file=sys.stderr)
+                return 1
             print(
                 "crawler: export written to stdout: no manifest or md5 file can describe a "
                 "stream; use --out FILE to get them",
