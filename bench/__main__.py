@@ -1,0 +1,47 @@
+"""``make bench``: the five benchmarks of issue #6 in sequence, then a one-line verdict each.
+
+Each is also runnable alone: ``python -m bench.budget``, ``bench.efficiency``,
+``bench.overhead``, ``bench.scale``, ``bench.growth``.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bench import budget, efficiency, growth, overhead, scale
+from bench.common import table, title
+
+BENCHMARKS: tuple[tuple[str, Callable[[], dict[str, Any]]], ...] = (
+    ("1. budget use", budget.run),
+    ("2. request efficiency", efficiency.run),
+    ("3. overhead", overhead.run),
+    ("4. scale", scale.run),
+    ("5. archive growth", growth.run),
+)
+
+
+def main() -> int:
+    print(
+        f"crawler benchmarks: Python {platform.python_version()}, {platform.machine()},"
+        f" {platform.system()} {platform.release()}",
+        flush=True,
+    )
+    started = time.monotonic()
+    rows = []
+    for name, bench in BENCHMARKS:
+        t0 = time.monotonic()
+        result = bench()
+        met = result.get("met")
+        verdict = "-" if met is None else ("met" if met else "MISSED")
+        rows.append((name, f"{time.monotonic() - t0:.0f}", verdict))
+    title(f"Summary ({time.monotonic() - started:.0f} s in all)")
+    print(table(("benchmark", "seconds", "target"), rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
