@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+import orjson
+
 from crawler.api.client import ComplianceClient, Download, Fetched
 from crawler.archive import Archive
 from crawler.archive.blobs import BlobRef, BlobWriter
@@ -78,6 +80,7 @@ def failure_json(kind: str, item_id: str | None, err: SkipItemError) -> dict[str
 class ProjectJob:
     entry: dict[str, Any]  # the project's item from the list page, as served
     list_page: dict[str, Any]  # fetch of that page
+    earlier: BlobRef | None = None  # incremental + refresh: the unchanged project's last record
 
     @property
     def project_id(self) -> str:
@@ -142,6 +145,28 @@ class ProjectFetcher:
     # -- one project --------------------------------------------------------------------
 
     async def fetch(self, job: ProjectJob) -> Outcome:
+        if job.earlier is not None:
+            return await self._refresh(job, job.earlier)
+        return await self._fetch(job)
+
+    async def _refresh(self, job: ProjectJob, earlier_ref: BlobRef) -> Outcome:
+        """Carry an unchanged project unless its collaborators changed (one walk, no more)."""
+        path = f"{PROJECTS}/{segment(job.project_id)}/collaborators"
+        try:
+            items, fetches = await self._walk("collaborators", path)
+        except SkipItemError as err:
+            return Outcome("failed", None, [failure_json("project", job.project_id, err)])
+        earlier = self.archive.read_record(earlier_ref)
+        before = [stored_page_items(self.archive, f) for f in earlier.get("collaborators", [])]
+        if [item for page in before for item in page] == items:
+            return Outcome("carried", earlier_ref, [])
+        return await self._fetch(job, collaborators=(items, fetches))
+
+    async def _fetch(
+        self,
+        job: ProjectJob,
+        collaborators: tuple[list[dict[str, Any]], list[dict[str, Any]]] | None = None,
+    ) -> Outcome:
         pid = job.project_id
         record: dict[str, Any] = {
             "record_format": 1,
@@ -178,9 +203,10 @@ class ProjectFetcher:
                 attachments, attachment_fetches = await self._walk(
                     "attachments", f"{PROJECTS}/{segment(pid)}/attachments"
                 )
-            collaborators, collaborator_fetches = await self._walk(
-                "collaborators", f"{PROJECTS}/{segment(pid)}/collaborators"
-            )
+            if collaborators is None:
+                collaborators = await self._walk(
+                    "collaborators", f"{PROJECTS}/{segment(pid)}/collaborators"
+                )
         except SkipItemError as err:
             # Without the full lists we cannot say what the project holds: retry it whole.
             return Outcome("failed", None, [failure_json("project", pid, err)])
@@ -226,7 +252,7 @@ class ProjectFetcher:
 
         counts = {
             "attachments": len(attachments),
-            "collaborators": len(collaborators),
+            "collaborators": len(collaborators[0]),
             "documents": sum(1 for d in doc_entries if d is not None),
             "files": sum(1 for f in file_entries if f is not None),
         }
@@ -235,7 +261,7 @@ class ProjectFetcher:
             state=state,
             detail=fetch_json(detail, detail_blob.ref),
             attachments=attachment_fetches,
-            collaborators=collaborator_fetches,
+            collaborators=collaborators[1],
             documents=[d for d in doc_entries if d is not None],
             files=[f for f in file_entries if f is not None],
             failures=failures,
@@ -363,6 +389,13 @@ class ProjectFetcher:
             "blob": stored.ref.to_json(),
             "collision": stored.collision,
         }
+
+
+def stored_page_items(archive: Archive, fetch: dict[str, Any]) -> list[Any]:
+    """The ``data`` items of a stored page."""
+    page = orjson.loads(archive.blobs.read(BlobRef.from_json(fetch["blob"])))
+    items = page.get("data") if isinstance(page, dict) else None
+    return items if isinstance(items, list) else []
 
 
 def _object(f: Fetched) -> dict[str, Any]:

@@ -255,27 +255,34 @@ class Crawl:
             for entry in fresh:
                 if entry.get("id") not in new_ids:
                     continue
-                if self._carry(snapshot, entry):
+                earlier = self._carry(snapshot, entry)
+                if earlier is not None and earlier.record is not None:
+                    if not self.settings.refresh_collaborators or earlier.state == "gone":
+                        # A project that answered 404 stays gone while its entry is unchanged.
+                        state = "gone" if earlier.state == "gone" else "carried"
+                        self.index.set_project(
+                            snapshot.id, earlier.project_id, state, earlier.record
+                        )
+                        self.progress.project(state)
+                        continue
+                    # One collaborator walk decides: unchanged grants, carried; else fetched whole.
+                    await queue.put(ProjectJob(entry, page_fetch, earlier=earlier.record))
                     continue
                 await queue.put(ProjectJob(entry, page_fetch))
             if page.next_page is None:
                 return
             cursor = page.next_page
 
-    def _carry(self, snapshot: SnapshotRow, entry: dict[str, Any]) -> bool:
-        """Incremental: an unchanged list entry means an unchanged project (see README)."""
+    def _carry(self, snapshot: SnapshotRow, entry: dict[str, Any]) -> ProjectRow | None:
+        """Incremental: the earlier row of a project whose list entry is unchanged (see README)."""
         if self._parent is None:
-            return False
+            return None
         old = self.index.get_project(self._parent.id, str(entry["id"]))
-        if old is None or old.state not in ("done", "carried") or old.record is None:
-            return False
+        if old is None or old.state not in ("done", "carried", "gone") or old.record is None:
+            return None
         if canonical(old.list_entry) != canonical(entry):
-            return False
-        if self.settings.refresh_collaborators:
-            return False  # fetched in full by a worker; cheap next to a missed revocation
-        self.index.set_project(snapshot.id, str(entry["id"]), "carried", old.record)
-        self.progress.project("carried")
-        return True
+            return None
+        return old
 
     # -- 5-9. workers ------------------------------------------------------------------
 
