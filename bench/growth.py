@@ -45,7 +45,11 @@ PARTS = ("blobs", "index.sqlite", "snapshots", "total")
 
 def timed_cli(argv: list[str]) -> tuple[float, int]:
     started = time.monotonic()
-    with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
+    with (
+        open(os.devnull, "w") as devnull,
+        contextlib.redirect_stdout(devnull),
+        contextlib.redirect_stderr(devnull),
+    ):
         code = crawler_main(argv)
     return time.monotonic() - started, code
 

@@ -40,6 +40,7 @@ def main(argv: list[str]) -> int:
     wall0, cpu0 = time.monotonic(), time.process_time()
     code = loop.run(crawl(base_url, key, Path(archive), *flags))
     wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
+    peak = vm_hwm_bytes()  # before this process reads the manifest back below
     manifest = latest_manifest(Path(archive))
     print(
         json.dumps(
@@ -50,7 +51,7 @@ def main(argv: list[str]) -> int:
                 "requests": manifest["requests"]["total"],
                 "bytes_received": manifest["requests"]["bytes_received"],
                 "baseline_hwm": baseline,
-                "peak_hwm": vm_hwm_bytes(),
+                "peak_hwm": peak,
                 "rss_end": vm_rss_bytes(),
                 "wall": wall,
                 "cpu": cpu,
