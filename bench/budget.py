@@ -114,7 +114,7 @@ def report(r: dict[str, Any]) -> bool:
     ]
     title("1. Budget use: 4 requests/s, 200-800 ms latency, slow multi-MB file bodies")
     print(table(("figure", "value"), rows))
-    met = ratio >= TARGET and r["client_429"] == 0 and r["server_429"] == 0
+    met = bool(ratio >= TARGET and r["client_429"] == 0 and r["server_429"] == 0)
     note(
         f"target: achieved/allowed >= {TARGET} and zero 429s: {'MET' if met else 'MISSED'}"
         f" ({SPEC.projects} projects, concurrency {CONCURRENCY})"

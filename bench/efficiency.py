@@ -142,7 +142,7 @@ async def measure(archive: Path) -> dict[str, Any]:
 
 def report(out: dict[str, Any]) -> bool:
     title("2. Request efficiency: requests made / minimum computed from the dataset")
-    rows = []
+    rows: list[Any] = []
     met = True
     for run in (out["first"], out["rerun"], out["incremental"], out["contract"]):
         made, mins = run["made"], run["min"]

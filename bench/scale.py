@@ -116,7 +116,7 @@ def report(by_size: dict[int, dict[str, Any]], files: dict[int, dict[str, Any]])
         f" (before finish: {crawl_ratio:.2f}); time per project {speed:.2f}x"
     )
     note(f"peak RSS 200 MB file / 4 MB file: {f_ratio:.2f}")
-    met = ratio <= GROWTH_LIMIT and f_ratio <= GROWTH_LIMIT
+    met = bool(ratio <= GROWTH_LIMIT and f_ratio <= GROWTH_LIMIT)
     note(
         f"target: no growth with projects or file size (ratios <= {GROWTH_LIMIT}):"
         f" {'MET' if met else 'MISSED'}"
