@@ -116,7 +116,10 @@ class Crawl:
             self.index.set_snapshot_status(current.id, "abandoned", finished_at=utcnow())
             current = None
         if current is not None:
-            self.index.set_snapshot_status(current.id, "running")
+            if current.status == "partial":
+                self.archive.reopen_snapshot(current.id)  # its manifest is rewritten at the end
+            else:
+                self.index.set_snapshot_status(current.id, "running")
             return self.index.get_snapshot(current.id), True
         parent = self.index.latest_finished(key) if self.settings.incremental else None
         snapshot_id = new_snapshot_id()
@@ -226,13 +229,14 @@ class Crawl:
             # skipped by id, and no page token (which may have expired) is needed.
             query = [kv for kv in query if kv[0] != "created_at.gte"]
             query.append(("created_at.gte", watermark))
-        known = self.index.project_ids(snapshot.id) if resumed else set()
         cursor: str | None = None
         while not self.stopping:
             page = await self.client.get_page("projects.list", PROJECTS, query, cursor, PAGE_LIMIT)
             stored = await self.archive.blobs.put(page.fetched.body, "json")
             page_fetch = fetch_json(page.fetched, stored.ref)
-            fresh = [e for e in page.items if isinstance(e, dict) and e.get("id") not in known]
+            # The index says which ids are new to this snapshot (ties re-listed after a
+            # resume are not), so no set of every id is held in memory.
+            fresh = [e for e in page.items if isinstance(e, dict)]
             last_created = next(
                 (
                     str(e["created_at"])
@@ -250,7 +254,6 @@ class Crawl:
                     page=page_fetch,
                 )
             )
-            known.update(new_ids)
             self.progress.listed(len(new_ids))
             for entry in fresh:
                 if entry.get("id") not in new_ids:
@@ -353,6 +356,7 @@ class Crawl:
     # -- 10. the manifest ---------------------------------------------------------------
 
     def _finish(self, snapshot: SnapshotRow, resumed: bool) -> RunResult:
+        """Write the manifest in two streaming passes: memory stays flat at any size."""
         failures = self.index.failures(snapshot.id)
         by_state = self.index.count_projects(snapshot.id)
         unfinished = (
@@ -361,40 +365,26 @@ class Crawl:
         status = "partial" if unfinished or failures else "complete"
         stats = self._save_stats(status)
         snap = self.index.get_snapshot(snapshot.id)
-        projects: list[dict[str, Any]] = []
-        totals = {"documents": 0, "files": 0, "collaborators": 0, "attachments": 0}
-        bodies_seen: set[str] = set()
-        body_bytes = 0
+        totals = {"documents": 0, "files": 0, "collaborators": 0, "attachments": 0, "bytes": 0}
         for row in self.index.projects(snapshot.id):
-            projects.append(
-                {
-                    "id": row.project_id,
-                    "state": row.state,
-                    "record": row.record.to_json() if row.record else None,
-                }
-            )
             if row.record is None:
                 continue
             record = self.archive.read_record(row.record)
             counts = record.get("counts") or {}
-            for k in totals:
+            for k in ("documents", "files", "collaborators", "attachments"):
                 totals[k] += int(counts.get(k, 0))
-            # Bytes of document texts and file bodies, each distinct blob once.
-            bodies = [d.get("text") for d in record.get("documents", [])]
-            bodies += [f.get("blob") for f in record.get("files", [])]
-            for body in bodies:
-                if body and body["sha256"] not in bodies_seen:
-                    bodies_seen.add(body["sha256"])
-                    body_bytes += int(body["size"])
+            # Bytes of the bodies this snapshot refers to; a body shared by two
+            # projects counts twice (the blob store holds it once).
+            totals["bytes"] += sum(int(d["text"]["size"]) for d in record.get("documents", []))
+            totals["bytes"] += sum(int(f["blob"]["size"]) for f in record.get("files", []))
         removed: list[str] = []
         if self._parent is not None:
-            current = {p["id"] for p in projects}
-            removed = sorted(
+            removed = [
                 r.project_id
                 for r in self.index.projects(self._parent.id)
-                if r.project_id not in current and r.state != "gone"
-            )
-        manifest: dict[str, Any] = {
+                if r.state != "gone" and self.index.get_project(snapshot.id, r.project_id) is None
+            ]
+        header: dict[str, Any] = {
             "manifest_format": 1,
             "snapshot_id": snapshot.id,
             "tool": {"name": "crawler", "version": __version__},
@@ -420,17 +410,23 @@ class Crawl:
                     for s in ("done", "partial", "gone", "failed", "carried", "listed")
                 },
                 **totals,
-                "bytes": body_bytes,
                 "removed_since_parent": len(removed),
             },
             "requests": merge_request_stats(r["requests"] for r in stats["runs"]),
             "failures": failures,
             "removed_since_parent": removed,
-            "projects": projects,
         }
-        self.archive.write_manifest(snapshot.id, manifest)
-        self.index.set_snapshot_status(snapshot.id, status, finished_at=manifest["finished_at"])
-        return RunResult(snapshot.id, status, manifest, resumed, self.client.stats.total, failures)
+        entries = (
+            {
+                "id": row.project_id,
+                "state": row.state,
+                "record": row.record.to_json() if row.record else None,
+            }
+            for row in self.index.projects(snapshot.id)
+        )
+        self.archive.write_manifest_stream(snapshot.id, header, entries)
+        self.index.set_snapshot_status(snapshot.id, status, finished_at=header["finished_at"])
+        return RunResult(snapshot.id, status, header, resumed, self.client.stats.total, failures)
 
 
 def merge_request_stats(runs: Iterable[dict[str, Any]]) -> dict[str, Any]:

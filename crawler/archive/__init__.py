@@ -24,6 +24,7 @@ import fcntl
 import os
 import secrets
 import shutil
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -204,9 +205,24 @@ class Archive:
 
     def write_manifest(self, snapshot_id: str, manifest: dict[str, Any]) -> str:
         """See :func:`crawler.archive.manifest.write_manifest`."""
+        self._require_writable()
+        return _manifest.write_manifest(self, snapshot_id, manifest)
+
+    def write_manifest_stream(
+        self, snapshot_id: str, header: dict[str, Any], projects: Iterable[dict[str, Any]]
+    ) -> str:
+        """See :func:`crawler.archive.manifest.write_manifest_stream`."""
+        self._require_writable()
+        return _manifest.write_manifest_stream(self, snapshot_id, header, projects)
+
+    def reopen_snapshot(self, snapshot_id: str) -> None:
+        """See :func:`crawler.archive.manifest.reopen_snapshot`."""
+        self._require_writable()
+        _manifest.reopen_snapshot(self, snapshot_id)
+
+    def _require_writable(self) -> None:
         if not self.writable:
             raise ArchiveError(f"archive {self.path} is open read-only")
-        return _manifest.write_manifest(self, snapshot_id, manifest)
 
     def read_manifest(self, snapshot_id: str) -> dict[str, Any]:
         """See :func:`crawler.archive.manifest.read_manifest`."""

@@ -19,7 +19,7 @@ import os
 import re
 import secrets
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -97,6 +97,29 @@ def atomic_write(tmp_dir: Path, dest: Path, data: bytes) -> None:
     except OSError as exc:
         _unlink_quietly(tmp)
         raise os_error(exc, "write", dest) from exc
+
+
+def atomic_write_chunks(tmp_dir: Path, dest: Path, chunks: Iterable[bytes]) -> str:
+    """:func:`atomic_write` for a stream of chunks; returns the sha256 of what was written."""
+    tmp = tmp_name(tmp_dir)
+    digest = hashlib.sha256()
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            for chunk in chunks:
+                digest.update(chunk)
+                _write_all(fd, chunk)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, dest)
+        fsync_dir(dest.parent)
+    except BaseException as exc:
+        _unlink_quietly(tmp)
+        if isinstance(exc, OSError):
+            raise os_error(exc, "write", dest) from exc
+        raise
+    return digest.hexdigest()
 
 
 def _write_all(fd: int, data: bytes | memoryview) -> None:

@@ -499,6 +499,16 @@ class Index:
             )
             _require_row(cur, f"unknown snapshot {snapshot_id}")
 
+    def reopen_snapshot(self, snapshot_id: str) -> None:
+        """A finished snapshot becomes running again and forgets its manifest's sha256."""
+        with self._tx() as c:
+            cur = c.execute(
+                "UPDATE snapshots SET status = 'running', manifest_sha256 = NULL, "
+                "finished_at = NULL WHERE id = ?",
+                (snapshot_id,),
+            )
+            _require_row(cur, f"unknown snapshot {snapshot_id}")
+
     # -- the list walk -----------------------------------------------------------------------
 
     def record_list_page(

@@ -9,12 +9,13 @@ that the file parses, has the manifest shape, and matches the sha256 in the inde
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from crawler.archive.blobs import BlobRef, atomic_write, os_error
+from crawler.archive.blobs import BlobRef, atomic_write_chunks, os_error
 from crawler.archive.index import FINISHED_STATUSES, check_snapshot_id
 from crawler.errors import ArchiveError
 
@@ -65,25 +66,41 @@ def parse_manifest(data: bytes, snapshot_id: str, where: Path | str) -> dict[str
 
 
 def write_manifest(archive: Archive, snapshot_id: str, manifest: dict[str, Any]) -> str:
-    """Write the snapshot's manifest; returns its sha256 (also stored in the index).
+    """Write the snapshot's manifest from a dict; see :func:`write_manifest_stream`.
 
-    Once the file is durable, one index transaction records its sha256 and, when the
-    manifest's ``status`` is ``complete`` or ``partial``, that status and
-    ``finished_at``: a crash can never leave a finished snapshot without its manifest.
-    A manifest is written once: a second, different one is refused.
+    Writing the same manifest again is a no-op; a different one is refused.
+    """
+    header = {k: v for k, v in manifest.items() if k != "projects"}
+    projects = manifest.get("projects", [])
+    data = b"".join(_chunks(snapshot_id, header, projects))
+    parse_manifest(data, snapshot_id, manifest_path(archive, snapshot_id))
+    if archive.index.get_snapshot(snapshot_id).manifest_sha256 == hashlib.sha256(data).hexdigest():
+        return hashlib.sha256(data).hexdigest()
+    return write_manifest_stream(archive, snapshot_id, header, projects)
+
+
+def write_manifest_stream(
+    archive: Archive,
+    snapshot_id: str,
+    header: dict[str, Any],
+    projects: Iterable[dict[str, Any]],
+) -> str:
+    """Write the snapshot's manifest, streaming its project list; returns its sha256.
+
+    Memory stays flat however many projects the snapshot holds: each entry is
+    checked, encoded, hashed and written as it comes. Once the file is durable,
+    one index transaction records its sha256 and, when ``status`` is ``complete``
+    or ``partial``, that status and ``finished_at``: a crash can never leave a
+    finished snapshot without its manifest. A recorded manifest is never replaced;
+    a partial snapshot that is resumed is reopened first (:func:`reopen_snapshot`).
     """
     path = manifest_path(archive, snapshot_id)
     row = archive.index.get_snapshot(snapshot_id)
-    data = encode_manifest(manifest)
-    parse_manifest(data, snapshot_id, path)  # never write what read_manifest would refuse
-    sha = hashlib.sha256(data).hexdigest()
     if row.manifest_sha256 is not None:
-        if row.manifest_sha256 == sha:
-            return sha  # the same manifest again: nothing to do
         raise ArchiveError(f"snapshot {snapshot_id} already has a manifest ({path})")
-    atomic_write(archive.path / "tmp", path, data)
-    status = manifest.get("status")
-    finished_at = manifest.get("finished_at")
+    sha = atomic_write_chunks(archive.path / "tmp", path, _chunks(snapshot_id, header, projects))
+    status = header.get("status")
+    finished_at = header.get("finished_at")
     archive.index.finish_snapshot(
         snapshot_id,
         manifest_sha256=sha,
@@ -91,6 +108,37 @@ def write_manifest(archive: Archive, snapshot_id: str, manifest: dict[str, Any])
         finished_at=finished_at if isinstance(finished_at, str) else None,
     )
     return sha
+
+
+def _chunks(
+    snapshot_id: str, header: dict[str, Any], projects: Iterable[dict[str, Any]]
+) -> Iterator[bytes]:
+    """The manifest's bytes, the project list last, one entry a line."""
+    if header.get("manifest_format") != MANIFEST_FORMAT:
+        raise ArchiveError(f"manifest for {snapshot_id}: manifest_format must be {MANIFEST_FORMAT}")
+    if header.get("snapshot_id") != snapshot_id:
+        raise ArchiveError(
+            f"manifest for {snapshot_id} names snapshot {header.get('snapshot_id')!r}"
+        )
+    head = encode_manifest(header).rstrip()
+    yield head[:-1].rstrip() + b',\n  "projects": ['
+    for n, item in enumerate(projects):
+        if not isinstance(item.get("id"), str):
+            raise ArchiveError(f"manifest for {snapshot_id}: a project entry has no id")
+        if item.get("record") is not None:
+            BlobRef.from_json(item["record"])
+        yield (b"\n    " if n == 0 else b",\n    ") + orjson.dumps(item)
+    yield b"\n  ]\n}\n"
+
+
+def reopen_snapshot(archive: Archive, snapshot_id: str) -> None:
+    """Make a finished (partial) snapshot running again, so a rerun can retry its failures.
+
+    The index forgets the manifest first; the file stays until the rerun replaces it
+    atomically. A crash in between leaves an unfinished snapshot whose manifest is not
+    recorded, which verify reports as a note, not a problem.
+    """
+    archive.index.reopen_snapshot(snapshot_id)
 
 
 def read_manifest_bytes(archive: Archive, snapshot_id: str) -> bytes:
