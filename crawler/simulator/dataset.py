@@ -401,8 +401,10 @@ class Factory:
         created_at, cns = self._when(at_ns, project.created_ns, 30)
         mime, ext = rng.choice(MIME_TYPES)
         if size is None:
+            # At least 16 random bytes: no two ordinary files share content by chance, so the
+            # only shared bodies are the planted ones and dedupe counts are exact.
             top = max(1, self.ds.spec.file_size_max)
-            size = min(top, int(math.exp(rng.uniform(0, math.log(top + 1)))))
+            size = max(min(16, top), min(top, int(math.exp(rng.uniform(0, math.log(top + 1))))))
         if listed is None:
             u = rng.random()
             listed = LISTED_FULL if u < 0.85 else LISTED_NULL if u < 0.93 else LISTED_ABSENT
@@ -628,7 +630,11 @@ class Dataset:
         collaborator pages always; one ``documents.get`` per distinct document
         (and one ``documents.metadata`` if asked); one ``files.content`` per file
         attachment, except that a listed md5 already seen is not downloaded again
-        (a null or absent md5 always is).
+        (a null or absent md5 always is). Only the planted files share bytes (the
+        shared file, the duplicate-content pair, both listed with their md5; the
+        empty file is listed without one so it cannot match the empty document),
+        so this equals "skip when the listed md5 is already archived" whatever
+        the order in which a concurrent crawler fetches.
         """
         counts = {
             "projects.list": self.list_pages(filters, 100),
@@ -778,7 +784,7 @@ def _generate(ds: Dataset) -> None:
                     fac.document(p)
                 else:
                     small = "many_attachments" in mine
-                    fac.file(p, size=rng.randint(0, 512) if small else None)
+                    fac.file(p, size=rng.randint(16, 512) if small else None)
             _plant(ds, fac, p, mine)
         count = spec.many_collaborators if "many_collaborators" in mine else rng.randint(lo_c, hi_c)
         if "many_collaborators" in mine:
@@ -812,7 +818,9 @@ def _plant(ds: Dataset, fac: Factory, p: Project, roles: Iterable[str]) -> None:
     if "null_creator" in roles:
         c.null_creator_document = fac.document(p, user=None).id
     if "files_a" in roles:
-        c.zero_byte_file = fac.file(p, size=0, listed=LISTED_FULL, filename="empty.bin").id
+        # Listed without md5: with it, its md5 would equal the empty document's, and
+        # whether a crawler skips it would depend on which finished first.
+        c.zero_byte_file = fac.file(p, size=0, listed=LISTED_NULL, filename="empty.bin").id
         c.big_file = fac.file(p, size=spec.big_file_bytes, listed=LISTED_FULL).id
         c.null_md5_file = fac.file(p, listed=LISTED_NULL).id
         c.absent_md5_file = fac.file(p, listed=LISTED_ABSENT).id
