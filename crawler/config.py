@@ -288,7 +288,7 @@ def archive_path_from(args: argparse.Namespace, env: Mapping[str, str] | None = 
         data = load_toml(Path(args.config))
         path = data.get("archive", {}).get("path")
         if path:
-            return Path(path)
+            return Path(path).expanduser()
     raise UsageError("no archive given: pass --archive DIR or set [archive] path in --config")
 
 

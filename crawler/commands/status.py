@@ -6,8 +6,8 @@ import argparse
 
 import orjson
 
-from crawler.archive import Archive
 from crawler.config import add_archive_argument, archive_path_from
+from crawler.export import open_archive
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     path = archive_path_from(args)
-    with Archive.open_for_reading(path) as archive:
+    with open_archive(path) as archive:  # not an archive: a usage error (exit 2)
         snapshots = archive.index.list_snapshots()
         if not snapshots:
             print(f"{path}: no snapshots yet")

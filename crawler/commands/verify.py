@@ -8,49 +8,24 @@ is unknown. Never touches the network and never writes to the archive.
 from __future__ import annotations
 
 import argparse
-import os
-import tomllib
-from pathlib import Path
 
 from crawler.archive import MARKER, Archive
 from crawler.archive.index import SNAPSHOT_ID_RE
+from crawler.config import add_archive_argument, archive_path_from
 from crawler.errors import ArchiveError, UsageError
 from crawler.verify import verify
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--archive", type=Path, metavar="DIR", help="archive directory")
-    parser.add_argument(
-        "--config", type=Path, metavar="FILE", help="TOML config file (its [archive] path)"
-    )
+    add_archive_argument(parser)
     parser.add_argument(
         "--full", action="store_true", help="also rehash every blob (reads every byte)"
     )
     parser.add_argument("--snapshot", metavar="ID", help="check only this snapshot")
 
 
-def archive_path(args: argparse.Namespace) -> Path:
-    """--archive, then $CRAWLER_ARCHIVE, then ``[archive] path`` in --config."""
-    if args.archive:
-        return Path(args.archive)
-    if os.environ.get("CRAWLER_ARCHIVE"):
-        return Path(os.environ["CRAWLER_ARCHIVE"])
-    if args.config:
-        try:
-            data = tomllib.loads(Path(args.config).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise UsageError(f"cannot read config file {args.config}: {exc.strerror}") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise UsageError(f"config file {args.config} is not valid TOML: {exc}") from None
-        section = data.get("archive")
-        path = section.get("path") if isinstance(section, dict) else None
-        if isinstance(path, str) and path:
-            return Path(path).expanduser()
-    raise UsageError("no archive given: pass --archive DIR or set [archive] path in --config")
-
-
 def run(args: argparse.Namespace) -> int:
-    path = archive_path(args)
+    path = archive_path_from(args)
     # Not an archive at all is a usage error (2); a damaged one is a failed check (1).
     if not path.is_dir():
         raise UsageError(f"archive {path} does not exist or is not a directory")
