@@ -10,11 +10,14 @@ carries the ``anthropic-ratelimit-*`` headers.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 import secrets
 import string
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
@@ -263,12 +266,21 @@ class Api:
             await asyncio.sleep(inj.latency)
         if any(i in request.rel_url.path for i in st.faults.always_500_ids):
             return error_response(500, "Internal server error", headers, should_retry=False)
+        if any(i in request.rel_url.path for i in st.faults.gone_ids):
+            return error_response(404, "not found (deleted after it was listed)", headers)
         if inj.action == fk.RESET:
             _abort(request)
             return None
         if inj.action == fk.ERROR:
             status = inj.status or 500
-            return error_response(status, "injected failure, try again", headers)
+            f = st.faults.for_endpoint(name)
+            if f.retry_after is not None:
+                if f.retry_after_form == "http-date":
+                    when = datetime.now(UTC) + timedelta(seconds=f.retry_after)
+                    headers["retry-after"] = format_datetime(when, usegmt=True)
+                else:
+                    headers["retry-after"] = f"{f.retry_after:g}"
+            return error_response(status, "injected failure, try again", headers, f.should_retry)
         if inj.action == fk.EXPIRE:
             for k, v in query:
                 if k == "page":
@@ -287,6 +299,8 @@ class Api:
         inj = ctx.injection
         if inj.action == fk.MALFORMED:
             raw = raw[: max(1, len(raw) // 2)] + b'\x00"}{,'
+        if inj.action == fk.DANGLING and isinstance(body, dict) and "has_more" in body:
+            raw = orjson.dumps({**body, "has_more": True, "next_page": None})
         if inj.action != fk.TRUNCATE and inj.chunk_delay <= 0:
             return web.Response(
                 status=200, body=raw, headers=ctx.headers, content_type="application/json"
@@ -462,7 +476,11 @@ class Api:
         return self._document(request).response()  # type: ignore[no-any-return]
 
     async def document_metadata(self, request: web.Request, ctx: Ctx) -> Json:
-        return self._document(request).metadata()  # type: ignore[no-any-return]
+        meta: Json = self._document(request).metadata()
+        if ctx.injection.action == fk.BAD_MD5 and isinstance(meta, dict) and meta.get("md5"):
+            md5 = str(meta["md5"])
+            meta = {**meta, "md5": f"{int(md5[:2], 16) ^ 0xFF:02x}{md5[2:]}"}
+        return meta
 
     async def document_delete(self, request: web.Request, ctx: Ctx) -> Json:
         async with self.state.lock:
@@ -484,6 +502,9 @@ class Api:
     async def file_content(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
         rec = self._file(request)
         inj = ctx.injection
+        crafted = self.state.faults.file_bodies.get(rec.id)
+        if crafted is not None:
+            return await self._crafted_file(request, ctx, rec, crafted)
         md5 = rec.md5
         if inj.action == fk.BAD_MD5:
             md5 = f"{int(md5[:2], 16) ^ 0xFF:02x}{md5[2:]}"
@@ -517,6 +538,20 @@ class Api:
         if cut is not None:
             _close(request)
             return resp
+        await resp.write_eof()
+        return resp
+
+    async def _crafted_file(
+        self, request: web.Request, ctx: Ctx, rec: Any, body: bytes
+    ) -> web.StreamResponse:
+        headers = dict(ctx.headers)
+        headers["Content-Type"] = rec.mime_type
+        headers["Content-Disposition"] = content_disposition(rec.filename)
+        headers["Content-MD5"] = content_md5_header(hashlib.md5(body).hexdigest())
+        resp = web.StreamResponse(status=200, headers=headers)
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        await resp.write(body)
         await resp.write_eof()
         return resp
 

@@ -45,6 +45,13 @@ class EndpointFaults:
     - ``corrupt_body_rate``: file content with one byte flipped (header for the true bytes).
     - ``expire_token_rate``: a presented page token is treated as expired (for good).
     - ``fail_first``: the first N attempts of every URL answer an error (not capped).
+    - ``retry_after``: seconds sent as ``retry-after`` with every injected error, in
+      ``retry_after_form`` ``"seconds"`` or ``"http-date"`` (None: no header).
+    - ``should_retry``: the ``x-should-retry`` of injected errors (None: by status).
+    - ``stall_rate``: wait ``stall_seconds`` before answering (a read timeout).
+    - ``dangling_page_rate``: a page whose ``has_more`` is true but ``next_page`` null.
+    Documents' metadata takes ``bad_content_md5_rate`` too: an ``md5`` that
+    disagrees with the text.
     """
 
     latency: tuple[float, float] | None = None
@@ -58,6 +65,12 @@ class EndpointFaults:
     corrupt_body_rate: float = 0.0
     expire_token_rate: float = 0.0
     fail_first: int = 0
+    retry_after: float | None = None
+    retry_after_form: str = "seconds"
+    should_retry: bool | None = None
+    stall_rate: float = 0.0
+    stall_seconds: float = 1.0
+    dangling_page_rate: float = 0.0
 
 
 @dataclass
@@ -66,6 +79,9 @@ class FaultPlan:
 
     ``always_500_ids``: any request whose path holds one of these ids answers a
     deterministic 500 (``x-should-retry: false``), every time.
+    ``gone_ids``: likewise a 404, as if the item was deleted after it was listed.
+    ``file_bodies``: file id -> the exact bytes its content serves (with a true
+    Content-MD5), e.g. half of a crafted md5 collision.
     """
 
     seed: int = 0
@@ -73,6 +89,8 @@ class FaultPlan:
     endpoints: dict[str, EndpointFaults] = field(default_factory=dict)
     always_500_ids: set[str] = field(default_factory=set)
     max_faults_per_url: int | None = 2
+    gone_ids: set[str] = field(default_factory=set)
+    file_bodies: dict[str, bytes] = field(default_factory=dict)
 
     def for_endpoint(self, name: str) -> EndpointFaults:
         return self.endpoints.get(name, self.default)
@@ -88,6 +106,8 @@ class FaultPlan:
         self.default = EndpointFaults()
         self.endpoints.clear()
         self.always_500_ids.clear()
+        self.gone_ids.clear()
+        self.file_bodies.clear()
 
 
 ERROR = "error"
@@ -97,6 +117,8 @@ MALFORMED = "malformed"
 BAD_MD5 = "bad_content_md5"
 CORRUPT = "corrupt_body"
 EXPIRE = "expire_token"
+STALL = "stall"
+DANGLING = "dangling_page"
 
 
 @dataclass(frozen=True)
@@ -143,9 +165,13 @@ class FaultDecider:
                 (RESET, f.reset_rate),
                 (ERROR, f.error_rate),
                 (TRUNCATE, f.truncate_rate),
+                (STALL, f.stall_rate),
             ]
             if not is_file:
                 candidates.append((MALFORMED, f.malformed_rate))
+                candidates.append((DANGLING, f.dangling_page_rate))
+            if endpoint == "documents.metadata":
+                candidates.append((BAD_MD5, f.bad_content_md5_rate))
             else:
                 candidates += [(BAD_MD5, f.bad_content_md5_rate), (CORRUPT, f.corrupt_body_rate)]
             if has_token:
@@ -159,6 +185,8 @@ class FaultDecider:
                 status = f.error_statuses[pick]
             if action is not None:
                 self.faulted[url] = self.faulted.get(url, 0) + 1
+        if action == STALL:
+            latency += f.stall_seconds
         if action is not None:
             self.injected[action] = self.injected.get(action, 0) + 1
         return Injection(latency, action, status, f.chunk_delay)
