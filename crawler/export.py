@@ -54,7 +54,7 @@ import orjson
 
 from crawler import __version__
 from crawler.archive import MARKER, Archive, read_marker
-from crawler.archive.blobs import BlobRef
+from crawler.archive.blobs import BlobRef, hash_file
 from crawler.archive.index import ProjectRow, SnapshotRow, instant_key
 from crawler.errors import ArchiveError, CrawlerError, UsageError
 
@@ -714,22 +714,11 @@ def load_export_manifest(path: Path) -> dict[str, Any]:
     return manifest
 
 
-def hash_path(path: Path) -> tuple[str, str, int]:
-    md5, sha = hashlib.md5(), hashlib.sha256()
-    size = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            md5.update(chunk)
-            sha.update(chunk)
-            size += len(chunk)
-    return md5.hexdigest(), sha.hexdigest(), size
-
-
 def check_file(base: Path, rel: str, expected: dict[str, Any]) -> str | None:
     """None if ``base/rel`` has the expected size, md5 and sha256, else what is wrong."""
     path = base / rel
     try:
-        md5, sha, size = hash_path(path)
+        md5, sha, size = hash_file(path)
     except FileNotFoundError:
         return f"{rel}: missing"
     except OSError as exc:

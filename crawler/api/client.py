@@ -268,6 +268,19 @@ class _Meta:
     fetched_at: str
     headers: Mapping[str, str]
 
+    def fetched(self, req: _Request, body: bytes) -> Fetched:
+        return Fetched(
+            endpoint=req.endpoint,
+            method=req.method,
+            path=req.path,
+            query=req.query,
+            status=self.status,
+            request_id=self.request_id,
+            fetched_at=self.fetched_at,
+            headers=self.headers,
+            body=body,
+        )
+
 
 # -- the client ---------------------------------------------------------------------------
 
@@ -413,17 +426,7 @@ class ComplianceClient:
                 # partial may survive in the sink.
                 await _abort_quietly(sink)
                 raise
-            fetched = Fetched(
-                endpoint=req.endpoint,
-                method=req.method,
-                path=req.path,
-                query=req.query,
-                status=meta.status,
-                request_id=meta.request_id,
-                fetched_at=meta.fetched_at,
-                headers=meta.headers,
-                body=b"",
-            )
+            fetched = meta.fetched(req, b"")
             return Download(fetched, digest.hexdigest(), size, content_md5)
 
         return await self._send(req, consume, stream=True)
@@ -482,17 +485,7 @@ class ComplianceClient:
                     request_id=meta.request_id,
                     status=meta.status,
                 ) from None
-            fetched = Fetched(
-                endpoint=req.endpoint,
-                method=req.method,
-                path=req.path,
-                query=req.query,
-                status=meta.status,
-                request_id=meta.request_id,
-                fetched_at=meta.fetched_at,
-                headers=meta.headers,
-                body=body,
-            )
+            fetched = meta.fetched(req, body)
             object.__setattr__(fetched, "_parsed", parsed)
             if validate is not None:
                 validate(fetched)

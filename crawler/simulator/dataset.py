@@ -15,7 +15,7 @@ import math
 import random
 import uuid
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -622,8 +622,15 @@ class Dataset:
         filters: ProjectFilters | Mapping[str, Any] | None = None,
         files: bool = True,
         document_metadata: bool = False,
+        *,
+        only: Collection[str] | None = None,
+        archived_md5s: Iterable[str] = (),
     ) -> dict[str, int]:
         """Requests, by endpoint, the ideal crawler makes for one full snapshot.
+
+        ``only``: fetch just these projects (the list is still walked whole), as an
+        incremental snapshot does. ``archived_md5s``: bodies already in the archive,
+        whose files are not downloaded again, as in a second snapshot.
 
         All list pages at limit 100; one detail per listed project (a 404 detail
         ends that project); attachment pages only when ``attachments_count > 0``;
@@ -646,8 +653,10 @@ class Dataset:
             "files.content": 0,
         }
         seen_docs: set[str] = set()
-        seen_md5: set[str] = set()
+        seen_md5: set[str] = set(archived_md5s)
         for truth in self.projects_truth(filters):
+            if only is not None and truth.id not in only:
+                continue
             counts["projects.get"] += 1
             if truth.gone:
                 continue
