@@ -48,7 +48,8 @@ from crawler.fetcher import (
 from crawler.progress import Progress
 
 STOP_GRACE_SECONDS = 5.0
-STATS_EVERY_SECONDS = 5.0
+# A run killed with SIGKILL loses the request counts since its last save: at most this long.
+STATS_EVERY_SECONDS = 1.0
 _DONE = object()
 
 
@@ -326,6 +327,8 @@ class Crawl:
                 request_id=f.get("request_id"),
             )
         self.progress.project(outcome.state, failures=len(outcome.failures))
+        # With the project: after a kill -9 the counts lack only the work that is redone.
+        self._save_stats(None)
 
     # -- stats across runs --------------------------------------------------------------
 
@@ -334,6 +337,9 @@ class Crawl:
         snap = self.index.get_snapshot(self._snapshot.id)
         stats = dict(snap.stats or {})
         runs = [r for r in stats.get("runs", []) if r.get("run_id") != self._run_id]
+        for r in runs:
+            if r.get("outcome") == "running":  # another run still "running": it was killed
+                r["outcome"] = "killed"
         runs.append(
             {
                 "run_id": self._run_id,
@@ -350,8 +356,8 @@ class Crawl:
 
     async def _save_stats_periodically(self) -> None:
         while True:
+            self._save_stats(None)  # at once: a run killed early is still on record
             await asyncio.sleep(STATS_EVERY_SECONDS)
-            self._save_stats(None)
 
     # -- 10. the manifest ---------------------------------------------------------------
 
