@@ -368,7 +368,9 @@ class Crawl:
         unfinished = (
             by_state.get("listed", 0) + by_state.get("failed", 0) + by_state.get("partial", 0)
         )
-        status = "partial" if unfinished or failures else "complete"
+        # md5_collision entries are reports (both bodies kept), not items to retry.
+        retry = [f for f in failures if f["kind"] != "md5_collision"]
+        status = "partial" if unfinished or retry else "complete"
         stats = self._save_stats(status)
         snap = self.index.get_snapshot(snapshot.id)
         totals = {"documents": 0, "files": 0, "collaborators": 0, "attachments": 0, "bytes": 0}

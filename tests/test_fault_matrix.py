@@ -28,8 +28,7 @@ import pytest
 from crawler.archive import Archive
 from crawler.archive.blobs import BlobRef
 from crawler.errors import FatalError
-from crawler.simulator import DatasetSpec, FaultPlan, Simulator, SimulatorConfig
-from crawler.simulator import running_simulator
+from crawler.simulator import DatasetSpec, FaultPlan, Simulator, SimulatorConfig, running_simulator
 from crawler.simulator.model import LISTED_NULL
 from crawler.verify import verify
 from tests.support import crawl
