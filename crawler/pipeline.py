@@ -91,6 +91,7 @@ class Crawl:
         self._snapshot: SnapshotRow | None = None
         self._parent: SnapshotRow | None = None
         self._fatal: BaseException | None = None
+        self._busy: set[asyncio.Task[Any]] = set()  # workers in the middle of a project
 
     @property
     def snapshot_id(self) -> str | None:
@@ -201,7 +202,8 @@ class Crawl:
         grace: float = STOP_GRACE_SECONDS,
     ) -> None:
         producer.cancel()
-        pending = [w for w in workers if not w.done()]
+        # Only the workers mid-project: an idle one waits on an empty queue for ever.
+        pending = [w for w in workers if not w.done() and w in self._busy]
         if pending and grace > 0:
             # Workers check the stop flag between projects; give the ones mid-project a
             # moment to finish so their requests are not wasted.
@@ -294,13 +296,21 @@ class Crawl:
         assert self._snapshot is not None
         snapshot_id = self._snapshot.id
         while True:
+            if self.stopping:
+                return  # not back to queue.get(): the wind-down waits for this task to end
             job = await queue.get()
             try:
                 if job is _DONE:
                     return
                 if self.stopping:
                     continue  # drain without work so the producer can exit
-                outcome = await fetcher.fetch(job)
+                me = asyncio.current_task()
+                assert me is not None
+                self._busy.add(me)
+                try:
+                    outcome = await fetcher.fetch(job)
+                finally:
+                    self._busy.discard(me)
                 self._record(snapshot_id, job.project_id, outcome)
             except (FatalError, SkipItemError) as err:
                 self._fatal = err

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import shlex
 import signal
 import subprocess
 import sys
@@ -25,6 +26,7 @@ import pytest
 
 from crawler.archive import Archive
 from crawler.archive.blobs import BlobRef
+from crawler.pipeline import STOP_GRACE_SECONDS
 from crawler.simulator import DatasetSpec, EndpointFaults, Simulator, SimulatorConfig
 from tests.support import TEST_KEY_ENV
 from tests.test_archive_run import check_archive_matches
@@ -302,7 +304,9 @@ def test_kill_9_at_random_moments_then_resume_equals_an_uninterrupted_run(tmp_pa
         for i in range(3):
             before = ts.attempts()
             proc = start_crawler(url, key, resumed)
-            time.sleep(rng.uniform(0.5, 1.2))
+            made = sum(before.values())
+            assert wait_until(lambda n=made: sum(ts.attempts().values()) > n, proc, 20)
+            time.sleep(rng.uniform(0.05, 0.7))
             after_kill(f"random {i + 1}", proc, before)
         ts.set_faults()
 
@@ -338,3 +342,87 @@ def test_kill_9_at_random_moments_then_resume_equals_an_uninterrupted_run(tmp_pa
     fresh_contents, fresh_bodies = snapshot_state(fresh)
     assert resumed_contents == fresh_contents
     assert resumed_bodies == fresh_bodies
+
+
+def resume_argv(stderr: str) -> list[str]:
+    """The command the crawler told us to resume with, runnable here."""
+    line = next(ln for ln in stderr.splitlines() if "Resume with: " in ln)
+    words = shlex.split(line.split("Resume with: ", 1)[1])
+    assert words[0] == "crawler"
+    return [sys.executable, "-m", "crawler", *words[1:]]
+
+
+@pytest.mark.slow
+def test_sigint_stops_cleanly_and_names_the_command_that_resumes(tmp_path: Path) -> None:
+    """First SIGINT: in-flight projects finish, exit 130, and stderr names the exact command;
+    the archive verifies, ``status`` shows the snapshot running, and that command completes it.
+    A clean stop wastes at most the list page in flight and the one re-read at the watermark."""
+    spec = DatasetSpec(seed=42, projects=60, big_file_bytes=200_000, file_size_max=16_384)
+    archive = tmp_path / "a"
+    with threaded_simulator(spec) as ts:
+        sim, dataset = ts.sim, ts.sim.dataset
+        ts.set_faults(None, latency=(0.01, 0.03))
+        proc = start_crawler(sim.base_url, sim.key, archive)
+        assert wait_until(lambda: len(details_requested(ts.attempts())) >= 12, proc, 20)
+        stopped_at = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+        assert proc.returncode == 130, stderr
+        # In-flight projects take well under a second: the stop does not sit out its grace.
+        assert time.monotonic() - stopped_at < STOP_GRACE_SECONDS / 2
+        argv = archive_argv(sim.base_url, archive)
+        assert f"Resume with: crawler {shlex.join(argv[3:])}" in stderr
+        assert "Traceback" not in stderr
+
+        listed, counts = unfinished_projects(archive)
+        assert listed and counts.get("done", 0) >= 8, counts  # stopped mid-run, work kept
+        assert crawler_cli("verify", "--archive", str(archive)).returncode == 0
+        status = crawler_cli("status", "--archive", str(archive))
+        assert status.returncode == 0 and "running" in status.stdout, status.stdout
+        assert "to resume" in status.stdout
+
+        ts.set_faults()
+        again = subprocess.run(
+            resume_argv(stderr),
+            env={**os.environ, TEST_KEY_ENV: sim.key},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert again.returncode == 0, again.stderr
+        total = ts.call(lambda: sim.counters.total)
+    assert check_archive_matches(archive, dataset) == spec.projects
+    minimum = sum(dataset.minimum_requests(None, True, False).values())
+    print(f"\nSIGINT then resume: {total} requests, minimum {minimum}")
+    assert minimum <= total <= minimum + 2
+    with Archive.open_for_reading(archive) as a:
+        manifest = a.read_manifest(a.require_snapshot().id)
+    assert [r["outcome"] for r in manifest["runs"]] == ["interrupted", "complete"]
+
+
+@pytest.mark.slow
+def test_second_sigint_stops_at_once_and_the_archive_still_resumes(tmp_path: Path) -> None:
+    """Second SIGINT cancels the in-flight work (here: a slow body) instead of waiting."""
+    spec = DatasetSpec(seed=43, projects=30, big_file_bytes=3_000_000, file_size_max=4096)
+    archive = tmp_path / "a"
+    with threaded_simulator(spec) as ts:
+        sim, dataset = ts.sim, ts.sim.dataset
+        big = dataset.cases.big_file
+        ts.set_faults("files.content", chunk_delay=0.2)  # the big file would take ~9 s
+        proc = start_crawler(sim.base_url, sim.key, archive)
+        assert wait_until(
+            lambda: any(f"/files/{big}/content" in u for u in ts.attempts()), proc, 20
+        )
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+        assert time.monotonic() - started < 3
+        assert proc.returncode == 130, stderr
+        assert "Resume with: crawler archive" in stderr
+        assert crawler_cli("verify", "--archive", str(archive), "--full").returncode == 0
+        ts.set_faults()
+        assert run_crawler(sim.base_url, sim.key, archive).returncode == 0
+    assert check_archive_matches(archive, dataset) == spec.projects
