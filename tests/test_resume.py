@@ -315,6 +315,7 @@ def test_kill_9_at_random_moments_then_resume_equals_an_uninterrupted_run(tmp_pa
         check = crawler_cli("verify", "--archive", str(resumed), "--full")
         assert check.returncode == 0, check.stdout
         interrupted_total = ts.call(lambda: sim.counters.total)
+        list_total = list_requests(ts.attempts())
 
         ts.call(sim.counters.reset)
         full = run_crawler(url, key, fresh)
@@ -325,10 +326,12 @@ def test_kill_9_at_random_moments_then_resume_equals_an_uninterrupted_run(tmp_pa
     worst = max(project_cost(dataset, pid) for pid in dataset.projects)
     print(
         f"\nminimum {minimum}, uninterrupted {uninterrupted_total}, {len(kills)} kills "
-        f"({in_flight_per_kill} projects in flight) then a rerun: {interrupted_total} requests, "
+        f"({in_flight_per_kill} projects in flight) then a rerun: {interrupted_total} requests "
+        f"({list_total} list pages of {dataset.list_pages(None, 100)}), "
         f"bound {minimum + allowance} (worst case {minimum + len(kills) * (2 + CONCURRENCY * worst)})"
     )
     assert minimum <= interrupted_total <= minimum + allowance
+    assert list_total <= dataset.list_pages(None, 100) + 2 * len(kills)
     assert allowance <= len(kills) * (2 + CONCURRENCY * worst)
 
     with Archive.open_for_reading(resumed) as a:
