@@ -223,7 +223,7 @@ ROWS: dict[str, Row] = {
         overrides={"read_timeout": 0.3},
     ),
     "read-timeouts-past-the-retry-budget": Row(
-        faults={"documents.get": {"stall_rate": 1.0, "stall_seconds": 1.0}},
+        faults={"projects.get": {"stall_rate": 1.0, "stall_seconds": 0.5}},
         max_faults_per_url=None,
         overrides={"read_timeout": 0.2, "max_attempts": 2},
         exit_code=1,
