@@ -172,7 +172,7 @@ class FaultDecider:
                 candidates.append((DANGLING, f.dangling_page_rate))
             if endpoint == "documents.metadata":
                 candidates.append((BAD_MD5, f.bad_content_md5_rate))
-            else:
+            elif is_file:  # body faults mean nothing on JSON endpoints
                 candidates += [(BAD_MD5, f.bad_content_md5_rate), (CORRUPT, f.corrupt_body_rate)]
             if has_token:
                 candidates.append((EXPIRE, f.expire_token_rate))
