@@ -17,7 +17,7 @@ from pathlib import Path
 from crawler.cli import main as crawler_main
 
 ARCHIVE = Path("demo-archive")
-DEMO_KEY = "sk-ant-api01-demo-not-a-real-key-000000000000000000000000"
+DEMO_KEY = "sk-ant-api01-demo.not-a-real-key.00000000"
 PROJECTS = "12"
 # Small enough to finish in under a minute at the live API's 4 requests/s, yet
 # holding every case that breaks crawlers (>100 attachments and collaborators,

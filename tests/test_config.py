@@ -11,7 +11,7 @@ from crawler.cli import main
 from crawler.config import Filters, add_crawl_arguments, build_settings
 from crawler.errors import UsageError
 
-KEY = "sk-ant-api01-test-key-abcdefghijklmnopqrstuvwxyz"
+KEY = "sk-ant-api01-test-key.abcdefghijklmnop.qrstuvwxyz"
 
 
 def parse(*argv: str) -> argparse.Namespace:

@@ -32,7 +32,7 @@ from crawler.simulator import DatasetSpec, FaultPlan, SimulatorConfig, running_s
 from crawler.simulator.auth import ALL_SCOPES
 from tests.support import crawl
 
-KEY = "sk-ant-api01-SECRETCANARY-Zq9Xv7Wm3Kp2Lr8Tn4Ys6Hd1Fg5Jb0Nc-QQQQ"
+KEY = "sk-ant-api01-SECRETCANARY.Zq9Xv7Wm3Kp2Lr8T.n4Ys6Hd1Fg5Jb0Nc.QQQQ"
 SPEC = DatasetSpec(
     seed=41, projects=12, big_document_bytes=20_000, big_file_bytes=200_000, file_size_max=16_384
 )

@@ -10,7 +10,7 @@ ACTIVITIES = "read:compliance_activities"
 ALL_SCOPES: frozenset[str] = frozenset({USER_DATA, ORG_DATA, DELETE, ACTIVITIES})
 READ_SCOPES: frozenset[str] = frozenset({USER_DATA, ORG_DATA, ACTIVITIES})
 
-DEFAULT_KEY = "sk-ant-api01-simulator-0000000000000000000000000000000000000000-AAAA"
+DEFAULT_KEY = "sk-ant-api01-simulator.not-a-real-key.0000"
 
 
 def key_from_headers(x_api_key: str | None, authorization: str | None) -> str | None:

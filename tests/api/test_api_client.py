@@ -44,7 +44,7 @@ from crawler.errors import (
     TransportError,
 )
 
-KEY = "sk-ant-api01-TOPSECRET_key-0123456789"
+KEY = "sk-ant-api01-TOPSECRET.key-0123456789"
 BASE = "http://api.test"
 PROJECTS = "/v1/compliance/apps/projects"
 DETAIL = "/v1/compliance/apps/projects/claude_proj_x"
