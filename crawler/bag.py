@@ -34,15 +34,14 @@ from crawler import __version__
 from crawler.archive import Archive
 from crawler.errors import UsageError
 from crawler.export import (
-    ExportCheck,
     ExportOptions,
     ExportResult,
     WrittenFile,
-    check_file,
     pick_snapshot,
     write_atomic,
     write_ndjson_file,
 )
+from crawler.verify_export import ExportCheck, check_file
 
 BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 ALGORITHMS = ("md5", "sha256")

@@ -54,7 +54,7 @@ import orjson
 
 from crawler import __version__
 from crawler.archive import MARKER, Archive, read_marker
-from crawler.archive.blobs import BlobRef, hash_file
+from crawler.archive.blobs import BlobRef, fsync_dir
 from crawler.archive.index import ProjectRow, SnapshotRow, instant_key
 from crawler.errors import ArchiveError, CrawlerError, UsageError
 
@@ -348,14 +348,6 @@ class WrittenFile:
         return {"path": self.path, "md5": self.md5, "sha256": self.sha256, "size": self.size}
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _os_error(exc: OSError, action: str, path: Path) -> CrawlerError:
     return UsageError(f"cannot {action} {path}: {exc.strerror or exc}")
 
@@ -402,7 +394,7 @@ class AtomicFile(io.RawIOBase):
             os.fsync(self._f.fileno())
             self._f.close()
             os.replace(self.tmp, self.dest)
-            _fsync_dir(self.dest.parent)
+            fsync_dir(self.dest.parent)
         except OSError as exc:
             self.abort()
             raise _os_error(exc, "write", self.dest) from None
@@ -681,73 +673,3 @@ def md5sum_lines(files: list[WrittenFile]) -> bytes:
             raise UsageError(f"cannot list {f.path!r} in an md5sum file: rename the output")
         lines.append(f"{f.md5}  {f.path}\n")
     return "".join(lines).encode("utf-8")
-
-
-# -- verify-export ------------------------------------------------------------------------------
-
-
-@dataclass
-class ExportCheck:
-    checked: int = 0
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-def load_export_manifest(path: Path) -> dict[str, Any]:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise UsageError(f"export manifest {path} does not exist") from None
-    except OSError as exc:
-        raise UsageError(f"cannot read export manifest {path}: {exc.strerror}") from None
-    try:
-        manifest = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise UsageError(f"{path} is not an export manifest: not JSON ({exc})") from None
-    if not isinstance(manifest, dict) or manifest.get("export_format") != EXPORT_FORMAT:
-        raise UsageError(f"{path} is not a crawler export manifest (no export_format 1)")
-    if not isinstance(manifest.get("files"), list):
-        raise UsageError(f"export manifest {path} has no files list")
-    return manifest
-
-
-def check_file(base: Path, rel: str, expected: dict[str, Any]) -> str | None:
-    """None if ``base/rel`` has the expected size, md5 and sha256, else what is wrong."""
-    path = base / rel
-    try:
-        md5, sha, size = hash_file(path)
-    except FileNotFoundError:
-        return f"{rel}: missing"
-    except OSError as exc:
-        return f"{rel}: cannot read: {exc.strerror}"
-    wrong = []
-    if "size" in expected and size != expected["size"]:
-        wrong.append(f"size {size}, expected {expected['size']}")
-    if "md5" in expected and md5 != expected["md5"]:
-        wrong.append(f"md5 {md5}, expected {expected['md5']}")
-    if "sha256" in expected and sha != expected["sha256"]:
-        wrong.append(f"sha256 {sha}, expected {expected['sha256']}")
-    return f"{rel}: " + "; ".join(wrong) if wrong else None
-
-
-def verify_export(manifest_path: Path) -> ExportCheck:
-    """Rehash every file an export manifest lists (paths relative to the manifest)."""
-    manifest = load_export_manifest(manifest_path)
-    base = manifest_path.parent
-    sub = manifest.get("base")  # a bag's export manifest lists paths under data/
-    if isinstance(sub, str) and sub and not os.path.isabs(sub) and ".." not in Path(sub).parts:
-        base = base / sub
-    check = ExportCheck()
-    for entry in manifest["files"]:
-        rel = entry.get("path") if isinstance(entry, dict) else None
-        if not isinstance(rel, str) or not rel or os.path.isabs(rel):
-            check.problems.append(f"malformed files entry in the manifest: {entry!r:.200}")
-            continue
-        check.checked += 1
-        problem = check_file(base, rel, entry)
-        if problem:
-            check.problems.append(problem)
-    return check

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from crawler.bag import verify_bag
 from crawler.errors import UsageError
-from crawler.export import verify_export
+from crawler.verify_export import verify_export
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
