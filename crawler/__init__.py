@@ -40,6 +40,27 @@ only ``pipeline`` and ``fetcher`` join them. ``verify``, ``export`` and
 ``diff`` read the archive and never touch the network. ``simulator`` is the
 local stand-in for the API that the demo, tests and benchmarks crawl; it
 shares no code with the client. The archive format is ``docs/ARCHIVE.md``.
+
+Modules, one job each::
+
+    cli, commands/*     flags in, exit codes out; one module per subcommand
+    config              defaults < TOML < environment < flags -> frozen Settings
+    errors              the typed error tree (fatal / retry / skip the item)
+    api/client          HTTP: auth headers, timeouts, error mapping, pages, streamed bodies
+    api/limiter         the one rate limiter: smooth spacing, shared pauses, server budget
+    api/retry           whether and when to retry (retry-after floor, backoff, jitter)
+    pipeline            snapshot choice, producer, queue, workers, stop, manifest
+    fetcher             one project's requests -> one project record
+    progress            live line, log lines (text/json), final summary
+    archive/blobs       md5-named blobs: atomic, streamed, deduplicated, collisions kept
+    archive/index       SQLite catalogue: snapshots, projects, documents, failures, run state
+    archive/manifest    snapshot manifests, streamed, written last
+    verify              fast and full integrity checks (offline)
+    export, bag         NDJSON in the connector's shape, and BagIt (offline)
+    verify_export       a recipient's check of an export against its manifest
+    diff                what changed between two snapshots (offline)
+    simulator/*         the local Compliance API: dataset, endpoints, faults, mutations
+    demo, loop          ``make demo``; uvloop where available
 """
 
 __version__ = "0.1.0"
