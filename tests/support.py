@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from crawler.commands.archive import _archive, add_arguments
 from crawler.config import build_settings
+from crawler.simulator import DatasetSpec, EndpointFaults, Simulator, SimulatorConfig
 
 TEST_KEY_ENV = "ANTHROPIC_COMPLIANCE_ACCESS_KEY"
+T = TypeVar("T")
 
 
 async def crawl(
@@ -30,3 +36,53 @@ async def crawl(
     settings = build_settings(args, {TEST_KEY_ENV: key})
     settings = dataclasses.replace(settings, **overrides)
     return await _archive(settings)
+
+
+class ThreadedSimulator:
+    """A ``Simulator`` serving from a daemon thread; ``call`` runs code on its loop."""
+
+    def __init__(self, config: SimulatorConfig) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.sim: Simulator = self.call(lambda: Simulator(config))
+        asyncio.run_coroutine_threadsafe(self.sim.start(), self.loop).result(30)
+
+    def call(self, fn: Callable[[], T]) -> T:
+        async def run() -> T:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(30)
+
+    def attempts(self) -> dict[str, int]:
+        """Requests received so far, per ``METHOD path?query`` (counted on arrival)."""
+        return self.call(lambda: dict(self.sim.state.decider.attempts))
+
+    def answered(self, endpoint: str) -> int:
+        return self.call(lambda: self.sim.counters.count(endpoint))
+
+    def set_faults(self, endpoint: str | None = None, **faults: Any) -> None:
+        def apply() -> None:
+            if endpoint is None and not faults:
+                self.sim.faults.default = EndpointFaults()
+                self.sim.faults.endpoints.clear()
+            else:
+                self.sim.faults.set(endpoint, **faults)
+
+        self.call(apply)
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.sim.stop(), self.loop).result(30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@contextmanager
+def threaded_simulator(spec: DatasetSpec, **config: Any) -> Iterator[ThreadedSimulator]:
+    """A simulator for tests that run the crawler as a subprocess (its own loop)."""
+    ts = ThreadedSimulator(SimulatorConfig(dataset=spec, **{"rate": None, **config}))
+    try:
+        yield ts
+    finally:
+        ts.close()

@@ -8,17 +8,14 @@ faults changed between runs.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import random
 import shlex
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,8 +24,8 @@ import pytest
 from crawler.archive import Archive
 from crawler.archive.blobs import BlobRef
 from crawler.pipeline import STOP_GRACE_SECONDS
-from crawler.simulator import DatasetSpec, EndpointFaults, Simulator, SimulatorConfig
-from tests.support import TEST_KEY_ENV
+from crawler.simulator import DatasetSpec
+from tests.support import TEST_KEY_ENV, threaded_simulator
 from tests.test_archive_run import check_archive_matches
 from tests.test_incremental import content
 
@@ -41,55 +38,6 @@ SPEC = DatasetSpec(
     file_size_max=16_384,
     big_document_bytes=50_000,
 )
-
-
-class ThreadedSimulator:
-    """A ``Simulator`` serving from a daemon thread; ``call`` runs code on its loop."""
-
-    def __init__(self, config: SimulatorConfig) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.sim: Simulator = self.call(lambda: Simulator(config))
-        asyncio.run_coroutine_threadsafe(self.sim.start(), self.loop).result(30)
-
-    def call(self, fn: Callable[[], T]) -> T:
-        async def run() -> T:
-            return fn()
-
-        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(30)
-
-    def attempts(self) -> dict[str, int]:
-        """Requests received so far, per ``METHOD path?query`` (counted on arrival)."""
-        return self.call(lambda: dict(self.sim.state.decider.attempts))
-
-    def answered(self, endpoint: str) -> int:
-        return self.call(lambda: self.sim.counters.count(endpoint))
-
-    def set_faults(self, endpoint: str | None = None, **faults: Any) -> None:
-        def apply() -> None:
-            if endpoint is None and not faults:
-                self.sim.faults.default = EndpointFaults()
-                self.sim.faults.endpoints.clear()
-            else:
-                self.sim.faults.set(endpoint, **faults)
-
-        self.call(apply)
-
-    def close(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.sim.stop(), self.loop).result(30)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
-
-
-@contextmanager
-def threaded_simulator(spec: DatasetSpec) -> Iterator[ThreadedSimulator]:
-    ts = ThreadedSimulator(SimulatorConfig(dataset=spec, rate=None))
-    try:
-        yield ts
-    finally:
-        ts.close()
 
 
 def archive_argv(base_url: str, archive: Path, *flags: str) -> list[str]:
