@@ -357,9 +357,13 @@ class ProjectFetcher:
                     "content": None,
                     "blob": known.to_json(),
                 }
-        key = f"file:{file_id}"
-        entry = await self.shared.once(key, lambda: self._download(file_id, listed))
-        return dict(entry)
+        # Two ids with one listed md5 pin the same bytes: while one downloads, the
+        # other waits for it instead of downloading them again.
+        key = f"md5:{listed_md5}" if listed_md5 else f"file:{file_id}"
+        entry = dict(await self.shared.once(key, lambda: self._download(file_id, listed)))
+        if entry["id"] != file_id:  # another file's download answered for this one
+            entry.update(id=file_id, listed_md5=listed, content=None, collision=False)
+        return entry
 
     async def _download(self, file_id: str, listed: Any) -> dict[str, Any]:
         writers: list[BlobWriter] = []

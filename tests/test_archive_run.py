@@ -70,13 +70,7 @@ async def test_full_crawl_is_complete_and_costs_exactly_the_minimum(tmp_path: Pa
         assert await crawl(sim.base_url, sim.key, tmp_path / "a") == 0
         minimum = sim.dataset.minimum_requests(None, True, False)
         made = {ep: sum(by_status.values()) for ep, by_status in sim.counters.by_endpoint.items()}
-        # An empty document's text and a zero-byte file share one md5 (d41d8cd9...):
-        # when the text is archived first, the file's listed md5 is already known and
-        # its download is skipped. The dataset's minimum cannot see that coincidence.
-        assert minimum["files.content"] - 1 <= made.pop("files.content") <= minimum["files.content"]
-        minimum.pop("files.content")
         assert {ep: n for ep, n in made.items() if n} == {ep: n for ep, n in minimum.items() if n}
-        minimum = sim.dataset.minimum_requests(None, True, False)
         assert sim.counters.rate_limited == 0
         assert check_archive_matches(tmp_path / "a", sim.dataset) == 250
         cases = sim.dataset.cases
@@ -86,7 +80,7 @@ async def test_full_crawl_is_complete_and_costs_exactly_the_minimum(tmp_path: Pa
 
     with Archive.open_for_reading(tmp_path / "a") as archive:
         manifest = archive.read_manifest(archive.require_snapshot().id)
-    assert sum(minimum.values()) - 1 <= manifest["requests"]["total"] <= sum(minimum.values())
+    assert manifest["requests"]["total"] == sum(minimum.values())
     assert manifest["list_walk"]["final_request_id"]
     assert manifest["counts"]["projects"] == 250
 
@@ -103,8 +97,7 @@ async def test_no_429_when_the_crawler_runs_at_the_simulators_rate(tmp_path: Pat
     async with running_simulator(SimulatorConfig(dataset=spec, rate=40.0)) as sim:
         assert await crawl(sim.base_url, sim.key, tmp_path / "a", rate=40.0) == 0
         assert sim.counters.rate_limited == 0
-        minimum = sum(sim.dataset.minimum_requests(None, True, False).values())
-        assert minimum - 1 <= sim.counters.total <= minimum  # see the empty-body note above
+        assert sim.counters.total == sum(sim.dataset.minimum_requests(None, True, False).values())
 
 
 @pytest.mark.parametrize(
