@@ -13,7 +13,7 @@ import ipaddress
 import math
 import os
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from pathlib import Path
@@ -410,7 +410,3 @@ def _number(value: Any, what: str) -> float:
         return float(value)
     except (TypeError, ValueError):
         raise UsageError(f"{what} must be a number, got {value!r}") from None
-
-
-def flag_list(values: Sequence[str] | None) -> list[str]:
-    return list(values or [])

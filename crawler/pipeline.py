@@ -71,7 +71,6 @@ class RunResult:
     status: str  # complete | partial | interrupted
     manifest: dict[str, Any] | None
     resumed: bool
-    run_requests: int
     failures: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -91,6 +90,7 @@ class Crawl:
         self._snapshot: SnapshotRow | None = None
         self._parent: SnapshotRow | None = None
         self._fatal: BaseException | None = None
+        self._earlier_runs: list[dict[str, Any]] = []
         self._busy: set[asyncio.Task[Any]] = set()  # workers in the middle of a project
 
     @property
@@ -141,6 +141,7 @@ class Crawl:
     async def run(self) -> RunResult:
         snapshot, resumed = self._open_snapshot()
         self._snapshot = snapshot
+        self._load_earlier_runs(snapshot)
         if snapshot.parent_id:
             self._parent = self.index.get_snapshot(snapshot.parent_id)
         self.progress.start(snapshot.id, resumed=resumed, incremental=bool(snapshot.parent_id))
@@ -183,7 +184,7 @@ class Crawl:
             if self.stopping:
                 await self._wind_down(producer, workers)
                 self._save_stats("interrupted")
-                return RunResult(snapshot.id, "interrupted", None, resumed, self.client.stats.total)
+                return RunResult(snapshot.id, "interrupted", None, resumed)
             return self._finish(snapshot, resumed)
         except BaseException as exc:
             await self._wind_down(producer, workers, grace=0)
@@ -342,14 +343,16 @@ class Crawl:
 
     # -- stats across runs --------------------------------------------------------------
 
+    def _load_earlier_runs(self, snapshot: SnapshotRow) -> None:
+        """The runs before this one, read once: they cannot change while this one runs."""
+        self._earlier_runs = [dict(r) for r in (snapshot.stats or {}).get("runs", [])]
+        for r in self._earlier_runs:
+            if r.get("outcome") == "running":  # still "running" when we started: it was killed
+                r["outcome"] = "killed"
+
     def _save_stats(self, outcome: str | None) -> dict[str, Any]:
         assert self._snapshot is not None
-        snap = self.index.get_snapshot(self._snapshot.id)
-        stats = dict(snap.stats or {})
-        runs = [r for r in stats.get("runs", []) if r.get("run_id") != self._run_id]
-        for r in runs:
-            if r.get("outcome") == "running":  # another run still "running": it was killed
-                r["outcome"] = "killed"
+        runs = list(self._earlier_runs)
         runs.append(
             {
                 "run_id": self._run_id,
@@ -360,7 +363,7 @@ class Crawl:
                 "requests": self.client.stats.snapshot(),
             }
         )
-        stats["runs"] = runs
+        stats = {"runs": runs}
         self.index.save_stats(self._snapshot.id, stats)
         return stats
 
@@ -444,7 +447,7 @@ class Crawl:
         )
         self.archive.write_manifest_stream(snapshot.id, header, entries)
         self.index.set_snapshot_status(snapshot.id, status, finished_at=header["finished_at"])
-        return RunResult(snapshot.id, status, header, resumed, self.client.stats.total, failures)
+        return RunResult(snapshot.id, status, header, resumed, failures)
 
 
 def merge_request_stats(runs: Iterable[dict[str, Any]]) -> dict[str, Any]:
@@ -465,4 +468,4 @@ def merge_request_stats(runs: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return total
 
 
-__all__ = ["Crawl", "ProjectRow", "RunResult", "merge_request_stats"]
+__all__ = ["Crawl", "RunResult", "merge_request_stats"]

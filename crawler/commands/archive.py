@@ -94,9 +94,7 @@ async def _archive(settings: Settings) -> int:
                 result = await crawl.run()
             except asyncio.CancelledError:
                 # The second interrupt: everything written so far is whole (atomic writes).
-                result = RunResult(
-                    crawl.snapshot_id or "?", "interrupted", None, True, client.stats.total
-                )
+                result = RunResult(crawl.snapshot_id or "?", "interrupted", None, True)
             finally:
                 signals.remove()
                 ticker.cancel()
