@@ -225,7 +225,7 @@ class Crawl:
                 if self.stopping:
                     return
                 self.index.clear_failures(snapshot.id, row.project_id)
-                await queue.put(ProjectJob(row.list_entry, row.list_page or {}))
+                await self._dispatch(queue, snapshot, row.list_entry, row.list_page or {})
         query = filters.query()
         watermark = snapshot.watermark if resumed else None
         if watermark:
@@ -260,27 +260,33 @@ class Crawl:
             )
             self.progress.listed(len(new_ids))
             for entry in fresh:
-                if entry.get("id") not in new_ids:
-                    continue
-                earlier = self._carry(snapshot, entry)
-                if earlier is not None and earlier.record is not None:
-                    if not self.settings.refresh_collaborators or earlier.state == "gone":
-                        # A project that answered 404 stays gone while its entry is unchanged.
-                        state = "gone" if earlier.state == "gone" else "carried"
-                        self.index.set_project(
-                            snapshot.id, earlier.project_id, state, earlier.record
-                        )
-                        self.progress.project(state)
-                        continue
-                    # One collaborator walk decides: unchanged grants, carried; else fetched whole.
-                    await queue.put(ProjectJob(entry, page_fetch, earlier=earlier.record))
-                    continue
-                await queue.put(ProjectJob(entry, page_fetch))
+                if entry.get("id") in new_ids:
+                    await self._dispatch(queue, snapshot, entry, page_fetch)
             if page.next_page is None:
                 return
             cursor = page.next_page
 
-    def _carry(self, snapshot: SnapshotRow, entry: dict[str, Any]) -> ProjectRow | None:
+    async def _dispatch(
+        self,
+        queue: asyncio.Queue[Any],
+        snapshot: SnapshotRow,
+        entry: dict[str, Any],
+        page_fetch: dict[str, Any],
+    ) -> None:
+        """Carry an unchanged project (incremental), or queue it for a worker."""
+        earlier = self._carry(entry)
+        if earlier is None or earlier.record is None:
+            await queue.put(ProjectJob(entry, page_fetch))
+        elif not self.settings.refresh_collaborators or earlier.state == "gone":
+            # A project that answered 404 stays gone while its entry is unchanged.
+            state = "gone" if earlier.state == "gone" else "carried"
+            self.index.set_project(snapshot.id, earlier.project_id, state, earlier.record)
+            self.progress.project(state)
+        else:
+            # One collaborator walk decides: unchanged grants, carried; else fetched whole.
+            await queue.put(ProjectJob(entry, page_fetch, earlier=earlier.record))
+
+    def _carry(self, entry: dict[str, Any]) -> ProjectRow | None:
         """Incremental: the earlier row of a project whose list entry is unchanged (see README)."""
         if self._parent is None:
             return None
