@@ -225,6 +225,7 @@ class Crawl:
                 if self.stopping:
                     return
                 self.index.clear_failures(snapshot.id, row.project_id)
+                self.progress.listed(1)
                 await self._dispatch(queue, snapshot, row.list_entry, row.list_page or {})
         query = filters.query()
         watermark = snapshot.watermark if resumed else None
@@ -263,6 +264,7 @@ class Crawl:
                 if entry.get("id") in new_ids:
                     await self._dispatch(queue, snapshot, entry, page_fetch)
             if page.next_page is None:
+                self.progress.listing_done()
                 return
             cursor = page.next_page
 
@@ -315,7 +317,8 @@ class Crawl:
                 assert me is not None
                 self._busy.add(me)
                 try:
-                    outcome = await fetcher.fetch(job)
+                    with self.progress.fetching():
+                        outcome = await fetcher.fetch(job)
                 finally:
                     self._busy.discard(me)
                 self._record(snapshot_id, job.project_id, outcome)

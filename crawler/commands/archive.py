@@ -84,7 +84,10 @@ async def _archive(settings: Settings) -> int:
     try:
         async with ComplianceClient(client_config(settings)) as client:
             progress = Progress.for_terminal(
-                client.stats.snapshot, quiet=settings.quiet, log_format=settings.log_format
+                client.stats.snapshot,
+                quiet=settings.quiet,
+                log_format=settings.log_format,
+                rate=settings.rate,
             )
             crawl = Crawl(settings, client, archive, progress)
             main = asyncio.current_task()
@@ -100,12 +103,12 @@ async def _archive(settings: Settings) -> int:
                 ticker.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await ticker
-            return _report(result, settings)
+            return _report(result, settings, progress.pace())
     finally:
         archive.close()
 
 
-def _report(result: RunResult, settings: Settings) -> int:
+def _report(result: RunResult, settings: Settings, pace: str) -> int:
     if result.status == "interrupted" or result.manifest is None:
         print(
             f"crawler: interrupted; snapshot {result.snapshot_id} is saved and resumable. "
@@ -113,7 +116,7 @@ def _report(result: RunResult, settings: Settings) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
-    print(summary(result.manifest, str(settings.archive)))
+    print(summary(result.manifest, str(settings.archive), pace=pace))
     return EXIT_OK if result.status == "complete" else EXIT_PARTIAL
 
 
