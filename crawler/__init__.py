@@ -49,6 +49,7 @@ Modules, one job each::
     api/client          HTTP: auth headers, timeouts, error mapping, pages, streamed bodies
     api/limiter         the one rate limiter: smooth spacing, shared pauses, server budget
     api/retry           whether and when to retry (retry-after floor, backoff, jitter)
+    api/reach           before the first request: can the host be reached at all (seconds)
     pipeline            snapshot choice, producer, queue, workers, stop, manifest
     fetcher             one project's requests -> one project record
     progress            live line, log lines (text/json), final summary

@@ -11,6 +11,7 @@ import sys
 
 from crawler import loop
 from crawler.api.client import ComplianceClient
+from crawler.api.reach import check_reachable
 from crawler.archive import Archive
 from crawler.commands import client_config
 from crawler.config import Settings, add_crawl_arguments, build_settings
@@ -80,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _archive(settings: Settings) -> int:
+    await check_reachable(settings.base_url, connect_timeout=settings.connect_timeout)
     archive = Archive.open_for_writing(settings.archive)
     try:
         async with ComplianceClient(client_config(settings)) as client:

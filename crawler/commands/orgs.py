@@ -6,6 +6,7 @@ import argparse
 
 from crawler import loop
 from crawler.api.client import ComplianceClient, list_organizations
+from crawler.api.reach import check_reachable
 from crawler.commands import client_config
 from crawler.config import add_crawl_arguments, build_settings
 
@@ -18,6 +19,7 @@ def run(args: argparse.Namespace) -> int:
     settings = build_settings(args)
 
     async def main() -> int:
+        await check_reachable(settings.base_url, connect_timeout=settings.connect_timeout)
         async with ComplianceClient(client_config(settings)) as client:
             orgs = await list_organizations(client)
         for org in orgs:
