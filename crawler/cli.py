@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from crawler import __version__
+from crawler.config import did_you_mean
 from crawler.errors import CrawlerError, FatalError
 
 # name -> (module, one-line help). Order is the order shown in --help.
@@ -61,9 +62,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
+    """``parse_args``, with a "did you mean" for a mistyped command or flag."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    if argv and not argv[0].startswith("-") and argv[0] not in sub.choices:
+        hint = did_you_mean(argv[0], sub.choices)
+        parser.error(f"unknown command {argv[0]!r}{hint} (see crawler --help)")
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        where: argparse.ArgumentParser = sub.choices.get(str(getattr(args, "command", "")), parser)
+        known = [o for a in where._actions for o in a.option_strings]
+        hints = [did_you_mean(x.split("=", 1)[0], known) for x in extras if x.startswith("--")]
+        where.error(f"unrecognized arguments: {' '.join(extras)}{''.join(h for h in hints if h)}")
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, sys.argv[1:] if argv is None else list(argv))
     module = getattr(args, "_module", None)
     if module is None:
         parser.print_help(sys.stderr)

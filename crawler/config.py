@@ -9,11 +9,12 @@ config names, never from the TOML itself, and never appears in ``repr``.
 from __future__ import annotations
 
 import argparse
+import difflib
 import ipaddress
 import math
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from pathlib import Path
@@ -132,6 +133,23 @@ class Settings:
 # -- parsing helpers ------------------------------------------------------------------------
 
 
+def did_you_mean(word: str, choices: Iterable[str], shown: str = "{}") -> str:
+    """ "; did you mean X?" when one of ``choices`` is close to ``word``, else ""."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {shown.format(close[0])}?" if close else ""
+
+
+def _unknown_key(section: str, key: str) -> str:
+    """A close key in the same section, else the section the key belongs in, else any close key."""
+    hint = did_you_mean(key, _SCHEMA[section], f"[{section}] {{}}")
+    if hint:
+        return hint
+    homes = [s for s, keys in _SCHEMA.items() if key in keys]
+    if homes:
+        return f"; it belongs in [{homes[0]}]"
+    return did_you_mean(key, [f"[{s}] {k}" for s, keys in _SCHEMA.items() for k in keys])
+
+
 def parse_timestamp(value: str, what: str) -> str:
     """Accept RFC 3339 with a zone, or a bare date meaning midnight UTC.
 
@@ -200,7 +218,8 @@ def load_toml(path: Path) -> dict[str, Any]:
         raise UsageError(f"config file {path} is not valid TOML: {exc}") from None
     for section, body in data.items():
         if section not in _SCHEMA:
-            raise UsageError(f"config file {path}: unknown section [{section}]")
+            hint = did_you_mean(section, _SCHEMA, "[{}]")
+            raise UsageError(f"config file {path}: unknown section [{section}]{hint}")
         if not isinstance(body, dict):
             raise UsageError(f"config file {path}: {section} must be a table [{section}]")
         for key, value in body.items():
@@ -211,7 +230,9 @@ def load_toml(path: Path) -> dict[str, Any]:
                 )
             expected = _SCHEMA[section].get(key)
             if expected is None:
-                raise UsageError(f"config file {path}: unknown key [{section}] {key}")
+                raise UsageError(
+                    f"config file {path}: unknown key [{section}] {key}{_unknown_key(section, key)}"
+                )
             if isinstance(value, bool) and expected is not bool and bool not in _as_tuple(expected):
                 raise UsageError(f"config file {path}: [{section}] {key} must not be a boolean")
             if not isinstance(value, expected):
