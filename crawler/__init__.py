@@ -19,8 +19,10 @@ each step has one owner::
 3. The producer (``pipeline``) walks ``/apps/projects`` at ``limit=100``;
    each page is stored as a blob, and its projects and the ``created_at``
    watermark are recorded in the index in one transaction before the next
-   page is asked for.
-4. A bounded ``asyncio.Queue`` holds projects waiting for a worker.
+   page is asked for. The whole walk comes first (one request per 100
+   projects), so the run's total is known early, for the progress ETA.
+4. A bounded ``asyncio.Queue`` holds projects waiting for a worker, read back
+   from the index (memory stays flat).
 5. A worker (``fetcher.ProjectFetcher``) fetches the project's detail,
 6. its attachment pages (none when ``attachments_count`` is 0),
 7. its collaborator pages,

@@ -1,14 +1,17 @@
-"""The crawl: a producer walks the project list into a bounded queue; workers drain it.
+"""The crawl: a producer walks the project list, then feeds a bounded queue; workers drain it.
 
 Ownership, one step each (numbers as in ``crawler/__init__.py``):
 
 2. ``Crawl._open_snapshot`` decides what this run continues: the unfinished
    snapshot with the same filters, or a new one (``--restart`` abandons the old).
-3. ``Crawl._produce`` walks the list at ``limit=100``, stores each page, records
-   its projects and the ``created_at`` watermark in one transaction, and only
-   then asks for the next page. On resume it restarts from the watermark (page
-   tokens may have expired) and skips ids it already has. In an incremental
-   snapshot a project whose list entry is unchanged is carried without a request.
+3. ``Crawl._walk`` walks the whole list first at ``limit=100`` (one request per
+   100 projects, so the run's total is known early, for the ETA), stores each
+   page, records its projects and the ``created_at`` watermark in one
+   transaction, and only then asks for the next page. On resume it restarts
+   from the watermark (page tokens may have expired) and skips ids it already
+   has. ``Crawl._produce`` then queues every project still to settle, read
+   back from the index. In an incremental snapshot a project whose list entry
+   is unchanged is carried without a request.
 4. The bounded queue holds projects waiting for a worker: memory stays flat
    however long the list.
 5-9. ``ProjectFetcher`` (``crawler/fetcher.py``) fetches one project whole.
@@ -72,6 +75,10 @@ class RunResult:
     manifest: dict[str, Any] | None
     resumed: bool
     failures: list[dict[str, Any]] = field(default_factory=list)
+
+
+# A project in these states still needs a worker (listed: never fetched).
+_UNSETTLED = ("listed", "failed", "partial")
 
 
 class Crawl:
@@ -218,16 +225,23 @@ class Crawl:
     async def _produce(
         self, queue: asyncio.Queue[Any], snapshot: SnapshotRow, resumed: bool
     ) -> None:
-        filters = self.settings.filters
-        if resumed:
-            # Projects listed before the interruption but not finished go first.
-            for row in self.index.projects(snapshot.id, states=("listed", "failed", "partial")):
-                if self.stopping:
-                    return
+        await self._walk(snapshot, resumed)
+        if self.stopping:
+            return
+        # Then every project still to settle, from the index (memory stays flat): on a
+        # resume, those listed before the interruption but not finished come with them.
+        todo = self.index.count_projects(snapshot.id)
+        self.progress.listing_done(sum(todo.get(s, 0) for s in _UNSETTLED))
+        for row in self.index.projects(snapshot.id, states=_UNSETTLED):
+            if self.stopping:
+                return
+            if row.state != "listed":
                 self.index.clear_failures(snapshot.id, row.project_id)
-                self.progress.listed(1)
-                await self._dispatch(queue, snapshot, row.list_entry, row.list_page or {})
-        query = filters.query()
+            await self._dispatch(queue, snapshot, row.list_entry, row.list_page or {})
+
+    async def _walk(self, snapshot: SnapshotRow, resumed: bool) -> None:
+        """The whole list first (one request per 100 projects): the run's total is then known."""
+        query = self.settings.filters.query()
         watermark = snapshot.watermark if resumed else None
         if watermark:
             # Restart the walk at the last stored created_at: ties are re-listed and
@@ -238,9 +252,6 @@ class Crawl:
         while not self.stopping:
             page = await self.client.get_page("projects.list", PROJECTS, query, cursor, PAGE_LIMIT)
             stored = await self.archive.blobs.put(page.fetched.body, "json")
-            page_fetch = fetch_json(page.fetched, stored.ref)
-            # The index says which ids are new to this snapshot (ties re-listed after a
-            # resume are not), so no set of every id is held in memory.
             fresh = [e for e in page.items if isinstance(e, dict)]
             last_created = next(
                 (
@@ -250,21 +261,17 @@ class Crawl:
                 ),
                 None,
             )
-            new_ids = set(
-                self.index.record_list_page(
-                    snapshot.id,
-                    fresh,
-                    watermark=last_created,
-                    request_id=page.fetched.request_id,
-                    page=page_fetch,
-                )
+            # The index keeps only ids new to this snapshot (ties re-listed after a
+            # resume are not), so no set of every id is held in memory.
+            new_ids = self.index.record_list_page(
+                snapshot.id,
+                fresh,
+                watermark=last_created,
+                request_id=page.fetched.request_id,
+                page=fetch_json(page.fetched, stored.ref),
             )
             self.progress.listed(len(new_ids))
-            for entry in fresh:
-                if entry.get("id") in new_ids:
-                    await self._dispatch(queue, snapshot, entry, page_fetch)
             if page.next_page is None:
-                self.progress.listing_done()
                 return
             cursor = page.next_page
 

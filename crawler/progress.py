@@ -90,6 +90,7 @@ class Progress:
         self.snapshot_id = ""
         self.listed_count = 0
         self.walk_done = False
+        self.total = 0  # projects this run settles, once the walk has ended
         self.in_flight = 0  # projects a worker is fetching now
         self.by_state: dict[str, int] = {}
         self.documents = 0
@@ -127,12 +128,13 @@ class Progress:
         self.log("snapshot", f"{how} snapshot {snapshot_id}", snapshot=snapshot_id, kind=how)
 
     def listed(self, n: int) -> None:
-        """``n`` more projects for this run to settle (from a list page, or a resumed backlog)."""
+        """A list page brought ``n`` projects new to the snapshot."""
         self.listed_count += n
 
-    def listing_done(self) -> None:
-        """The list walk has ended: ``listed_count`` is now the run's total."""
+    def listing_done(self, to_settle: int) -> None:
+        """The list walk has ended; this run has ``to_settle`` projects to fetch or carry."""
         self.walk_done = True
+        self.total = to_settle
 
     @contextlib.contextmanager
     def fetching(self) -> Iterator[None]:
@@ -176,7 +178,7 @@ class Progress:
         requests = int(stats.get("total", 0))
         achieved = requests / self.elapsed()
         done = self.projects_done
-        total = max(self.listed_count, done) if self.walk_done else None
+        total = max(self.total, done) if self.walk_done else None
         left: int | None = None
         if total is not None and done >= total:
             left = 0

@@ -44,7 +44,7 @@ class FakeRun:
             self.request("projects.list")
             p.listed(len(self.costs[i : i + 100]))
             on_request()
-        p.listing_done()
+        p.listing_done(len(self.costs))
         pending = list(enumerate(self.costs))
         flight: dict[int, int] = {}
         while pending or flight:
@@ -111,7 +111,7 @@ def test_eta_follows_the_rate_limit_not_the_machine() -> None:
     p = Progress(lambda: stats, mode="quiet", rate=RATE, clock=lambda: now[0])
     p.start("s", resumed=False, incremental=False)
     p.listed(100)
-    p.listing_done()
+    p.listing_done(100)
     for done in range(1, 11):
         stats["total"] = 10 * done
         p.project("done")
@@ -141,7 +141,7 @@ def test_terminal_bar_fits_the_width_and_shows_the_estimate() -> None:
     out = io.StringIO()
     p = Progress(lambda: stats, mode="tty", stream=out, rate=RATE, clock=lambda: now[0], width=80)
     p.listed(40)
-    p.listing_done()
+    p.listing_done(40)
     for i in range(1, 21):
         stats["total"] = 5 * i
         now[0] = 5 * i / RATE
@@ -175,7 +175,7 @@ def test_text_log_lines_carry_the_eta() -> None:
     now = [0.0]
     p = Progress(lambda: stats, mode="log", stream=out, rate=RATE, clock=lambda: now[0])
     p.listed(10)
-    p.listing_done()
+    p.listing_done(10)
     for i in range(1, 7):
         stats["total"] = 4 * i
         now[0] = i
