@@ -226,7 +226,7 @@ class Progress:
             "failures": self.failures,
         }
 
-    def _parts(self, f: dict[str, Any]) -> list[str]:
+    def _parts(self, f: dict[str, Any], *, bar: bool = True) -> list[str]:
         """The line's pieces, most important first (a narrow terminal drops the tail)."""
         if f["projects_total"] is None:
             head = f"listing projects: {f['projects_listed']} found, {f['projects_done']} done"
@@ -234,8 +234,8 @@ class Progress:
             total = f["projects_total"]
             frac = f["projects_done"] / total if total else 1.0
             filled = round(frac * BAR_WIDTH)
-            bar = "█" * filled + "░" * (BAR_WIDTH - filled)
-            head = f"projects {bar} {f['projects_done']}/{total} {frac:4.0%}"
+            drawn = "█" * filled + "░" * (BAR_WIDTH - filled) + " " if bar else ""
+            head = f"projects {drawn}{f['projects_done']}/{total} {frac:4.0%}"
         eta = "estimating" if f["eta_seconds"] is None else human_duration(f["eta_seconds"])
         left = f["requests_left_estimate"]
         requests = f"requests {f['requests']}" + ("" if left is None else f" (~{left} left)")
@@ -289,7 +289,8 @@ class Progress:
             self._last_line_len = len(text)
         elif self.mode == "log":
             f = self.fields()
-            self.log("progress", " · ".join(self._parts(f)), **f)
+            # No bar in a log: a file or a collector wants the figures, not block glyphs.
+            self.log("progress", " · ".join(self._parts(f, bar=False)), **f)
 
     def _clear_tty(self) -> None:
         if self.mode == "tty" and self._last_line_len:

@@ -150,7 +150,7 @@ def test_terminal_bar_fits_the_width_and_shows_the_estimate() -> None:
     text = out.getvalue()
     assert text.startswith("\r")
     assert len(text) - 1 <= 79
-    assert "20/40" in text and "50%" in text and "ETA 25s" in text
+    assert "█" * 12 + "░" * 12 + " 20/40  50%" in text and "ETA 25s" in text
 
 
 def test_json_log_lines_carry_the_estimate_and_nothing_else() -> None:
@@ -182,6 +182,7 @@ def test_text_log_lines_carry_the_eta() -> None:
         p.project("done")
     p.tick()
     assert "ETA 4s" in out.getvalue() and "(~16 left)" in out.getvalue()
+    assert "crawler: projects 6/10  60% · ETA 4s" in out.getvalue()  # no bar glyphs in a log
 
 
 def test_summary_names_the_pace_against_the_floor() -> None:
