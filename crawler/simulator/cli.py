@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import signal
 import sys
 
@@ -35,6 +36,30 @@ def _range_int(text: str) -> tuple[int, int]:
     if a < 0 or b < a:
         raise argparse.ArgumentTypeError(f"bad range {text!r}")
     return a, b
+
+
+def _float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from exc
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = _float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    return value
 
 
 def _range_float(text: str) -> tuple[float, float]:
@@ -70,7 +95,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--rate",
         type=float,
         default=4.0,
-        help="requests allowed per sliding second; 0 disables the limit (default %(default)s)",
+        help="requests allowed per sliding window; 0 disables the limit (default %(default)s)",
+    )
+    net.add_argument(
+        "--window",
+        type=_positive_float,
+        default=1.0,
+        help="the sliding window in seconds; --rate 600 --window 60 is the live service"
+        " (default %(default)s)",
+    )
+    net.add_argument(
+        "--background-rps",
+        type=_non_negative_float,
+        default=0.0,
+        metavar="R",
+        help="another consumer spending the same budget at R requests/s (default 0)",
     )
     net.add_argument(
         "--token-ttl",
@@ -240,6 +279,8 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
     return SimulatorConfig(
         dataset=spec,
         rate=args.rate or None,
+        window=args.window,
+        background_rps=args.background_rps,
         keys=keys,
         faults=faults,
         token_ttl=args.token_ttl,

@@ -26,10 +26,16 @@ def _default_keys() -> dict[str, frozenset[str]]:
 
 @dataclass
 class SimulatorConfig:
-    """How to run one simulator. ``rate`` None or 0 disables the rate limit."""
+    """How to run one simulator. ``rate`` None or 0 disables the rate limit.
+
+    ``rate`` counts requests per ``window`` seconds (600 per 60 s is the live
+    service); ``background_rps`` is another consumer spending the same budget.
+    """
 
     dataset: DatasetSpec = field(default_factory=DatasetSpec)
     rate: float | None = 4.0
+    window: float = 1.0
+    background_rps: float = 0.0
     keys: dict[str, frozenset[str]] = field(default_factory=_default_keys)
     faults: FaultPlan = field(default_factory=FaultPlan)
     token_ttl: float = 600.0
@@ -50,7 +56,7 @@ class Simulator:
             dataset=self.dataset,
             keys={k: frozenset(v) for k, v in self.config.keys.items()},
             faults=self.config.faults,
-            limiter=RateLimiter(self.config.rate),
+            limiter=RateLimiter(self.config.rate, self.config.window, self.config.background_rps),
             tokens=TokenStore(self.config.token_ttl),
         )
         self.app = Api(self.state, self.config.chunk_size).build()
@@ -91,7 +97,8 @@ class Simulator:
 
     @rate.setter
     def rate(self, value: float | None) -> None:
-        self.state.limiter = RateLimiter(value)
+        old = self.state.limiter
+        self.state.limiter = RateLimiter(value, old.window, old.background_rps)
 
     def mutate(self, seed: int = 1, fraction: float = 0.01, at: str | None = None) -> ChangeSet:
         """Apply a seeded change set now; returns exactly what changed."""
