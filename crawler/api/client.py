@@ -537,7 +537,7 @@ class ComplianceClient:
         """One HTTP attempt. The one place aiohttp/asyncio failures are translated."""
         if self._session is None:
             raise RuntimeError("ComplianceClient is used outside 'async with'")
-        await self.limiter.acquire()
+        started = await self.limiter.acquire()
         counted = False
         request_id: str | None = None
         status: int | None = None
@@ -560,7 +560,7 @@ class ComplianceClient:
                 self.stats.count(req.endpoint, resp.status)
                 counted = True
                 status, request_id = meta.status, meta.request_id
-                self.limiter.observe_headers(resp.headers)
+                self.limiter.observe_headers(resp.headers, started, counted=resp.status != 429)
                 if not 200 <= resp.status < 300:
                     body = await self._read_error_body(resp)
                     raise _status_error(req, resp.status, resp.headers, body, meta.request_id)

@@ -25,7 +25,9 @@ request every ``1 / background_rps`` seconds, and after a refusal it waits the
 client's: they appear in no request counter, only in ``background_admitted``
 and ``background_refused``. It is simulated lazily, in time order, whenever a
 client request arrives (and when ``background_rps`` changes), so no task runs
-and a test can drive it with a fake clock.
+and a test can drive it with a fake clock. When configured from the start it
+is taken to have been running for a window already (a SIEM connector runs
+all day); :meth:`RateLimiter.set_background` starts it from now.
 """
 
 from __future__ import annotations
@@ -81,6 +83,10 @@ class RateLimiter:
         self.background_admitted = 0
         self.background_refused = 0
         self.set_background(background_rps)
+        if background_rps > 0 and self.enabled:
+            # Configured from the start, it has been running for a window already
+            # (a SIEM connector runs all day): its share is taken from the first request on.
+            self._background_next -= self.span
 
     @property
     def enabled(self) -> bool:

@@ -106,11 +106,12 @@ def test_rate_below_one_per_window_stretches_it() -> None:
 
 def test_background_consumer_spends_the_same_budget() -> None:
     limiter, clock = make(4, bg=1.0)
-    # The other consumer took one slot at t=0: three are left for the client.
+    # Configured from the start, it has run for a window already (at t-1, now gone)
+    # and takes its slot at t: three are left for the client.
     results = [limiter.check() for _ in range(4)]
     assert [d.allowed for d in results] == [True, True, True, False]
     assert results[0].headers["anthropic-ratelimit-requests-remaining"] == "2"
-    assert limiter.background_admitted == 1
+    assert limiter.background_admitted == 2
     # At 3 per second the client collides with it only while the first window lasts.
     refused = []
     for i in range(1, 30):
@@ -118,7 +119,7 @@ def test_background_consumer_spends_the_same_budget() -> None:
         if not limiter.check().allowed:
             refused.append(clock.t)
     assert len(refused) == 2 and max(refused) < 1001
-    assert limiter.background_admitted == 10 and limiter.background_refused == 0
+    assert limiter.background_admitted == 11 and limiter.background_refused == 0
 
 
 def test_background_consumer_refused_waits_its_retry_after() -> None:
