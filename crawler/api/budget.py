@@ -96,10 +96,13 @@ class ServerBudget:
     def __init__(self) -> None:
         self.limit: int | None = None
         self._starts: deque[float] = deque()
+        # start -> when the server lets it go (its reset), once its response said so
+        self._leaves: dict[float, float] = {}
         self._window_samples: deque[float] = deque(maxlen=WINDOW_SAMPLES)
         self._others_samples: deque[int] = deque(maxlen=OTHERS_SAMPLES)
         self._others_until = 0.0
         self._newest_observed = -float("inf")
+        self._late = 0.0  # the most any start was admitted after it began (transit)
 
     # -- what we did ------------------------------------------------------------------------
 
@@ -107,16 +110,35 @@ class ServerBudget:
         self._starts.append(at)
         horizon = at - (self.window or 0.0) - KEEP_STARTS
         while self._starts and self._starts[0] < horizon:
-            self._starts.popleft()
+            self._leaves.pop(self._starts.popleft(), None)
 
     def forget(self, at: float) -> None:
         """A start the server did not count (it answered 429)."""
         with contextlib.suppress(ValueError):
             self._starts.remove(at)
+        self._leaves.pop(at, None)
 
     def own_between(self, after: float, upto: float) -> int:
         """Our starts in the half-open interval (after, upto]."""
         return bisect.bisect_right(self._starts, upto) - bisect.bisect_right(self._starts, after)
+
+    def _own_leaving(self, upto: float, after: float, window: float) -> list[float]:
+        """When each of our starts up to ``upto`` that is still in the window at ``after``
+        leaves it, soonest first.
+
+        A start leaves at its response's ``reset`` (the server's admission + window,
+        transit included) or, while that is unknown, at start + window.
+        """
+        first = bisect.bisect_left(self._starts, after - window - self._late)
+        last = bisect.bisect_right(self._starts, upto)
+        leaves = []
+        for i in range(first, last):
+            start = self._starts[i]
+            leaves_at = max(self._leaves.get(start, 0.0), start + window)
+            if leaves_at > after:
+                leaves.append(leaves_at)
+        leaves.sort()
+        return leaves
 
     # -- what the server says ---------------------------------------------------------------
 
@@ -147,10 +169,14 @@ class ServerBudget:
         if not counted:
             self.forget(started)
         changed = False
+        admitted_at = started
         if counted and reset_in is not None:
             sample = reset_in + (now - started)
             if 0 < sample <= MAX_WINDOW:
                 self._window_samples.append(sample)
+                self._leaves[started] = now + reset_in
+                admitted_at = now + reset_in - min(self._window_samples)
+                self._late = min(MAX_WINDOW, max(self._late, admitted_at - started))
                 changed = True
         limit = _count(headers.get(LIMIT_HEADER), 1)
         remaining = _count(headers.get(REMAINING_HEADER), 0)
@@ -162,7 +188,7 @@ class ServerBudget:
         if started < self._newest_observed:
             return changed
         self._newest_observed = started
-        own = self.own_between(started - window, started)
+        own = len(self._own_leaving(started, admitted_at, window))
         self._others_samples.append(max(0, limit - remaining - own))
         valid = window if reset_in is None else min(max(reset_in, 0.0), 2 * window)
         self._others_until = now + min(valid, MAX_RESET_WAIT)
@@ -183,13 +209,12 @@ class ServerBudget:
         if self.limit is None or window is None:
             return now
         others = self.others(now)
-        first = bisect.bisect_right(self._starts, now - window)
-        own = len(self._starts) - first
-        excess = own + others - self.limit + 1
+        leaving = self._own_leaving(now, now, window)
+        excess = len(leaving) + others - self.limit + 1
         if excess <= 0:
             return now
-        if excess <= own:
-            # Enough of our own starts will leave the window: the excess-th oldest frees it.
-            return min(self._starts[first + excess - 1] + window, self._others_until)
+        if excess <= len(leaving):
+            # Enough of our own starts will leave the window: the excess-th to go frees it.
+            return min(leaving[excess - 1], self._others_until)
         # The others alone fill it: nothing is left until their view expires (reset).
         return self._others_until

@@ -109,6 +109,7 @@ class RateLimiter:
         self._paused_until = 0.0  # loop time; 0 = not paused
         self._last_start = -float("inf")
         self._news = asyncio.Event()
+        self._turn = asyncio.Lock()
         self.pauses = 0  # how many times a pause was set or extended (for stats)
         self.started = 0
         self._first_start: float | None = None
@@ -161,13 +162,16 @@ class RateLimiter:
     async def acquire(self) -> float:
         """Wait until this request may start; returns its start time (pass it back with
         :meth:`observe_headers`). Nothing is held after it returns."""
-        while True:
-            now = self._loop.time()
-            wake = self._ready_at(now)
-            if wake <= now:
-                self._record_start(now)
-                return now
-            await self._sleep(wake - now)
+        # One caller at a time works out its start (first come, first served); the
+        # rest queue on the lock instead of all waking up for every slot.
+        async with self._turn:
+            while True:
+                now = self._loop.time()
+                wake = self._ready_at(now)
+                if wake <= now:
+                    self._record_start(now)
+                    return now
+                await self._sleep(wake - now)
 
     def _ready_at(self, now: float) -> float:
         wake = max(self._paused_until, now)
@@ -223,12 +227,15 @@ class RateLimiter:
         reset_in = parse_reset(reset, self._wall_clock()) if reset is not None else None
         self._account(now)
         when = now if started is None else started
+        pace, others = self.pace(now), self.budget.others(now)
         if self.budget.observe(headers, when, now, reset_in, counted=counted):
             window = self.budget.window
             if window:
                 self._others_peak = max(self._others_peak, self.budget.others(now) / window)
-            self._news.set()
-            self._news = asyncio.Event()
+            # Only better news can let a waiter start earlier than it planned.
+            if (self.pace(now) or 0) > (pace or 0) or self.budget.others(now) < others:
+                self._news.set()
+                self._news = asyncio.Event()
 
     def _account(self, now: float) -> None:
         """Add up the requests yielded to others since the last call."""
