@@ -75,6 +75,7 @@ __all__ = [
 
 DEFAULT_RATE = 4.0  # the documented default budget: where ``auto`` starts
 DEFAULT_RESERVE = 0.2
+LATE_FORGIVEN = 0.1  # of an interval: how late a start may be and keep its slot
 
 
 def _utcnow() -> datetime:
@@ -108,6 +109,7 @@ class RateLimiter:
         self._wall_clock = wall_clock
         self._paused_until = 0.0  # loop time; 0 = not paused
         self._last_start = -float("inf")
+        self._slot = -float("inf")  # when the last start was due by the spacing
         self._news = asyncio.Event()
         self._turn = asyncio.Lock()
         self.pauses = 0  # how many times a pause was set or extended (for stats)
@@ -178,7 +180,7 @@ class RateLimiter:
         interval = self._interval(now)
         if interval is None:
             return wake
-        return max(wake, self._last_start + interval, self.budget.fits_at(now))
+        return max(wake, self._slot + interval, self.budget.fits_at(now))
 
     async def _sleep(self, delay: float) -> None:
         # Fresh headers can speed us up (the others left): wake on them too.
@@ -190,6 +192,14 @@ class RateLimiter:
     def _record_start(self, now: float) -> None:
         self._account(now)
         self._last_start = now
+        # Spacing runs from when this start was due, not from when the loop got round
+        # to it: a timer that fires a millisecond late must not cost a millisecond a
+        # request, for ever. Only a little late (a tenth of the interval): an idle
+        # spell banks nothing, and the window test still has the last word.
+        interval = self._interval(now)
+        if interval is not None:
+            due = self._slot + interval
+            self._slot = due if due <= now <= due + interval * LATE_FORGIVEN else now
         self.started += 1
         if self._first_start is None:
             self._first_start = now
