@@ -16,8 +16,10 @@ deleted, file uploaded / deleted, ``role_assignment_granted|revoked`` (on the
 listed). Renames and edits leave none (there is no ``claude_project_updated``);
 hard deletes (retention) leave none: the project just vanishes.
 
-Kinds (``kinds=`` restricts to some): hard_delete, soft_delete, rename,
-attach, detach, replace, grant, revoke, create, edit, share. Opt-in extras:
+Kinds: hard_delete, soft_delete, rename, attach, detach, replace, grant,
+revoke, create, edit, share. By default the first nine (``DEFAULT_KINDS``,
+what change sets always held, so existing figures stay comparable);
+``kinds=KINDS`` (or ``"all"``) applies every kind, ``kinds=[...]`` some. Opt-in extras:
 ``bulk=N`` projects lose every document (or file) at once, recorded as one
 ``..._bulk_deletion_audit_truncated`` event after one audited deletion;
 ``noise=N`` read events (``claude_project_viewed``, ``..._document_viewed``)
@@ -49,6 +51,7 @@ KINDS = (
     "edit",
     "share",
 )
+DEFAULT_KINDS = KINDS[:9]
 
 
 @dataclass
@@ -298,16 +301,20 @@ def mutate(
     fraction: float = 0.01,
     at: str | None = None,
     *,
-    kinds: Collection[str] | None = None,
+    kinds: Collection[str] | str | None = None,
     bulk: int = 0,
     noise: int = 0,
 ) -> ChangeSet:
     """Apply one seeded change set to ``ds``: about ``fraction`` of the projects per kind.
 
-    ``kinds``: only these kinds (default: all of ``KINDS``); ``bulk``: projects
-    bulk-deleting their documents or files; ``noise``: read events to add.
+    ``kinds``: these kinds (default ``DEFAULT_KINDS``; ``"all"``: ``KINDS``); ``bulk``:
+    projects bulk-deleting their documents or files; ``noise``: read events to add.
     """
-    wanted = set(KINDS if kinds is None else kinds)
+    if kinds is None:
+        kinds = DEFAULT_KINDS
+    elif isinstance(kinds, str):
+        kinds = KINDS if kinds == "all" else kinds.split(",")
+    wanted = set(kinds)
     unknown = wanted - set(KINDS)
     if unknown:
         raise ValueError(f"unknown mutation kind(s): {sorted(unknown)}")

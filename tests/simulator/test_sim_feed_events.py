@@ -34,9 +34,10 @@ async def test_every_kind_emits_its_event(make_sim: MakeSim) -> None:
         ds = sim.dataset
         docs_before = {d: ds.documents[d].filename for d in ds.documents}
         files_before = set(ds.files)
-        ch = sim.mutate(seed=8, fraction=0.05)
+        ch = sim.mutate(seed=8, fraction=0.05, kinds="all")
         events = await events_of(sim, ch.activity_ids)
         assert len(events) == len(ch.activity_ids)
+        assert ch.projects_edited and ch.sharing_changed and ch.projects_soft_deleted
         per = by_project(events)
         for e in events:
             assert e["actor"]["type"] == "user_actor"
