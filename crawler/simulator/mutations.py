@@ -116,12 +116,14 @@ class _Mutation:
 
     def take(self, pred: Callable[[Project], bool] | None = None) -> list[Project]:
         picked: list[Project] = []
-        for p in list(self.pool):
+        for p in self.pool:
             if len(picked) == self.n:
                 break
             if pred is None or pred(p):
                 picked.append(p)
-                self.pool.remove(p)
+        # By identity: list.remove would compare whole dataclasses, slow on large pools.
+        chosen = {id(p) for p in picked}
+        self.pool = [p for p in self.pool if id(p) not in chosen]
         return picked
 
     def emit(self, p: Project, type_: str, fields: Json, at_ns: int | None = None) -> None:
@@ -149,8 +151,7 @@ class _Mutation:
 
     def remove_file(self, p: Project, file_id: str) -> None:
         p.attachments.remove(("file", file_id))
-        if not any(("file", file_id) in q.attachments for q in self.ds.projects.values()):
-            self.ds.files.pop(file_id, None)
+        self.ds.drop_file_if_orphan(file_id)
 
     # -- the kinds, in the order their picks are drawn ------------------------------------
 
@@ -264,8 +265,9 @@ class _Mutation:
             return kinds.count("doc") >= 2 or kinds.count("file") >= 2
 
         picked = [p for p in self.pool if many(p)][:count]
+        chosen = {id(p) for p in picked}
+        self.pool = [p for p in self.pool if id(p) not in chosen]
         for p in picked:
-            self.pool.remove(p)
             docs = [i for k, i in sorted(p.attachments) if k == "doc"]
             files = [i for k, i in sorted(p.attachments) if k == "file"]
             kind, items = ("document", docs) if len(docs) >= 2 else ("file", files)
