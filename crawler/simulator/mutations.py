@@ -7,7 +7,8 @@ replaced in place (same id, new text), collaborators granted or revoked, a
 sharing change (it shows in the list entry's ``is_private``). An incremental
 crawler that trusts ``updated_at`` alone misses those, as it would live.
 
-Each change leaves the Activity Feed event the live service records, by a
+Each change leaves the Activity Feed event the live service records (dated
+at the change, or at wall-clock time when the data's clock runs ahead), by a
 ``user_actor`` of the project's organisation: document uploaded / updated /
 deleted, file uploaded / deleted, ``role_assignment_granted|revoked`` (on the
 ``claude_proj_`` id), ``claude_project_sharing_updated``,
@@ -58,7 +59,8 @@ DEFAULT_KINDS = KINDS[:9]
 class ChangeSet:
     """Ids of what one mutation changed; pairs are (project id, item id).
 
-    ``activity_ids``: the feed events it recorded, in the order made.
+    ``activity_ids``: the feed events it recorded, in the order made (ids carry
+    wall-clock time: the one field two runs of the same seed do not share).
     ``bulk_truncated``: projects whose bulk deletion the feed reports only as a
     truncated audit (their removed items are in ``attachments_removed`` too).
     """
@@ -109,6 +111,10 @@ class _Mutation:
         self.fac = Factory(ds, self.rng)
         self.at_ns = ds.advance_clock(parse_instant(at) if at is not None else now_ns())
         self.changes = ChangeSet(at=format_instant(self.at_ns, 1))
+        # Feed events are dated on the wall clock: where the data's clock runs ahead of it
+        # (large generated datasets reach years ahead), they keep their spacing but move
+        # back, so feed windows that end a minute in the past still hold them.
+        self.shift = max(0, self.at_ns - now_ns())
         live = [p for p in ds.sorted_projects() if not p.gone_on_detail]
         self.n = max(1, round(fraction * len(live))) if live else 0
         self.pool = list(live)
@@ -131,7 +137,8 @@ class _Mutation:
         actor = user_actor(self.actors.choice(users)) if users else {"type": "anthropic_actor"}
         if not fields.get("resource_id"):
             fields = {"claude_project_id": p.id, **fields}
-        ev = self.ds.activities.record(type_, at_ns or self.at_ns, p.org, actor, fields)
+        when = (at_ns or self.at_ns) - self.shift
+        ev = self.ds.activities.record(type_, when, p.org, actor, fields)
         self.changes.activity_ids.append(ev)
 
     def doc_event(self, p: Project, type_: str, doc_id: str, at_ns: int | None = None) -> None:

@@ -156,3 +156,16 @@ async def test_api_deletes_leave_only_accessed_events(make_sim: MakeSim) -> None
         assert [e["type"] for e in data] == [ACCESSED, ACCESSED]
         assert [e["request_method"] for e in data] == ["DELETE", "DELETE"]
         assert data[0]["url"].endswith(idle.id) and data[1]["url"].endswith(doc.id)
+
+
+async def test_events_are_dated_on_the_wall_clock_when_data_runs_ahead(sim: Simulator) -> None:
+    from crawler.simulator.timestamps import now_ns, parse_instant
+
+    ch = sim.mutate(seed=10, fraction=0.1, at="2035-01-01T00:00:00Z")
+    assert ch.at.startswith("2035")
+    events = await events_of(sim, ch.activity_ids)
+    assert len(events) == len(ch.activity_ids)
+    times = [parse_instant(e["created_at"]) for e in events]
+    assert max(times) <= now_ns()
+    created = [e for e in events if e["type"] == "claude_project_created"]
+    assert [e["claude_project_id"] for e in created] == ch.projects_added  # spacing kept
