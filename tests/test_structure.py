@@ -109,7 +109,9 @@ def test_the_simulator_shares_no_code_with_the_client() -> None:
 def test_readers_never_reach_into_the_crawl_or_the_api() -> None:
     for name, deps in GRAPH.items():
         if _under(name, "crawler.read"):
-            assert not [d for d in deps if _under(d, "crawler.crawl") or _under(d, "crawler.api")], name
+            assert not [
+                d for d in deps if _under(d, "crawler.crawl") or _under(d, "crawler.api")
+            ], name
 
 
 def test_modules_are_small() -> None:

@@ -13,8 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from crawler import __version__
-from crawler.archive import Archive
-from crawler.archive.index import SnapshotRow
+from crawler.archive import Archive, SnapshotRow
 from crawler.canonical import utc_now
 from crawler.config import Settings
 from crawler.crawl.stats import RunStats, merge_request_stats
