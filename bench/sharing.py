@@ -171,7 +171,7 @@ async def measure(case: Case, archive: Path) -> dict[str, Any]:
         "ratio": achieved / case.available,
         "share_429": counters.rate_limited / max(1, counters.total),
         "background": background,
-        "pacing": manifest.get("pacing"),
+        "pacing": (manifest.get("runs") or [{}])[-1].get("pacing"),
     }
 
 

@@ -47,6 +47,8 @@ def client_config(settings: Settings) -> ClientConfig:
         base_url=settings.base_url,
         api_key=settings.api_key,
         rate=settings.rate,
+        rate_auto=settings.rate_auto,
+        rate_reserve=settings.rate_reserve,
         max_attempts=settings.max_attempts,
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,

@@ -26,6 +26,7 @@ from crawler.errors import UsageError
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 # Every default, once: Settings, the API client and the retry policy all use these.
 DEFAULT_RATE = 4.0  # requests per second: the API's documented budget
+DEFAULT_RATE_RESERVE = 0.2  # --rate auto leaves this share of the server's budget to others
 DEFAULT_CONCURRENCY = 16
 DEFAULT_MAX_ATTEMPTS = 8
 DEFAULT_CONNECT_TIMEOUT = 10.0
@@ -78,7 +79,9 @@ class Settings:
     base_url: str = DEFAULT_BASE_URL
     api_key: str = field(default="", repr=False)
     key_source: str = ""  # where the key came from (an env var name or "key_file"), never the key
-    rate: float = DEFAULT_RATE  # 0 lifts the limit (benchmarks only)
+    rate: float = DEFAULT_RATE  # 0 lifts the limit (benchmarks only); with rate_auto: the start
+    rate_auto: bool = False  # --rate auto: the server's budget less the reserve
+    rate_reserve: float = DEFAULT_RATE_RESERVE
     concurrency: int = DEFAULT_CONCURRENCY
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
@@ -183,7 +186,17 @@ def add_crawl_arguments(parser: argparse.ArgumentParser) -> None:
     add_archive_argument(parser)
     parser.add_argument("--base-url", metavar="URL", help=f"API host (default {DEFAULT_BASE_URL})")
     parser.add_argument(
-        "--rate", type=float, metavar="R", help=f"requests per second (default {DEFAULT_RATE:g})"
+        "--rate",
+        metavar="R",
+        help=f"requests per second, a hard ceiling (default {DEFAULT_RATE:g}); 'auto': the"
+        " server's budget less --rate-reserve",
+    )
+    parser.add_argument(
+        "--rate-reserve",
+        type=float,
+        metavar="F",
+        help="with --rate auto, the share of the server's budget left to other consumers"
+        f" (default {DEFAULT_RATE_RESERVE:g})",
     )
     parser.add_argument("--log-format", choices=["text", "json"], help="log line format")
     parser.add_argument(
@@ -263,10 +276,12 @@ def _request_settings(
     pick: _Picker, api: dict[str, Any], crawl: dict[str, Any], s: Settings
 ) -> dict[str, Any]:
     """Rate, concurrency, attempts, timeouts, size limit and backoff, each checked."""
-    rate = _number(pick("rate", "CRAWLER_RATE", api.get("rate"), s.rate), "rate")
-    if not (0 <= rate <= MAX_RATE) or math.isnan(rate):
+    rate, rate_auto = _rate(pick("rate", "CRAWLER_RATE", api.get("rate"), s.rate))
+    raw = pick("rate_reserve", "CRAWLER_RATE_RESERVE", api.get("rate_reserve"), s.rate_reserve)
+    rate_reserve = _number(raw, "rate reserve")
+    if not 0 <= rate_reserve < 1:
         raise UsageError(
-            f"rate must be between 0 and {MAX_RATE:g} requests per second, got {rate:g}"
+            f"rate reserve must be a share of the budget, at least 0 and below 1, got {raw!r}"
         )
     raw = pick("concurrency", "CRAWLER_CONCURRENCY", crawl.get("concurrency"), s.concurrency)
     concurrency = int(_number(raw, "concurrency"))
@@ -292,6 +307,8 @@ def _request_settings(
         )
     return {
         "rate": rate,
+        "rate_auto": rate_auto,
+        "rate_reserve": rate_reserve,
         "concurrency": concurrency,
         "max_attempts": max_attempts,
         "connect_timeout": connect_timeout,
@@ -300,6 +317,18 @@ def _request_settings(
         "backoff_base": backoff_base,
         "backoff_cap": backoff_cap,
     }
+
+
+def _rate(value: Any) -> tuple[float, bool]:
+    """``--rate``/``rate``: requests per second, or ``auto`` (then the default is the start)."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return DEFAULT_RATE, True
+    rate = _number(value, "rate (requests per second, or 'auto')")
+    if not (0 <= rate <= MAX_RATE) or math.isnan(rate):
+        raise UsageError(
+            f"rate must be between 0 and {MAX_RATE:g} requests per second (or 'auto'), got {rate:g}"
+        )
+    return rate, False
 
 
 def _filters(args: argparse.Namespace, pick: _Picker, flt: dict[str, Any]) -> Filters:

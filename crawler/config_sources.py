@@ -26,7 +26,8 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "api": {
         "base_url": str,
         "key_file": str,
-        "rate": (int, float),
+        "rate": (int, float, str),
+        "rate_reserve": (int, float),
         "max_attempts": int,
         "connect_timeout": (int, float),
         "read_timeout": (int, float),

@@ -108,6 +108,26 @@ async def test_no_429_when_the_crawler_runs_at_the_simulators_rate(tmp_path: Pat
         assert sim.counters.total == sum(sim.dataset.minimum_requests(None, True, False).values())
 
 
+async def test_rate_auto_shares_the_budget_and_the_manifest_says_so(tmp_path: Path) -> None:
+    # 50 a second, another key spending 10 of them: auto's ceiling is 40 (20% reserve),
+    # what is left is 40, and the crawler stays under both without a 429.
+    spec = DatasetSpec(seed=5, projects=40, attachments_per_project=(0, 2), **SMALL)
+    config = SimulatorConfig(dataset=spec, rate=50.0, background_rps=10.0)
+    async with running_simulator(config) as sim:
+        assert await crawl(sim.base_url, sim.key, tmp_path / "a", "--rate", "auto") == 0
+        assert sim.counters.rate_limited == 0
+        assert sim.state.limiter.background_refused == 0
+        with Archive.open_for_reading(tmp_path / "a") as archive:
+            manifest = archive.read_manifest(archive.require_snapshot().id)
+    assert manifest["settings"]["rate_auto"] is True
+    pacing = manifest["runs"][-1]["pacing"]
+    assert pacing["mode"] == "auto" and pacing["server_limit"] == 50
+    assert pacing["ceiling"] == pytest.approx(40, rel=0.02)
+    assert 0 < pacing["achieved_rate"] <= 40.0
+    assert pacing["others_peak_rate"] >= 9
+    assert pacing["requests"] == manifest["requests"]["total"]
+
+
 @pytest.mark.parametrize(
     "faults",
     [

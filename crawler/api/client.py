@@ -123,7 +123,12 @@ class ComplianceClient:
     async def __aenter__(self) -> ComplianceClient:
         # Both are bound to the running loop, so they are made here, not in __init__.
         if self._limiter is None:
-            self._limiter = RateLimiter(self.config.rate, self.config.rate_margin)
+            self._limiter = RateLimiter(
+                self.config.rate,
+                self.config.rate_margin,
+                auto=self.config.rate_auto,
+                reserve=self.config.rate_reserve,
+            )
         self._session = aiohttp.ClientSession(
             headers={
                 "x-api-key": self.config.api_key,

@@ -62,9 +62,9 @@ from crawler.api.budget import (
     ServerBudget,
     parse_reset,
 )
+from crawler.config import DEFAULT_RATE, DEFAULT_RATE_RESERVE
 
 __all__ = [
-    "DEFAULT_RESERVE",
     "LIMIT_HEADER",
     "MAX_RESET_WAIT",
     "REMAINING_HEADER",
@@ -73,8 +73,6 @@ __all__ = [
     "parse_reset",
 ]
 
-DEFAULT_RATE = 4.0  # the documented default budget: where ``auto`` starts
-DEFAULT_RESERVE = 0.2
 LATE_FORGIVEN = 0.1  # of an interval: how late a start may be and keep its slot
 
 
@@ -91,7 +89,7 @@ class RateLimiter:
         margin: float = 0.01,
         *,
         auto: bool = False,
-        reserve: float = DEFAULT_RESERVE,
+        reserve: float = DEFAULT_RATE_RESERVE,
         wall_clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         if rate is not None and rate < 0:

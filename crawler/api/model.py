@@ -33,6 +33,8 @@ class ClientConfig:
     api_key: str  # never shown: see __repr__
     rate: float | None = config.DEFAULT_RATE  # requests per second; 0 or None = unlimited
     rate_margin: float = 0.01  # stretch the spacing by this fraction (strict server window)
+    rate_auto: bool = False  # the ceiling from the server's budget, less rate_reserve
+    rate_reserve: float = config.DEFAULT_RATE_RESERVE
     max_attempts: int = config.DEFAULT_MAX_ATTEMPTS
     connect_timeout: float = config.DEFAULT_CONNECT_TIMEOUT
     read_timeout: float = config.DEFAULT_READ_TIMEOUT  # per socket read: per chunk of a body
@@ -64,6 +66,8 @@ class ClientConfig:
             raise ValueError("rate must be >= 0 (0 or None: unlimited)")
         if not 0 <= self.rate_margin < 1:
             raise ValueError("rate_margin must be in [0, 1)")
+        if not 0 <= self.rate_reserve < 1:
+            raise ValueError("rate_reserve must be in [0, 1)")
         if self.max_attempts < 1:
             raise ValueError("max_attempts must be >= 1")
         if min(self.connect_timeout, self.read_timeout) <= 0:

@@ -92,7 +92,11 @@ class Crawl:
         if snapshot.parent_id:
             self._parent = self.index.get_snapshot(snapshot.parent_id)
         self._stats = stats = RunStats(
-            self.archive, snapshot, self.client.stats.snapshot, self._run_started
+            self.archive,
+            snapshot,
+            self.client.stats.snapshot,
+            self._run_started,
+            pacing=self.client.limiter.summary,
         )
         self.progress.start(snapshot.id, resumed=resumed, incremental=bool(snapshot.parent_id))
         queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=self.settings.concurrency * 2)

@@ -53,7 +53,8 @@ def write_snapshot_manifest(
         "started_at": snap.started_at,
         "finished_at": utc_now(),
         "runs": [
-            {k: r[k] for k in ("started_at", "ended_at", "outcome")} for r in run_stats["runs"]
+            {k: r[k] for k in ("started_at", "ended_at", "outcome", "pacing") if k in r}
+            for r in run_stats["runs"]
         ],
         "list_walk": {
             "pages": snap.list_pages,

@@ -37,10 +37,12 @@ class RunStats:
         snapshot: SnapshotRow,
         requests: Callable[[], dict[str, Any]],
         run_started: str,
+        pacing: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.index = archive.index
         self.snapshot_id = snapshot.id
         self._requests = requests
+        self._pacing = pacing
         self._run_started = run_started
         stored = snapshot.stats or {}
         # The runs before this one cannot change while this one runs.
@@ -65,6 +67,7 @@ class RunStats:
                 "outcome": outcome or "running",
                 "tool_version": __version__,
                 "requests": self._requests(),
+                **({"pacing": self._pacing()} if self._pacing is not None else {}),
             }
         )
         return {"runs": runs, "totals": dict(self.totals)}
