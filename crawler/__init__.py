@@ -60,7 +60,8 @@ Modules, one job each::
     api/client          HTTP: session, auth headers, timeouts, the retry loop, streamed bodies
     api/failures        HTTP and transport failures -> typed errors; the key scrubbed
     api/model           ClientConfig, Fetched, Page, Download, RequestStats
-    api/limiter         the one rate limiter: smooth spacing, shared pauses, server budget
+    api/limiter         the one rate limiter: pace, window test, shared pauses, --rate auto
+    api/budget          the shared budget read from the rate-limit headers (own vs others' use)
     api/retry           whether and when to retry (retry-after floor, backoff, jitter)
     crawl/engine        Crawl.run(): queue, workers, stop and wind-down
     crawl/snapshot      which snapshot a run writes into
