@@ -69,12 +69,9 @@ class ProjectFetcher(BodyFetcher):
         detail_blob = await self.archive.blobs.put(detail.body, "json")
         details = json_object(detail)
         try:
-            attachments: Items = []
-            attachment_fetches: Fetches = []
-            if details.get("attachments_count") != 0:
-                attachments, attachment_fetches = await self._walk(self.api.attachments(pid))
-            if collaborators is None:
-                collaborators = await self._walk(self.api.collaborators(pid))
+            (attachments, attachment_fetches), collaborators = await self._lists(
+                pid, details.get("attachments_count") != 0, collaborators
+            )
         except SkipItemError as err:
             # Without the full lists we cannot say what the project holds: retry it whole.
             return Outcome("failed", None, [failure_json("project", pid, err)])
@@ -103,6 +100,30 @@ class ProjectFetcher(BodyFetcher):
         totals = records.Record(record).totals()
         return Outcome(record["state"], stored.ref, failures, counts, totals)
 
+    async def _lists(
+        self, pid: str, has_attachments: bool, collaborators: tuple[Items, Fetches] | None
+    ) -> tuple[tuple[Items, Fetches], tuple[Items, Fetches]]:
+        """The attachment and collaborator lists, walked side by side (two requests in
+        flight rather than one: a project alone at the end of a run keeps the budget busy)."""
+
+        async def attachments() -> tuple[Items, Fetches]:
+            return await self._walk(self.api.attachments(pid)) if has_attachments else ([], [])
+
+        async def people() -> tuple[Items, Fetches]:
+            if collaborators is not None:
+                return collaborators
+            return await self._walk(self.api.collaborators(pid))
+
+        # Both run to the end, so a failure of one leaves no walk behind it.
+        listed, people_listed = await asyncio.gather(
+            attachments(), people(), return_exceptions=True
+        )
+        if isinstance(listed, BaseException):
+            raise listed
+        if isinstance(people_listed, BaseException):
+            raise people_listed
+        return listed, people_listed
+
     async def _bodies(
         self, attachments: Items, failures: list[dict[str, Any]]
     ) -> tuple[Items, Items]:
@@ -126,8 +147,12 @@ class ProjectFetcher(BodyFetcher):
         file_atts = [a for a in attachments if a.get("type") == "project_file" and "id" in a]
         one_doc = guarded("document", lambda a: self.document(str(a["id"])))
         one_file = guarded("file", self.file)
-        doc_entries = await asyncio.gather(*(one_doc(a) for a in docs))
-        file_entries = await asyncio.gather(*(one_file(a) for a in file_atts if self.files))
+        file_atts = file_atts if self.files else []
+        # One queue for both kinds, so the gate never drains between documents and files.
+        entries = await asyncio.gather(
+            *(one_doc(a) for a in docs), *(one_file(a) for a in file_atts)
+        )
+        doc_entries, file_entries = entries[: len(docs)], entries[len(docs) :]
         for entry in file_entries:
             if entry is not None and entry.pop("collision", False):
                 request_id = (entry.get("content") or {}).get("request_id")
