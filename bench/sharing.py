@@ -1,4 +1,4 @@
-"""Benchmark 6, sharing the budget: achieved / available and 429s, with and without another consumer.
+"""Benchmark 7, sharing the budget: achieved / available and 429s, with and without another consumer.
 
 The simulator enforces a strict sliding window and reports
 ``anthropic-ratelimit-requests-reset`` as documented (when the full budget is
@@ -182,7 +182,7 @@ def met(case: Case, r: dict[str, Any]) -> bool:
 
 
 def report(results: list[tuple[Case, dict[str, Any]]]) -> bool:
-    title("6. Sharing the budget: achieved / available, 429s (strict sliding window)")
+    title("7. Sharing the budget: achieved / available, 429s (strict sliding window)")
     rows = []
     for case, r in results:
         rows.append(
