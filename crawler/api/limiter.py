@@ -23,18 +23,34 @@ which still comes back through :meth:`RateLimiter.acquire`):
    smoothly at ``1 / (pace * (1 - margin))``, never in a burst: the server
    counts a strict sliding window, so a burst after an idle spell could be
    one too many in some window, and the margin (1%) keeps timer jitter from
-   fitting ``rate + 1`` starts into one.
-3. **The window**: a start must fit it, our starts in the last window plus
-   ``others`` below ``limit``. When it does not, the start waits for the
-   oldest of our own starts to leave the window, or, when the others alone
-   fill it (nothing is left), until their ``reset``, when the full budget is
-   back. So a shortfall is waited out instead of spent on 429s.
+   fitting ``rate + 1`` starts into one. The spacing runs from when a start
+   was due, not from when the loop got round to it (up to a tenth of an
+   interval late), so late timers do not slow the run down for good.
+3. **The window**: a start must fit it, our starts still in the window plus
+   ``others`` below ``limit``. Each of our starts leaves the window at its
+   own response's ``reset`` (the server's admission + window: a request
+   that reached the server late, behind a busy loop or a slow network,
+   leaves late too), or at start + window until its response says so. When
+   a start does not fit, it waits for enough of ours to leave, or, when the
+   others alone fill the window (nothing is left), until their ``reset``,
+   when the full budget is back. So a shortfall is waited out instead of
+   spent on 429s, and spacing alone never has to absorb transit jitter.
 4. **A pause that blocks every caller**, set after a 429 for the server's
    ``retry-after`` (the client does that, through :meth:`RateLimiter.pause_for`).
    It is a floor: nothing here starts a request earlier.
 
 ``None`` or ``0`` for the rate (without ``auto``) means unlimited
 (benchmarks): no spacing, no budget; pauses still apply.
+
+Callers take turns (an ``asyncio.Lock``, first come first served): only the
+first in line waits for the next start, the others wait for it, so a slot
+does not wake every caller. Fresh headers that could let it start earlier
+(the others spent less) wake it.
+
+Starting at the full budget (``--rate`` equal to it) leaves no room for a
+consumer that comes later: the server admits whoever comes first, and one
+that honours ``retry-after`` may then never get in, so we would never see
+it. That is what ``auto``'s reserve is for.
 
 The limiter is acquired when a request starts and is never *held*: a slow
 body download does not keep the next request from starting on time.
