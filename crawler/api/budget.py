@@ -5,10 +5,14 @@ and holds ``limit`` of them, for every key of the organisation together
 (API.md, "Rate limits"). Each response says ``remaining`` (what the window
 had left just after admitting it) and ``reset`` (when the *full* budget is
 back: admission + ``W``). So one response tells us how much of the window
-was used, ``limit - remaining``; subtracting our own starts in the same
-window leaves what *someone else* spent:
+was used, ``limit - remaining``; subtracting our own requests the server
+still counted at that moment leaves what *someone else* spent:
 
-    others = (limit - remaining) - own starts in (started - W, started]
+    others = (limit - remaining) - our starts up to this one still in the window
+
+Each of our starts leaves the window at its own response's ``reset``
+(exactly when the server lets it go, transit included), or at start + ``W``
+until its response says so.
 
 Nothing here pauses or sleeps: :class:`ServerBudget` answers "how fast may
 we go" (:meth:`ServerBudget.left_rate`) and "from when does one more start
@@ -18,8 +22,8 @@ fit the window" (:meth:`ServerBudget.fits_at`); the limiter acts on both.
   ``reset - (wall time of our start) = W + transit >= W``, so the smallest
   such figure over recent responses estimates ``W`` from above by the
   quickest transit. A server whose clock is off skews it by the offset; a
-  ``reset`` given to the whole second makes it up to 1 s short (safe: it
-  overstates ``others``, so we go slower, never faster). Figures above
+  ``reset`` given to the whole second makes it up to 1 s short (a start
+  then never leaves before start + that estimate). Figures above
   :data:`MAX_WINDOW` are ignored (the live window is a minute).
 - ``others`` is the median of the last three estimates, so one request that
   the server and we place on opposite sides of the window's edge neither
