@@ -64,6 +64,8 @@ CHUNK_SIZE = 64 * 1024
 # The scope a key needs for each endpoint, for the 403 message.
 ORG_SCOPE = "read:compliance_org_data"
 USER_SCOPE = "read:compliance_user_data"
+DELETE_SCOPE = "delete:compliance_user_data"
+ACTIVITIES_SCOPE = "read:compliance_activities"
 
 T = TypeVar("T")
 
@@ -368,6 +370,11 @@ class ComplianceClient:
         """GET a JSON document; retried per the policy, malformed JSON included."""
         return await self._get_json(self._request(endpoint, "GET", path, query), None)
 
+    async def delete_json(self, endpoint: str, path: str) -> Fetched:
+        """DELETE, answered by a JSON document. Retried only as this client's policy allows:
+        a deleting client is given one that never resends a DELETE whose fate is unknown."""
+        return await self._get_json(self._request(endpoint, "DELETE", path, ()), None)
+
     async def get_page(
         self,
         endpoint: str,
@@ -641,7 +648,9 @@ def _status_error(
             **common,
         )
     if status == 403:
-        scope = ORG_SCOPE if req.endpoint == "organizations" else USER_SCOPE
+        scope = {"organizations": ORG_SCOPE, "activities": ACTIVITIES_SCOPE}.get(
+            req.endpoint, DELETE_SCOPE if req.method == "DELETE" else USER_SCOPE
+        )
         return ScopeError(
             f"{head}: the access key lacks a scope this request needs{said}."
             f" Use a key with {scope}.",

@@ -1,0 +1,117 @@
+"""Gather the facts about one candidate, offline then online, and decide.
+
+Shared by ``plan`` (every candidate) and ``apply`` (every item again, just
+before its delete). Offline first: a receipt, the archive's copy, a full
+re-hash, the holds. Only a candidate that passes those costs requests: its
+fresh detail and attachment pages (a document: its fresh text), then the feed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from crawler.api.client import ComplianceClient, Fetched
+from crawler.api.retention import get_document, get_project, list_attachments
+from crawler.errors import ArchiveError, GoneError, SkipItemError
+from crawler.retention.changes import (
+    attachment_differences,
+    detail_differences,
+    document_differences,
+)
+from crawler.retention.facts import Archived, ArchivedDocument, ArchiveFacts
+from crawler.retention.feed import FeedWatch
+from crawler.retention.holds import active_holds, holds_covering
+from crawler.retention.rules import Facts, decide
+from crawler.retention.store import RetentionStore
+
+
+@dataclass
+class Checker:
+    facts: ArchiveFacts
+    store: RetentionStore
+    client: ComplianceClient  # the read key's
+    feed: FeedWatch
+
+    def _receipt(self, kind: str, item_id: str) -> str | None:
+        row = self.store.done_receipt(kind, item_id)
+        if row is None:
+            return None
+        return f"{kind} {row.outcome} at {row.at} (plan {row.plan_sha256[:12]})"
+
+    async def project(
+        self, project_id: str, archived: Archived | None, problem: str | None
+    ) -> Facts:
+        f = Facts("project", project_id, archive_problem=problem)
+        f.receipt = self._receipt("project", project_id)
+        holds = active_holds(self.store.hold_events())  # read now: a hold added a second ago counts
+        views: list[dict[str, Any]] = [{"id": project_id}]
+        if archived is not None:
+            views.append(archived.row.list_entry)
+            f.rehash_problems = self.facts.rehash(archived.record_ref, archived.record)
+        f.holds = holds_covering(holds, *views)
+        if decide(f) or archived is None:
+            return f  # refused offline: no request spent on it
+        fresh = await self._read_project(f, archived)
+        if fresh is not None:
+            f.holds = holds_covering(holds, *views, fresh)
+        f.feed_events = self.feed.changes(archived.fetched_at, project_id)
+        return f
+
+    async def _read_project(self, f: Facts, archived: Archived) -> dict[str, Any] | None:
+        """Fill the fresh facts; the fresh detail, or None when it could not be read."""
+        try:
+            detail = await get_project(self.client, f.id)
+            fresh = _object(detail)
+            pages: list[Fetched] = []
+            if fresh.get("attachments_count") != 0:
+                pages = await list_attachments(self.client, f.id)
+        except GoneError as exc:
+            f.fresh, f.fresh_error = "gone", str(exc)
+            return None
+        except SkipItemError as exc:
+            f.fresh, f.fresh_error = "error", str(exc)
+            return None
+        f.fresh, f.chats_count = "ok", fresh.get("chats_count")
+        attachments = [i for p in pages for i in _object(p).get("data") or []]
+        try:
+            f.differences = detail_differences(archived.detail(self.facts.archive), fresh)
+            f.differences += attachment_differences(
+                archived.attachments(self.facts.archive), attachments
+            )
+        except ArchiveError as exc:
+            f.archive_problem = f"the archived detail cannot be read: {exc}"
+        return fresh
+
+    async def document(
+        self, document_id: str, found: ArchivedDocument | None, problem: str | None
+    ) -> Facts:
+        f = Facts("document", document_id, archive_problem=problem)
+        f.receipt = self._receipt("document", document_id)
+        if found is None:
+            return f
+        project = found.project
+        f.receipt = f.receipt or self._receipt("project", project.row.project_id)
+        f.rehash_problems = self.facts.rehash(project.record_ref, {"entry": found.entry})
+        holds = active_holds(self.store.hold_events())
+        f.holds = holds_covering(holds, {"id": project.row.project_id}, project.row.list_entry)
+        if decide(f):
+            return f
+        try:
+            fresh = _object(await get_document(self.client, document_id))
+        except GoneError as exc:
+            f.fresh, f.fresh_error = "gone", str(exc)
+            return f
+        except SkipItemError as exc:
+            f.fresh, f.fresh_error = "error", str(exc)
+            return f
+        f.fresh = "ok"
+        f.differences = document_differences(found.text.md5, fresh.get("content"))
+        since = (found.entry.get("response") or {}).get("fetched_at")
+        f.feed_events = self.feed.changes(since, project.row.project_id, document_id)
+        return f
+
+
+def _object(fetched: Fetched) -> dict[str, Any]:
+    doc = fetched.json()
+    return doc if isinstance(doc, dict) else {}
