@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 MD5_RE = re.compile(r"[0-9a-f]{32}")
 SHA256_RE = re.compile(r"[0-9a-f]{64}")
-BLOB_KINDS = frozenset({"file", "text", "json", "record"})
+BLOB_KINDS = frozenset({"file", "text", "json", "record", "plan", "receipt"})
 
 # Small chunks are gathered before each trip to a worker thread: one thread hop per
 # chunk would dominate the cost of a many-small-chunks body. Memory stays flat (this

@@ -73,6 +73,29 @@ class ArchiveFacts:
             return self._judge(snap, row)
         return None, "in no finished snapshot"
 
+    def project_at(
+        self, snapshot_id: str, project_id: str, record: BlobRef
+    ) -> tuple[Archived | None, str | None]:
+        """The project as a plan relied on it: that snapshot, that very record."""
+        snap = next((s for s in self.finished if s.id == snapshot_id), None)
+        row = self.archive.index.get_project(snapshot_id, project_id) if snap else None
+        if snap is None or row is None:
+            return None, f"snapshot {snapshot_id} no longer holds it finished"
+        if row.record != record:
+            return None, f"its record in snapshot {snapshot_id} is not the one the plan names"
+        return self._judge(snap, row)
+
+    def document_at(
+        self, snapshot_id: str, document_id: str, record: BlobRef
+    ) -> tuple[ArchivedDocument | None, str | None]:
+        snap = next((s for s in self.finished if s.id == snapshot_id), None)
+        found = self._documents_of(snap).get(document_id) if snap else None
+        if found is None:
+            return None, f"snapshot {snapshot_id} no longer holds it finished"
+        if found.project.record_ref != record:
+            return None, f"its record in snapshot {snapshot_id} is not the one the plan names"
+        return found, None
+
     def _judge(self, snap: SnapshotRow, row: ProjectRow) -> tuple[Archived | None, str | None]:
         where = f"snapshot {snap.id}"
         if row.record is None:

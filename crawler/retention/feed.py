@@ -102,7 +102,9 @@ class FeedWatch:
         if self.available and time.monotonic() - self._read_at > REFRESH_SECONDS:
             await self.load()
 
-    def changes(self, since: str | None, project_id: str, document_id: str | None = None) -> list[str]:
+    def changes(
+        self, since: str | None, project_id: str, document_id: str | None = None
+    ) -> list[str]:
         return changes_after(
             self.events.values(), since, project_id=project_id, document_id=document_id
         )

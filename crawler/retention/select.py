@@ -113,7 +113,9 @@ class Selection:
         if self.cutoff:
             when, limit = _instant(project.get(self.age_field)), _instant(self.cutoff)
             if when is None or limit is None or not when < limit:
-                return f"{self.age_field} {project.get(self.age_field)!r} is not before {self.cutoff}"
+                return (
+                    f"{self.age_field} {project.get(self.age_field)!r} is not before {self.cutoff}"
+                )
         if self.deleted_in_claude and not project.get("deleted_at"):
             return "not deleted in claude.ai (deleted_at is null)"
         return None
