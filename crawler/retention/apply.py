@@ -37,6 +37,7 @@ from crawler.api.retention import (
 from crawler.archive import Archive
 from crawler.archive.index import instant_key
 from crawler.errors import FatalError, GoneError, RejectedError, SkipItemError
+from crawler.read.reader import ArchiveReader
 from crawler.retention.check import Checker
 from crawler.retention.facts import ArchiveFacts
 from crawler.retention.feed import FeedWatch
@@ -84,7 +85,7 @@ class Applier:
         self.store.add_plan(self.plan_sha256, stored.ref, at=utcnow())
         items = plan_items(self.plan)
         await self.reconcile(items)
-        facts = ArchiveFacts(self.archive)
+        facts = ArchiveFacts(ArchiveReader(self.archive))
         feed = FeedWatch(self.reader, _oldest(items, facts))
         await feed.load()
         checker = Checker(facts, self.store, self.reader, feed)
@@ -216,7 +217,9 @@ class Applier:
         ref = self.store.plans().get(intent.plan_sha256)
         if ref is None:
             return None
-        other = decode_plan(self.archive.blobs.read(ref), f"stored plan {intent.plan_sha256}")
+        other = decode_plan(
+            ArchiveReader(self.archive).read_blob(ref), f"stored plan {intent.plan_sha256}"
+        )
         for item in plan_items(other):
             if (item.kind, item.id) == (intent.kind, intent.item_id):
                 return item
@@ -232,9 +235,8 @@ def _oldest(items: list[PlanItem], facts: ArchiveFacts) -> str | None:
                 times.append(archived.fetched_at)
         else:
             found, _ = facts.document_at(item.snapshot_id, item.id, item.record)
-            at = (found.entry.get("response") or {}).get("fetched_at") if found else None
-            if isinstance(at, str):
-                times.append(at)
+            if found is not None and found.fetched_at:
+                times.append(found.fetched_at)
     return min(times, key=instant_key) if times else None
 
 

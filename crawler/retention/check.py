@@ -48,7 +48,7 @@ class Checker:
         views: list[dict[str, Any]] = [{"id": project_id}]
         if archived is not None:
             views.append(archived.row.list_entry)
-            f.rehash_problems = self.facts.rehash(archived.record_ref, archived.record)
+            f.rehash_problems = self.facts.rehash_project(archived)
         f.holds = holds_covering(holds, *views)
         if decide(f) or archived is None:
             return f  # refused offline: no request spent on it
@@ -75,10 +75,8 @@ class Checker:
         f.fresh, f.chats_count = "ok", fresh.get("chats_count")
         attachments = [i for p in pages for i in _object(p).get("data") or []]
         try:
-            f.differences = detail_differences(archived.detail(self.facts.archive), fresh)
-            f.differences += attachment_differences(
-                archived.attachments(self.facts.archive), attachments
-            )
+            f.differences = detail_differences(archived.detail(), fresh)
+            f.differences += attachment_differences(archived.attachments(), attachments)
         except ArchiveError as exc:
             f.archive_problem = f"the archived detail cannot be read: {exc}"
         return fresh
@@ -92,7 +90,7 @@ class Checker:
             return f
         project = found.project
         f.receipt = f.receipt or self._receipt("project", project.row.project_id)
-        f.rehash_problems = self.facts.rehash(project.record_ref, {"entry": found.entry})
+        f.rehash_problems = self.facts.rehash_document(found)
         holds = active_holds(self.store.hold_events())
         f.holds = holds_covering(holds, {"id": project.row.project_id}, project.row.list_entry)
         if decide(f):
@@ -107,8 +105,7 @@ class Checker:
             return f
         f.fresh = "ok"
         f.differences = document_differences(found.text.md5, fresh.get("content"))
-        since = (found.entry.get("response") or {}).get("fetched_at")
-        f.feed_events = self.feed.changes(since, project.row.project_id, document_id)
+        f.feed_events = self.feed.changes(found.fetched_at, project.row.project_id, document_id)
         return f
 
 

@@ -32,7 +32,9 @@ from typing import Any
 import orjson
 
 from crawler import __version__
-from crawler.archive.blobs import BlobRef, atomic_write
+from crawler.archive.fs import atomic_write
+from crawler.archive.refs import BlobRef
+from crawler.canonical import canonical_json
 from crawler.errors import ArchiveError, UsageError
 
 PLAN_FORMAT = 1
@@ -40,14 +42,9 @@ HASH_KEY = "plan_sha256"
 ITEM_KINDS = ("project", "document")
 
 
-def canonical(doc: Any) -> bytes:
-    """The one canonical JSON form: sorted keys, no whitespace."""
-    return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
-
-
 def plan_hash(plan: dict[str, Any]) -> str:
     body = {k: v for k, v in plan.items() if k != HASH_KEY}
-    return hashlib.sha256(canonical(body)).hexdigest()
+    return hashlib.sha256(canonical_json(body)).hexdigest()
 
 
 @dataclass(frozen=True)

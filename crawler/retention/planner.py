@@ -16,8 +16,8 @@ from typing import Any
 
 from crawler.api.client import ComplianceClient
 from crawler.api.retention import list_projects
-from crawler.archive import Archive
 from crawler.archive.index import instant_key
+from crawler.read.reader import ArchiveReader
 from crawler.retention.check import Checker
 from crawler.retention.facts import Archived, ArchivedDocument, ArchiveFacts
 from crawler.retention.feed import FeedWatch
@@ -34,13 +34,13 @@ def rfc3339(moment: datetime) -> str:
 async def make_plan(
     selection: Selection,
     *,
-    archive: Archive,
+    reader: ArchiveReader,
     store: RetentionStore,
     client: ComplianceClient,
     now: datetime,
     concurrency: int = 8,
 ) -> dict[str, Any]:
-    facts = ArchiveFacts(archive)
+    facts = ArchiveFacts(reader)
     project_ids = list(selection.projects)
     if not selection.names_items:
         listed = await list_projects(client, selection.list_query())
@@ -105,10 +105,8 @@ def _oldest(projects: Any, documents: Any) -> str | None:
         if archived is not None and archived.fetched_at:
             times.append(archived.fetched_at)
     for found, _ in documents:
-        if found is not None:
-            at = (found.entry.get("response") or {}).get("fetched_at")
-            if isinstance(at, str):
-                times.append(at)
+        if found is not None and found.fetched_at:
+            times.append(found.fetched_at)
     return min(times, key=instant_key) if times else None
 
 
@@ -136,11 +134,6 @@ def document_entry(did: str, found: ArchivedDocument | None, checked_at: str) ->
             "snapshot_id": found.project.snapshot_id,
             "record": found.project.record_ref.to_json(),
             "text": found.text.to_json(),
-            "name": _document_name(found),
         }
     entry["checked_at"] = checked_at
     return entry
-
-
-def _document_name(found: ArchivedDocument) -> Any:
-    return found.entry.get("filename")

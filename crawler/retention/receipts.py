@@ -32,9 +32,11 @@ import orjson
 
 from crawler import __version__
 from crawler.archive import Archive
-from crawler.archive.blobs import BlobRef
+from crawler.archive.refs import BlobRef
+from crawler.canonical import canonical_json
 from crawler.errors import ArchiveError
-from crawler.retention.plan import PlanItem, canonical
+from crawler.read.reader import ArchiveReader
+from crawler.retention.plan import PlanItem
 from crawler.retention.rules import Reason
 from crawler.retention.store import OUTCOMES, RetentionStore
 
@@ -97,13 +99,13 @@ async def store_receipt(
         body = await archive.blobs.put(ex.response_body, "json")
         ex.response["body"] = body.ref.to_json()
     receipt = build_receipt(item, plan_sha256, outcome, ex, completed_at)
-    stored = await archive.blobs.put(canonical(receipt), "receipt")
+    stored = await archive.blobs.put(canonical_json(receipt), "receipt")
     store.add_receipt(item.kind, item.id, plan_sha256, outcome, completed_at, stored.ref)
     return receipt
 
 
-def read_receipt(archive: Archive, ref: BlobRef) -> dict[str, Any]:
-    data = archive.blobs.read(ref)
+def read_receipt(reader: ArchiveReader, ref: BlobRef) -> dict[str, Any]:
+    data = reader.read_blob(ref)
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError:

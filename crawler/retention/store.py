@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from crawler.archive.blobs import BlobRef
+from crawler.archive.refs import BlobRef
 from crawler.errors import ArchiveError
 
 FILENAME = "retention.sqlite"
