@@ -50,7 +50,7 @@ class Checker:
             views.append(archived.row.list_entry)
             f.rehash_problems = self.facts.rehash_project(archived)
         f.holds = holds_covering(holds, *views)
-        if decide(f) or archived is None:
+        if decide(f, offline=True) or archived is None:
             return f  # refused offline: no request spent on it
         fresh = await self._read_project(f, archived)
         if fresh is not None:
@@ -93,7 +93,7 @@ class Checker:
         f.rehash_problems = self.facts.rehash_document(found)
         holds = active_holds(self.store.hold_events())
         f.holds = holds_covering(holds, {"id": project.row.project_id}, project.row.list_entry)
-        if decide(f):
+        if decide(f, offline=True):
             return f
         try:
             fresh = _object(await get_document(self.client, document_id))

@@ -16,7 +16,7 @@ from typing import Any
 
 from crawler.api.client import ComplianceClient
 from crawler.api.retention import list_activities
-from crawler.errors import ScopeError
+from crawler.errors import GoneError, ScopeError
 
 REFRESH_SECONDS = 20.0
 
@@ -89,6 +89,10 @@ class FeedWatch:
         except ScopeError:
             self.available = False
             self.status = "unavailable: the read key lacks read:compliance_activities"
+            return
+        except GoneError as exc:  # a service (or simulator) without the feed
+            self.available = False
+            self.status = f"unavailable: {exc.status} from the feed endpoint"
             return
         for e in window.events:
             if isinstance(e.get("id"), str):

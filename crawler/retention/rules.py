@@ -69,8 +69,12 @@ class Facts:
     selection_note: str = ""
 
 
-def decide(f: Facts) -> list[Reason]:
-    """The reasons to refuse; an empty list means eligible."""
+def decide(f: Facts, *, offline: bool = False) -> list[Reason]:
+    """The reasons to refuse; an empty list means eligible.
+
+    ``offline``: only the reasons the archive alone can give (the fresh read is
+    not made yet); never a verdict of eligible on its own.
+    """
     reasons: list[Reason] = []
     if f.receipt is not None:
         reasons.append(Reason("already_deleted", f.receipt))
@@ -81,7 +85,8 @@ def decide(f: Facts) -> list[Reason]:
     if f.holds:
         names = sorted({f"{h.matter} ({h.scope} {h.target})" for h in f.holds})
         reasons.append(Reason("held", ", ".join(names)))
-    reasons += _fresh_reasons(f)
+    if not offline:
+        reasons += _fresh_reasons(f)
     if f.feed_events:
         more = len(f.feed_events) - 5
         detail = ", ".join(f.feed_events[:5]) + (f" and {more} more" if more > 0 else "")
