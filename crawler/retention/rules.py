@@ -85,8 +85,8 @@ def decide(f: Facts, *, offline: bool = False) -> list[Reason]:
     if f.holds:
         names = sorted({f"{h.matter} ({h.scope} {h.target})" for h in f.holds})
         reasons.append(Reason("held", ", ".join(names)))
-    if not offline:
-        reasons += _fresh_reasons(f)
+    if not offline and not (f.fresh == "unread" and reasons):
+        reasons += _fresh_reasons(f)  # unread with other reasons: refused offline, no request
     if f.feed_events:
         more = len(f.feed_events) - 5
         detail = ", ".join(f.feed_events[:5]) + (f" and {more} more" if more > 0 else "")
