@@ -54,3 +54,20 @@ def hold(archive: Path, *argv: str) -> int:
 def receipts(archive: Path) -> list[Any]:
     with RetentionStore.open_reader(archive) as store:
         return store.receipts()
+
+
+async def apply(
+    base_url: str, key: str, delete_key: str, archive: Path, plan_file: Path, max_deletes: int = 100
+) -> int:
+    """``crawler retention apply`` in-process, on the running loop."""
+    args = _parse(
+        retention_cmd,
+        ["apply", "--base-url", base_url, "--archive", str(archive), "--rate", "0", "--quiet",
+         "--plan", str(plan_file), "--yes", "--max-deletes", str(max_deletes)],
+    )
+    settings = build_settings(args, {READ_ENV: key})
+    delete = retention_cmd.delete_key_from({retention_cmd.DELETE_KEY_ENV: delete_key}, key)
+    data = plan_file.read_bytes()
+    doc = retention_cmd.decode_plan(data)
+    with contextlib.redirect_stdout(io.StringIO()):
+        return await retention_cmd._apply(settings, delete, doc, data, max_deletes)
