@@ -620,6 +620,51 @@ class Index:
             )
             _require_row(cur, f"unknown project {project_id} in snapshot {snapshot_id}")
 
+    def record_project(
+        self,
+        snapshot_id: str,
+        project_id: str,
+        state: str,
+        record: BlobRef | None,
+        failures: Sequence[dict[str, Any]],
+        *,
+        stats: dict[str, Any],
+    ) -> None:
+        """A project's outcome in one transaction: its row, its failures, the snapshot's stats.
+
+        Call once the record blob is durable. ``failures`` are record failure entries
+        (``kind``, ``id``, ``reason``, ``status``, ``error_type``, ``request_id``).
+        """
+        _check_state(state)
+        md5, sha, size = (record.md5, record.sha256, record.size) if record else (None,) * 3
+        at = _now()
+        with self._tx() as c:
+            cur = c.execute(
+                "UPDATE snapshot_projects SET state = ?, record_md5 = ?, record_sha256 = ?, "
+                "record_size = ? WHERE snapshot_id = ? AND project_id = ?",
+                (state, md5, sha, size, snapshot_id, project_id),
+            )
+            _require_row(cur, f"unknown project {project_id} in snapshot {snapshot_id}")
+            c.executemany(
+                "INSERT INTO failures (snapshot_id, project_id, kind, item_id, reason, status, "
+                "error_type, request_id, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        snapshot_id,
+                        project_id,
+                        str(f["kind"]),
+                        f.get("id"),
+                        str(f["reason"]),
+                        f.get("status"),
+                        f.get("error_type"),
+                        f.get("request_id"),
+                        at,
+                    )
+                    for f in failures
+                ],
+            )
+            c.execute("UPDATE snapshots SET stats = ? WHERE id = ?", (_dumps(stats), snapshot_id))
+
     def mark_projects(self, snapshot_id: str, project_ids: Iterable[str], state: str) -> None:
         """Set the state of many projects at once (their records are left as they are)."""
         _check_state(state)

@@ -44,6 +44,7 @@ __all__ = [
     "ENDPOINTS",
     "PROJECT_RECORD_STATES",
     "RECORD_FORMAT",
+    "TOTAL_KEYS",
     "DocumentEntry",
     "Fetch",
     "FileEntry",
@@ -78,6 +79,9 @@ ENDPOINTS = (
 PROJECT_RECORD_STATES = frozenset({"done", "partial", "gone"})
 # The keys of a record's ``counts`` (ARCHIVE.md): what the fetch found, by item.
 COUNT_KEYS = ("attachments", "collaborators", "documents", "files")
+# A manifest's content counts: COUNT_KEYS summed over the snapshot, plus the bytes
+# of the bodies its records name (a body shared by two projects counts twice).
+TOTAL_KEYS = ("documents", "files", "collaborators", "attachments", "bytes")
 COLLISION_REASON = (
     "a different body with the same md5 is already archived; both are kept (told apart by sha256)"
 )
@@ -437,6 +441,13 @@ class Record:
         """Sizes of the document texts and file bodies named (the manifest's counts.bytes)."""
         texts = sum(d.text.size for d in self.documents if d.text is not None)
         return texts + sum(f.blob.size for f in self.files if f.blob is not None)
+
+    def totals(self) -> dict[str, int]:
+        """What this record adds to a manifest's content counts (TOTAL_KEYS)."""
+        counts = self.counts
+        out = {k: counts.get(k, 0) for k in COUNT_KEYS}
+        out["bytes"] = self.body_bytes()
+        return out
 
     def blob_refs(self) -> Iterator[tuple[str, BlobRef]]:
         """See :func:`record_blob_refs`."""

@@ -28,7 +28,8 @@ import orjson
 
 from crawler import loop
 from crawler.api.client import ComplianceClient
-from crawler.api.retention import DeletePolicy
+from crawler.api.endpoints import ComplianceApi
+from crawler.api.retry import DeletePolicy
 from crawler.archive import Archive
 from crawler.commands import client_config
 from crawler.config import Settings, add_crawl_arguments, build_settings
@@ -148,7 +149,7 @@ async def _plan(
                 selection,
                 reader=reader,
                 store=store,
-                client=client,
+                api=ComplianceApi(client),
                 now=datetime.now(UTC),
                 concurrency=settings.concurrency,
             )
@@ -179,7 +180,13 @@ async def _apply(
                     config, policy=policy, limiter=reader.limiter
                 ) as deleter:
                     result = await Applier(
-                        plan, plan_bytes, archive, store, reader, deleter, max_deletes
+                        plan,
+                        plan_bytes,
+                        archive,
+                        store,
+                        ComplianceApi(reader),
+                        ComplianceApi(deleter),
+                        max_deletes,
                     ).run()
     finally:
         archive.close()

@@ -25,15 +25,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from crawler.api.client import ComplianceClient, Fetched
-from crawler.api.retention import (
-    delete_document,
-    delete_project,
-    document_path,
-    get_document,
-    get_project,
-    project_path,
-)
+from crawler.api.endpoints import ComplianceApi
+from crawler.api.model import Fetched
 from crawler.archive import Archive
 from crawler.archive.index import instant_key
 from crawler.errors import FatalError, GoneError, RejectedError, SkipItemError
@@ -70,8 +63,8 @@ class Applier:
     plan_bytes: bytes
     archive: Archive
     store: RetentionStore
-    reader: ComplianceClient  # the read key
-    deleter: ComplianceClient  # the delete key
+    reader: ComplianceApi  # the read key
+    deleter: ComplianceApi  # the delete key
     max_deletes: int
     echo: Callable[[str], None] = print
     result: ApplyResult = field(default_factory=ApplyResult)
@@ -113,7 +106,7 @@ class Applier:
             return
         intent_at = utcnow()
         ex = Exchange(intent_at=intent_at)
-        path = project_path(item.id) if item.kind == "project" else document_path(item.id)
+        path = self.path_of(item)
         self.store.add_intent(Intent(item.kind, item.id, self.plan_sha256, intent_at, path))
         ex.request = {
             "method": "DELETE",
@@ -129,9 +122,9 @@ class Applier:
         """The DELETE and its confirming GET; the outcome to record."""
         try:
             if item.kind == "project":
-                answer = await delete_project(self.deleter, item.id)
+                answer = await self.deleter.delete_project(item.id)
             else:
-                answer = await delete_document(self.deleter, item.id)
+                answer = await self.deleter.delete_document(item.id)
         except GoneError as exc:
             ex.response = _error_response(exc)
             ex.reasons.append(Reason("gone", "the DELETE answered 404: deleted by someone else"))
@@ -165,15 +158,20 @@ class Applier:
 
     async def probe(self, item: PlanItem) -> tuple[bool | None, dict[str, Any]]:
         """GET the item with the read key: (True if 404, False if there, None if unknown)."""
-        path = project_path(item.id) if item.kind == "project" else document_path(item.id)
-        call = get_project if item.kind == "project" else get_document
+        path = self.path_of(item)
+        call = self.reader.project if item.kind == "project" else self.reader.document
         try:
-            fetched = await call(self.reader, item.id)
+            fetched = await call(item.id)
         except GoneError as exc:
             return True, _confirm(path, exc.status, exc.request_id)
         except SkipItemError as exc:
             return None, _confirm(path, exc.status, exc.request_id) | {"error": str(exc)}
         return False, _confirm(path, fetched.status, fetched.request_id)
+
+    def path_of(self, item: PlanItem) -> str:
+        if item.kind == "project":
+            return self.reader.project_path(item.id)
+        return self.reader.document_path(item.id)
 
     async def finish(self, item: PlanItem, outcome: str, ex: Exchange) -> None:
         await store_receipt(self.archive, self.store, item, self.plan_sha256, outcome, ex, utcnow())

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from crawler.api.client import ComplianceClient, Fetched
-from crawler.api.retention import get_document, get_project, list_attachments
+from crawler.api.endpoints import ComplianceApi
+from crawler.api.model import Fetched
 from crawler.errors import ArchiveError, GoneError, SkipItemError
 from crawler.retention.changes import (
     attachment_differences,
@@ -30,7 +30,7 @@ from crawler.retention.store import RetentionStore
 class Checker:
     facts: ArchiveFacts
     store: RetentionStore
-    client: ComplianceClient  # the read key's
+    api: ComplianceApi  # the read key's
     feed: FeedWatch
 
     def _receipt(self, kind: str, item_id: str) -> str | None:
@@ -61,11 +61,10 @@ class Checker:
     async def _read_project(self, f: Facts, archived: Archived) -> dict[str, Any] | None:
         """Fill the fresh facts; the fresh detail, or None when it could not be read."""
         try:
-            detail = await get_project(self.client, f.id)
-            fresh = _object(detail)
+            fresh = _object(await self.api.project(f.id))
             pages: list[Fetched] = []
-            if fresh.get("attachments_count") != 0:
-                pages = await list_attachments(self.client, f.id)
+            if fresh.get("attachments_count") != 0:  # known empty: no request
+                pages = [p.fetched async for p in self.api.attachments(f.id)]
         except GoneError as exc:
             f.fresh, f.fresh_error = "gone", str(exc)
             return None
@@ -96,7 +95,7 @@ class Checker:
         if decide(f, offline=True):
             return f
         try:
-            fresh = _object(await get_document(self.client, document_id))
+            fresh = _object(await self.api.document(document_id))
         except GoneError as exc:
             f.fresh, f.fresh_error = "gone", str(exc)
             return f

@@ -14,8 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from crawler.api.client import ComplianceClient
-from crawler.api.retention import list_activities
+from crawler.api.endpoints import ComplianceApi
 from crawler.errors import GoneError, ScopeError
 
 REFRESH_SECONDS = 20.0
@@ -72,8 +71,8 @@ def changes_after(
 class FeedWatch:
     """The feed since a point in time, refreshed cheaply; ``available`` False without scope."""
 
-    def __init__(self, client: ComplianceClient, since: str | None) -> None:
-        self.client = client
+    def __init__(self, api: ComplianceApi, since: str | None) -> None:
+        self.api = api
         self.since = since
         self.events: dict[str, dict[str, Any]] = {}
         self.available = since is not None
@@ -85,7 +84,7 @@ class FeedWatch:
         if not self.available or self.since is None:
             return
         try:
-            window = await list_activities(self.client, self.since, after_id=self._last_id)
+            window = await self.api.change_events(self.since, self._last_id)
         except ScopeError:
             self.available = False
             self.status = "unavailable: the read key lacks read:compliance_activities"

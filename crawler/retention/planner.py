@@ -14,8 +14,7 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
-from crawler.api.client import ComplianceClient
-from crawler.api.retention import list_projects
+from crawler.api.endpoints import ComplianceApi
 from crawler.archive.index import instant_key
 from crawler.read.reader import ArchiveReader
 from crawler.retention.check import Checker
@@ -36,22 +35,23 @@ async def make_plan(
     *,
     reader: ArchiveReader,
     store: RetentionStore,
-    client: ComplianceClient,
+    api: ComplianceApi,
     now: datetime,
     concurrency: int = 8,
 ) -> dict[str, Any]:
     facts = ArchiveFacts(reader)
     project_ids = list(selection.projects)
     if not selection.names_items:
-        listed = await list_projects(client, selection.list_query())
+        query = selection.list_query()
+        listed = [e async for page in api.projects_list(query) for e in page.items]
         project_ids = [
             str(e["id"]) for e in listed if selection.excludes(e) is None and e.get("id")
         ]
     projects = {pid: facts.project(pid) for pid in dict.fromkeys(project_ids)}
     documents = {did: facts.document(did) for did in selection.documents}
-    feed = FeedWatch(client, _oldest(projects.values(), documents.values()))
+    feed = FeedWatch(api, _oldest(projects.values(), documents.values()))
     await feed.load()
-    checker = Checker(facts, store, client, feed)
+    checker = Checker(facts, store, api, feed)
     gate = asyncio.Semaphore(max(1, concurrency))
     checked_at = rfc3339(now)
 
