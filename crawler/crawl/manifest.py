@@ -18,6 +18,7 @@ from crawler.archive.index import SnapshotRow
 from crawler.canonical import utc_now
 from crawler.config import Settings
 from crawler.crawl.stats import RunStats, merge_request_stats
+from crawler.retention.ledger import deleted_by_retention
 
 __all__ = ["write_snapshot_manifest"]
 
@@ -41,7 +42,10 @@ def write_snapshot_manifest(
     status = "partial" if unfinished or retry else "complete"
     run_stats = stats.save(status)
     snap = index.get_snapshot(snapshot.id)
-    removed = _removed_since(archive, snapshot.id, parent)
+    previous = parent or index.latest_finished(snap.filter_key)
+    by_retention = deleted_by_retention(archive, snapshot.id, previous)
+    retained = {d["id"] for d in by_retention}
+    removed = [p for p in _removed_since(archive, snapshot.id, parent) if p not in retained]
     header: dict[str, Any] = {
         "manifest_format": 1,
         "snapshot_id": snapshot.id,
@@ -66,10 +70,12 @@ def write_snapshot_manifest(
             **{s: by_state.get(s, 0) for s in STATES},
             **stats.totals,
             "removed_since_parent": len(removed),
+            "deleted_by_retention": len(by_retention),
         },
         "requests": merge_request_stats(r["requests"] for r in run_stats["runs"]),
         "failures": failures,
         "removed_since_parent": removed,
+        "deleted_by_retention": by_retention,
     }
     entries = (
         {
