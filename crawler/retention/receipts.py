@@ -113,3 +113,14 @@ def read_receipt(reader: ArchiveReader, ref: BlobRef) -> dict[str, Any]:
     if not isinstance(doc, dict) or doc.get("receipt_format") != RECEIPT_FORMAT:
         raise ArchiveError(f"receipt {ref.md5} is not a receipt (receipt_format 1)")
     return doc
+
+
+def receipts_by_project(reader: ArchiveReader) -> dict[str, list[dict[str, Any]]]:
+    """Every receipt in the archive, by the project it concerns (documents included)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    with RetentionStore.open_reader(reader.path) as store:
+        rows = store.receipts()
+    for row in rows:
+        doc = read_receipt(reader, row.blob)
+        out.setdefault(str(doc.get("project_id") or row.item_id), []).append(doc)
+    return out
