@@ -32,8 +32,19 @@ async def plan(
     out = out or archive.parent / "plan.json"
     args = _parse(
         retention_cmd,
-        ["plan", "--base-url", base_url, "--archive", str(archive), "--rate", "0", "--quiet",
-         "--out", str(out), *flags],
+        [
+            "plan",
+            "--base-url",
+            base_url,
+            "--archive",
+            str(archive),
+            "--rate",
+            "0",
+            "--quiet",
+            "--out",
+            str(out),
+            *flags,
+        ],
     )
     selection = retention_cmd.selection_from(args, datetime.now(UTC))
     settings = build_settings(args, {READ_ENV: key})
@@ -62,8 +73,21 @@ async def apply(
     """``crawler retention apply`` in-process, on the running loop."""
     args = _parse(
         retention_cmd,
-        ["apply", "--base-url", base_url, "--archive", str(archive), "--rate", "0", "--quiet",
-         "--plan", str(plan_file), "--yes", "--max-deletes", str(max_deletes)],
+        [
+            "apply",
+            "--base-url",
+            base_url,
+            "--archive",
+            str(archive),
+            "--rate",
+            "0",
+            "--quiet",
+            "--plan",
+            str(plan_file),
+            "--yes",
+            "--max-deletes",
+            str(max_deletes),
+        ],
     )
     settings = build_settings(args, {READ_ENV: key})
     delete = retention_cmd.delete_key_from({retention_cmd.DELETE_KEY_ENV: delete_key}, key)
