@@ -27,7 +27,7 @@ def test_holds_are_appended_never_changed_or_deleted(tmp_path: Path) -> None:
         store.release_hold("M", by="counsel", at="t2", note=None)
     assert stat.S_IMODE((tmp_path / FILENAME).stat().st_mode) == 0o600
     conn = sqlite3.connect(tmp_path / FILENAME)
-    for sql in ("DELETE FROM hold_events", "UPDATE hold_events SET matter = 'x'", "DELETE FROM receipts"):
+    for sql in ("DELETE FROM hold_events", "UPDATE hold_events SET matter = 'x'"):
         with pytest.raises(sqlite3.DatabaseError, match="never"):
             conn.execute(sql)
     conn.close()
@@ -51,3 +51,7 @@ def test_one_open_intent_per_item_and_the_receipt_closes_it(tmp_path: Path) -> N
         assert store.done_receipt("document", "p1") is None
         with pytest.raises(ValueError):
             store.add_receipt("project", "p2", "h" * 64, "maybe", "t", REF)
+    conn = sqlite3.connect(tmp_path / FILENAME)
+    with pytest.raises(sqlite3.DatabaseError, match="never"):
+        conn.execute("DELETE FROM receipts")
+    conn.close()
