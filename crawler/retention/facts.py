@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crawler.archive.index import FINISHED_STATUSES, ProjectRow, SnapshotRow
-from crawler.archive.records import DocumentEntry, record_blob_refs
+from crawler.archive.records import DocumentEntry, Record, record_blob_refs
 from crawler.archive.refs import BlobRef, hash_file
 from crawler.errors import ArchiveError
 from crawler.read.reader import ArchiveReader, ProjectData
@@ -22,32 +22,38 @@ from crawler.read.reader import ArchiveReader, ProjectData
 
 @dataclass(frozen=True)
 class Archived:
-    """One project as a finished snapshot preserves it."""
+    """One project as a finished snapshot preserves it.
+
+    ``data`` is None when the record parses but a response it names does not
+    (a damaged blob): the project is then refused, and the re-hash says why.
+    """
 
     snapshot_id: str
-    data: ProjectData
+    row: ProjectRow
     record_ref: BlobRef
-
-    @property
-    def row(self) -> ProjectRow:
-        return self.data.row
+    parsed: Record
+    data: ProjectData | None
 
     @property
     def record(self) -> dict[str, Any]:
-        return self.data.record.raw if self.data.record is not None else {}
+        return self.parsed.raw
 
     def detail(self) -> dict[str, Any]:
-        if self.data.details is None:
-            raise ArchiveError(f"project {self.row.project_id}: no archived detail")
+        if self.data is None or self.data.details is None:
+            raise ArchiveError(f"project {self.row.project_id}: no readable archived detail")
         return self.data.details
 
     def attachments(self) -> list[dict[str, Any]]:
-        return [a for a in self.data.attachments or [] if isinstance(a, dict)]
+        items = self.data.attachments if self.data is not None else None
+        return [a for a in items or [] if isinstance(a, dict)]
 
     @property
     def fetched_at(self) -> str | None:
         """When the detail was read: changes after this are changes since the snapshot."""
-        detail = self.data.record.detail if self.data.record is not None else None
+        try:
+            detail = self.parsed.detail
+        except ArchiveError:
+            return None
         return detail.fetched_at if detail is not None else None
 
 
@@ -104,11 +110,18 @@ class ArchiveFacts:
         if row.record is None:
             return None, f"state {row.state} in {where}, no record"
         try:
-            data = self.reader.project(row)
+            record = self.reader.record(row)
         except ArchiveError as exc:
             return None, f"its record in {where} cannot be read: {exc}"
-        archived = Archived(snap.id, data, row.record)
-        state = data.record.state if data.record is not None else None
+        if record is None:
+            return None, f"state {row.state} in {where}, no record"
+        try:
+            data: ProjectData | None = self.reader.project(row)
+        except ArchiveError as exc:
+            archived = Archived(snap.id, row, row.record, record, None)
+            return archived, f"a response its record names cannot be read in {where}: {exc}"
+        archived = Archived(snap.id, row, row.record, record, data)
+        state = record.state
         if row.state not in ("done", "carried") or state != "done":
             return archived, f"state {state or row.state} in {where}"
         missing = _missing_bodies(archived, snap)
@@ -143,11 +156,14 @@ class ArchiveFacts:
             if row.record is None:
                 continue
             try:
-                data = self.reader.project(row)
+                record = self.reader.record(row)
+                documents = record.documents if record is not None else []
             except ArchiveError:
                 continue  # a damaged record preserves nothing: its documents are not found
-            project = Archived(snap.id, data, row.record)
-            for entry in data.record.documents if data.record is not None else []:
+            if record is None:
+                continue
+            project = Archived(snap.id, row, row.record, record, None)
+            for entry in documents:
                 if entry.text is not None:
                     out[entry.id] = ArchivedDocument(project, entry, entry.text)
         self._doc_maps[snap.id] = out
@@ -190,7 +206,7 @@ class ArchiveFacts:
 
 
 def _missing_bodies(archived: Archived, snap: SnapshotRow) -> str | None:
-    bodies = archived.data.bodies
+    bodies = archived.parsed.bodies()
     listed = archived.attachments()
     no_doc = [a.get("id") for a in listed if a.get("type") == "project_doc"]
     no_doc = [i for i in no_doc if i not in bodies]
