@@ -14,6 +14,8 @@ import orjson
 from crawler.commands import hold as hold_cmd
 from crawler.commands import retention as retention_cmd
 from crawler.config import build_settings
+from crawler.retention.plan import decode_plan
+from crawler.retention.receipts import DELETE_KEY_ENV
 from crawler.retention.store import RetentionStore
 
 READ_ENV = "ANTHROPIC_COMPLIANCE_ACCESS_KEY"
@@ -68,7 +70,12 @@ def receipts(archive: Path) -> list[Any]:
 
 
 async def apply(
-    base_url: str, key: str, delete_key: str, archive: Path, plan_file: Path, max_deletes: int = 100
+    base_url: str,
+    key: str,
+    delete_key: str | None,
+    archive: Path,
+    plan_file: Path,
+    max_deletes: int = 100,
 ) -> int:
     """``crawler retention apply`` in-process, on the running loop."""
     args = _parse(
@@ -90,8 +97,8 @@ async def apply(
         ],
     )
     settings = build_settings(args, {READ_ENV: key})
-    delete = retention_cmd.delete_key_from({retention_cmd.DELETE_KEY_ENV: delete_key}, key)
+    delete = retention_cmd.delete_key_from({DELETE_KEY_ENV: delete_key or ""}, key)
     data = plan_file.read_bytes()
-    doc = retention_cmd.decode_plan(data)
+    doc = decode_plan(data)
     with contextlib.redirect_stdout(io.StringIO()):
         return await retention_cmd._apply(settings, delete, doc, data, max_deletes)

@@ -147,7 +147,7 @@ def test_ids_from_file_splits_projects_and_documents(tmp_path: Path) -> None:
 def test_changes_are_compared_as_values_not_bytes() -> None:
     assert detail_differences({"a": 1, "b": [1, 2]}, {"b": [1, 2], "a": 1}) == []
     assert detail_differences({"a": 1}, {"a": 1, "new": None}) == ["detail fields changed: new"]
-    old = [{"id": "d1", "x": 1}, {"id": "d2"}]
+    old: list[dict[str, object]] = [{"id": "d1", "x": 1}, {"id": "d2"}]
     assert attachment_differences(old, list(reversed(old))) == []
     diff = attachment_differences(old, [{"id": "d1", "x": 2}, {"id": "d3"}])
     assert diff == ["attachments added: d3", "attachments removed: d2", "attachments changed: d1"]
