@@ -19,25 +19,17 @@ import argparse
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from crawler import loop
-from crawler.api.client import ComplianceClient
-from crawler.api.endpoints import ComplianceApi
-from crawler.api.retry import DeletePolicy
-from crawler.archive import Archive
-from crawler.commands import client_config
+from crawler import app, loop
 from crawler.config import Settings, add_crawl_arguments, build_settings
 from crawler.errors import UsageError
-from crawler.read.reader import ArchiveReader
-from crawler.retention.apply import Applier
 from crawler.retention.plan import HASH_KEY, decode_plan, write_plan
-from crawler.retention.planner import make_plan, rfc3339
+from crawler.retention.planner import rfc3339
 from crawler.retention.receipts import DELETE_KEY_ENV
 from crawler.retention.report import apply_totals, plan_table, plan_totals
 from crawler.retention.select import (
@@ -49,7 +41,6 @@ from crawler.retention.select import (
     parse_age,
     unique,
 )
-from crawler.retention.store import RetentionStore
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -140,19 +131,7 @@ def selection_from(args: argparse.Namespace, now: datetime) -> Selection:
 async def _plan(
     settings: Settings, selection: Selection, out: Path | None, *, as_json: bool
 ) -> int:
-    with (
-        ArchiveReader.open(settings.archive) as reader,
-        RetentionStore.open_reader(settings.archive) as store,
-    ):
-        async with ComplianceClient(client_config(settings)) as client:
-            plan = await make_plan(
-                selection,
-                reader=reader,
-                store=store,
-                api=ComplianceApi(client),
-                now=datetime.now(UTC),
-                concurrency=settings.concurrency,
-            )
+    plan = await app.retention_plan(settings, selection)
     if out is not None:
         write_plan(out, plan)
     if as_json:
@@ -166,30 +145,7 @@ async def _plan(
 async def _apply(
     settings: Settings, delete_key: str, plan: dict[str, Any], plan_bytes: bytes, max_deletes: int
 ) -> int:
-    archive = Archive.open_for_writing(settings.archive)
-    try:
-        with RetentionStore.open(settings.archive) as store:
-            async with ComplianceClient(client_config(settings)) as reader:
-                config = replace(client_config(settings), api_key=delete_key)
-                policy = DeletePolicy(
-                    max_attempts=settings.max_attempts,
-                    base=settings.backoff_base,
-                    cap=settings.backoff_cap,
-                )
-                async with ComplianceClient(
-                    config, policy=policy, limiter=reader.limiter
-                ) as deleter:
-                    result = await Applier(
-                        plan,
-                        plan_bytes,
-                        archive,
-                        store,
-                        ComplianceApi(reader),
-                        ComplianceApi(deleter),
-                        max_deletes,
-                    ).run()
-    finally:
-        archive.close()
+    result = await app.retention_apply(settings, delete_key, plan, plan_bytes, max_deletes)
     print(apply_totals(result, str(plan[HASH_KEY])))
     bad = result.outcomes.get("refused", 0) + result.outcomes.get("failed", 0)
     return 1 if bad else 0

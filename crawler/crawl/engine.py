@@ -24,8 +24,7 @@ from typing import Any
 
 from crawler.api.client import ComplianceClient
 from crawler.api.endpoints import ComplianceApi
-from crawler.archive import Archive
-from crawler.archive.index import SnapshotRow
+from crawler.archive import Archive, SnapshotRow
 from crawler.canonical import utc_now
 from crawler.config import Settings
 from crawler.crawl.listing import Listing

@@ -15,8 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from crawler.api.endpoints import ComplianceApi
-from crawler.archive import Archive
-from crawler.archive.index import ProjectRow, SnapshotRow
+from crawler.archive import Archive, ProjectRow, SnapshotRow
 from crawler.archive.records import Record
 from crawler.canonical import canonical_json
 from crawler.config import Settings

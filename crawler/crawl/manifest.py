@@ -13,8 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from crawler import __version__
-from crawler.archive import Archive
-from crawler.archive.index import SnapshotRow
+from crawler.archive import Archive, SnapshotRow
 from crawler.canonical import utc_now
 from crawler.config import Settings
 from crawler.crawl.stats import RunStats, merge_request_stats
@@ -42,10 +41,7 @@ def write_snapshot_manifest(
     status = "partial" if unfinished or retry else "complete"
     run_stats = stats.save(status)
     snap = index.get_snapshot(snapshot.id)
-    previous = parent or index.latest_finished(snap.filter_key)
-    by_retention = deleted_by_retention(archive, snapshot.id, previous)
-    retained = {d["id"] for d in by_retention}
-    removed = [p for p in _removed_since(archive, snapshot.id, parent) if p not in retained]
+    removed, by_retention = _removals(archive, snap, parent)
     header: dict[str, Any] = {
         "manifest_format": 1,
         "snapshot_id": snapshot.id,
@@ -87,6 +83,20 @@ def write_snapshot_manifest(
     )
     archive.write_manifest_stream(snapshot.id, header, entries)
     return header
+
+
+def _removals(
+    archive: Archive, snap: SnapshotRow, parent: SnapshotRow | None
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """(removed since the parent, deleted by retention since the previous snapshot).
+
+    A project retention deleted (a receipt says so) is not counted as removed.
+    """
+    previous = parent or archive.index.latest_finished(snap.filter_key)
+    by_retention = deleted_by_retention(archive, snap.id, previous)
+    retained = {d["id"] for d in by_retention}
+    removed = [p for p in _removed_since(archive, snap.id, parent) if p not in retained]
+    return removed, by_retention
 
 
 def _removed_since(archive: Archive, snapshot_id: str, parent: SnapshotRow | None) -> list[str]:

@@ -9,8 +9,7 @@ parent.
 
 from __future__ import annotations
 
-from crawler.archive import Archive, new_snapshot_id
-from crawler.archive.index import SnapshotRow
+from crawler.archive import Archive, SnapshotRow, new_snapshot_id
 from crawler.canonical import utc_now
 from crawler.config import Settings
 

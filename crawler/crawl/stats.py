@@ -17,8 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from crawler import __version__
-from crawler.archive import Archive
-from crawler.archive.index import SnapshotRow
+from crawler.archive import Archive, SnapshotRow
 from crawler.archive.records import TOTAL_KEYS, Record
 from crawler.canonical import utc_now
 from crawler.crawl.work import Outcome
