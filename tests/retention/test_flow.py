@@ -6,11 +6,17 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from crawler.archive import Archive
 from crawler.read.reader import ArchiveReader
 from crawler.read.verify import verify
+from crawler.retention import apply as apply_module
+from crawler.retention.facts import ArchiveFacts
+from crawler.retention.plan import build_plan, write_plan
+from crawler.retention.planner import project_entry
 from crawler.simulator import Simulator
+from crawler.simulator.auth import NO_FEED_SCOPES
 from tests.conftest import MakeSim
 from tests.retention.support import apply, hold, plan, receipts
 from tests.support import crawl
@@ -175,3 +181,76 @@ async def test_a_document_is_deleted_alone_with_its_receipt(
         )
         with Archive.open_for_reading(archive) as a:
             assert verify(a, full=True).ok
+
+
+async def test_a_409_is_recorded_and_the_run_goes_on(
+    make_sim: MakeSim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A race the re-check cannot win (chats attached just before the DELETE): 409, recorded."""
+    async with make_sim() as sim:
+        archive = tmp_path / "archive"
+        assert await crawl(sim.base_url, sim.key, archive) == 0
+        details = truth(sim)
+        rows = archived_rows(archive)
+        busy = next(
+            p for p, d in details.items() if d["chats_count"] > 0 and rows[p].state == "done"
+        )
+        idle = next(
+            p for p, d in details.items() if d["chats_count"] == 0 and rows[p].state == "done"
+        )
+        with ArchiveReader.open(archive) as r:
+            facts = ArchiveFacts(r)
+            entries = [project_entry(p, facts.project(p)[0], "t") for p in (busy, idle)]
+        made = build_plan(created_at="t", selection={}, feed="checked", items=entries, refused=[])
+        plan_file = tmp_path / "plan.json"
+        write_plan(plan_file, made)
+        monkeypatch.setattr(apply_module, "decide", lambda f: [])  # the race: checks pass
+        assert await apply(sim.base_url, sim.key, sim.delete_key, archive, plan_file) == 1
+        assert sim.counters.deletes == {busy: {409: 1}, idle: {200: 1}}
+        by_item = {r.item_id: r for r in receipts(archive)}
+        assert (by_item[busy].outcome, by_item[idle].outcome) == ("refused", "deleted")
+        with ArchiveReader.open(archive) as r:
+            refused = orjson.loads(r.read_blob(by_item[busy].blob))
+        assert refused["response"]["status"] == 409
+        assert refused["reasons"][0]["code"] == "conflict_error"
+        assert busy in truth(sim)
+        with Archive.open_for_reading(archive) as a:
+            assert verify(a).ok
+
+
+async def test_verify_catches_a_receipt_that_says_something_else(
+    make_sim: MakeSim, tmp_path: Path
+) -> None:
+    async with make_sim() as sim:
+        archive = tmp_path / "archive"
+        assert await crawl(sim.base_url, sim.key, archive) == 0
+        plan_file = tmp_path / "plan.json"
+        await plan(sim.base_url, sim.key, archive, "--older-than", "1d", out=plan_file)
+        await apply(sim.base_url, sim.key, sim.delete_key, archive, plan_file, max_deletes=1)
+        [receipt] = receipts(archive)
+        with ArchiveReader.open(archive) as r:
+            path = r.blob_path(receipt.blob)
+        data = path.read_bytes()
+        path.chmod(0o600)
+        path.write_bytes(
+            data.replace(receipt.item_id.encode(), receipt.item_id[:-1].encode() + b"Z")
+        )
+        for full in (False, True):
+            with Archive.open_for_reading(archive) as a:
+                report = verify(a, full=full)
+            assert not report.ok
+            assert any(receipt.item_id in str(p) for p in report.problems), report.problems
+
+
+async def test_without_the_feed_scope_the_plan_says_so_and_rests_on_the_fresh_read(
+    make_sim: MakeSim, tmp_path: Path
+) -> None:
+    key = "sim-retention-no-feed"
+    async with make_sim(keys={key: NO_FEED_SCOPES}) as sim:
+        archive = tmp_path / "archive"
+        assert await crawl(sim.base_url, key, archive) == 0
+        made = await plan(sim.base_url, key, archive, "--older-than", "1d")
+        assert (
+            made["feed"].startswith("unavailable") and "read:compliance_activities" in made["feed"]
+        )
+        assert made["items"]
