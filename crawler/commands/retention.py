@@ -147,5 +147,5 @@ async def _apply(
 ) -> int:
     result = await app.retention_apply(settings, delete_key, plan, plan_bytes, max_deletes)
     print(apply_totals(result, str(plan[HASH_KEY])))
-    bad = result.outcomes.get("refused", 0) + result.outcomes.get("failed", 0)
+    bad = sum(result.outcomes.get(k, 0) for k in ("refused", "failed", "unsettled"))
     return 1 if bad else 0

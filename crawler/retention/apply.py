@@ -82,10 +82,13 @@ class Applier:
         feed = FeedWatch(self.reader, _oldest(items, facts))
         await feed.load()
         checker = Checker(facts, self.store, self.reader, feed)
+        open_intents = {(i.kind, i.item_id) for i in self.store.intents()}
         for n, item in enumerate(items):
             if self.store.done_receipt(item.kind, item.id) is not None:
                 self.result.skipped += 1
                 continue
+            if (item.kind, item.id) in open_intents:
+                continue  # unsettled (reported by reconcile): never a second DELETE
             if self.result.deletes_sent >= self.max_deletes:
                 self.result.left = len(items) - n
                 break
@@ -116,6 +119,9 @@ class Applier:
         }
         self.result.deletes_sent += 1
         outcome = await self.send_delete(item, ex)
+        if outcome == "unsettled":
+            self.unsettled(item.kind, item.id)
+            return
         await self.finish(item, outcome, ex)
 
     async def send_delete(self, item: PlanItem, ex: Exchange) -> str:
@@ -147,7 +153,10 @@ class Applier:
         return await self.confirm(item, ex, unsure=False)
 
     async def confirm(self, item: PlanItem, ex: Exchange, *, unsure: bool) -> str:
+        """The outcome after the DELETE; ``unsettled`` (the intent stays open) if the GET fails."""
         gone, ex.confirm = await self.probe(item)
+        if gone is None:
+            return "unsettled"
         if gone is True:
             if unsure:
                 ex.reconciled = True
@@ -188,14 +197,13 @@ class Applier:
             item = by_key.get((intent.kind, intent.item_id))
             if item is None or intent.plan_sha256 != self.plan_sha256:
                 item = await self._item_of_intent(intent) or item
-            if item is None:
-                continue  # its plan is not stored: leave it for `verify` to report
+            if item is None:  # its plan is not stored: leave it open, and say so
+                self.unsettled(intent.kind, intent.item_id, "its plan is not in the archive")
+                continue
             gone, confirm = await self.probe(item)
             if gone is None:
-                raise FatalError(
-                    f"cannot tell whether {intent.kind} {intent.item_id} was deleted "
-                    f"({confirm.get('error')}); rerun when the API answers"
-                )
+                self.unsettled(intent.kind, intent.item_id)
+                continue
             if gone is False:
                 self.store.drop_intent(intent.kind, intent.item_id)  # the DELETE never landed
                 continue
@@ -203,6 +211,14 @@ class Applier:
             ex.request = {"method": "DELETE", "path": intent.path, "key": DELETE_KEY_ENV}
             ex.reasons.append(Reason("reconciled", "stopped after the DELETE; a GET answers 404"))
             await self.store_reconciled(item, intent, ex)
+
+    def unsettled(
+        self, kind: str, item_id: str, why: str = "a GET could not tell; rerun to settle it"
+    ) -> None:
+        """A DELETE whose fate is unknown: its intent stays open for the next run."""
+        line = f"{'unsettled':<12} {kind:<8} {item_id}  ({why})"
+        self.result.note("unsettled", line)
+        self.echo(line)
 
     async def store_reconciled(self, item: PlanItem, intent: Intent, ex: Exchange) -> None:
         await store_receipt(

@@ -254,3 +254,24 @@ async def test_without_the_feed_scope_the_plan_says_so_and_rests_on_the_fresh_re
             made["feed"].startswith("unavailable") and "read:compliance_activities" in made["feed"]
         )
         assert made["items"]
+
+
+async def test_a_failed_delete_is_never_resent_in_the_same_run(
+    make_sim: MakeSim, tmp_path: Path
+) -> None:
+    """A 503 may hide a delete that happened: no retry; a GET decides, the next run retries."""
+    async with make_sim() as sim:
+        archive = tmp_path / "archive"
+        assert await crawl(sim.base_url, sim.key, archive) == 0
+        plan_file = tmp_path / "plan.json"
+        made = await plan(sim.base_url, sim.key, archive, "--older-than", "1d", out=plan_file)
+        first = made["items"][0]["id"]
+        sim.faults.set("projects.delete", fail_first=1, error_statuses=(503,))
+        assert await apply(sim.base_url, sim.key, sim.delete_key, archive, plan_file, 1) == 1
+        assert sim.counters.deletes == {first: {503: 1}}
+        assert [r.outcome for r in receipts(archive)] == ["failed"]  # the GET still found it
+        assert await apply(sim.base_url, sim.key, sim.delete_key, archive, plan_file, 1) == 0
+        assert sim.counters.deletes == {first: {503: 1, 200: 1}}
+        assert [r.outcome for r in receipts(archive)] == ["failed", "deleted"]
+        with Archive.open_for_reading(archive) as a:
+            assert verify(a).ok
