@@ -5,6 +5,9 @@ equals the index's; every manifest's project list equals the index's rows; every
 record the index references exists with the right size and parses; every blob a
 record references exists with the right size. One ``stat`` per blob, one read per record.
 
+receipts (whole-archive checks, both modes): every retention receipt against its
+stored plan, snapshot and record (:mod:`crawler.retention.audit`).
+
 full: also rehashes (md5 and sha256) every referenced blob and every file in
 ``blobs/``, and runs SQLite's integrity check. Orphans are reported as notes.
 
