@@ -3,7 +3,8 @@
 Shared by ``plan`` (every candidate) and ``apply`` (every item again, just
 before its delete). Offline first: a receipt, the archive's copy, a full
 re-hash, the holds. Only a candidate that passes those costs requests: its
-fresh detail and attachment pages (a document: its fresh text), then the feed.
+fresh detail and attachment pages (a document: its fresh text), then the feed;
+without the feed, every document of a project that passed all else is read again.
 """
 
 from __future__ import annotations
@@ -55,8 +56,31 @@ class Checker:
         fresh = await self._read_project(f, archived)
         if fresh is not None:
             f.holds = holds_covering(holds, *views, fresh)
+            if not self.feed.available and not f.differences and not decide(f):
+                f.differences = await self._reread_documents(archived)
         f.feed_events = self.feed.changes(archived.fetched_at, project_id)
         return f
+
+    async def _reread_documents(self, archived: Archived) -> list[str]:
+        """Without the feed, a document replaced in place shows only in its text: read each.
+
+        One request per document, spent only on a project that passed every other
+        check; unknown (a failed read) is not unchanged.
+        """
+        out: list[str] = []
+        for entry in archived.parsed.documents:
+            if entry.text is None:
+                continue
+            try:
+                fresh = _object(await self.api.document(entry.id))
+            except SkipItemError as exc:
+                out.append(f"document {entry.id} could not be read again: {exc}")
+                continue
+            out += [
+                f"{entry.id}: {d}"
+                for d in document_differences(entry.text.md5, fresh.get("content"))
+            ]
+        return out
 
     async def _read_project(self, f: Facts, archived: Archived) -> dict[str, Any] | None:
         """Fill the fresh facts; the fresh detail, or None when it could not be read."""
