@@ -90,7 +90,8 @@ class Applier:
             if (item.kind, item.id) in open_intents:
                 continue  # unsettled (reported by reconcile): never a second DELETE
             if self.result.deletes_sent >= self.max_deletes:
-                self.result.left = len(items) - n
+                rest = items[n:]
+                self.result.left = sum(1 for i in rest if not self.store.done_receipt(i.kind, i.id))
                 break
             await feed.refresh()
             await self.one(item, facts, checker)
