@@ -48,11 +48,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     plan = sub.add_parser("plan", help="decide what may be deleted upstream; deletes nothing")
     add_crawl_arguments(plan)
     plan.add_argument("--older-than", metavar="AGE", help="e.g. 90d, 12w, 18m, 3y")
-    plan.add_argument("--age-field", choices=AGE_FIELDS, default="created_at")
-    plan.add_argument("--project", action="append", default=[], metavar="ID")
-    plan.add_argument("--document", action="append", default=[], metavar="ID")
+    plan.add_argument(
+        "--age-field", choices=AGE_FIELDS, default="created_at", help="what --older-than compares"
+    )
+    plan.add_argument("--project", action="append", default=[], metavar="ID", help="repeatable")
+    plan.add_argument(
+        "--document", action="append", default=[], metavar="ID", help="one document; repeatable"
+    )
     plan.add_argument("--user", action="append", default=[], metavar="ID", help="creator")
-    plan.add_argument("--org", action="append", default=[], metavar="ID")
+    plan.add_argument("--org", action="append", default=[], metavar="ID", help="tagged id or UUID")
     plan.add_argument("--deleted-in-claude", action="store_true", help="only deleted_at set")
     plan.add_argument("--from-file", type=Path, metavar="FILE", help="ids, one a line")
     plan.add_argument("--out", type=Path, metavar="FILE", help="write the plan here")
