@@ -44,7 +44,9 @@ only ``crawl`` joins them (``tests/test_structure.py`` holds these lines, and
 finds import cycles). The offline commands read through ``read.reader`` and
 never touch the network. ``simulator`` is the local stand-in for the API that
 the demo, tests and benchmarks crawl; it shares no code with the client. The
-archive format is ``docs/ARCHIVE.md``.
+archive format is ``docs/ARCHIVE.md``. Deleting upstream is ``retention``'s
+alone, with its own key, and only what a verified snapshot holds (README,
+"Retention").
 
 Modules, one job each::
 
@@ -83,6 +85,12 @@ Modules, one job each::
     read/verify         fast and full integrity checks of an archive
     read/verify_export  a recipient's check of an export against its manifest
     read/diff           what changed between two snapshots
+    retention/store     retention.sqlite: append-only holds and receipts, stored plans, intents
+    retention/holds, select, rules, changes   holds in force, the selection, eligibility (pure)
+    retention/facts, check, feed   an item's archived copy and re-hash, fresh read, feed
+    retention/plan, planner        the plan codec (own sha256); ``retention plan`` (never deletes)
+    retention/apply, receipts      ``retention apply``: intent, DELETE, confirm, receipt
+    retention/audit, ledger, report   verify's receipt checks; deletions in manifests; tables
     progress            live line, log lines (text/json), final summary
     simulator/*         the local Compliance API: dataset, endpoints, faults, mutations
     demo, loop          ``make demo``; uvloop where available

@@ -17,12 +17,14 @@ walk through ``pages``. The activity feed (``activities(...)``) is such a list.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from crawler.api.client import ComplianceClient
 from crawler.api.model import BodySink, Download, Fetched, Page, RequestStats
 from crawler.api.paging import pages
 from crawler.api.urls import ApiPath
+from crawler.errors import BadResponseError
 
 __all__ = [
     "DIRECTORY_LIMIT",
@@ -41,6 +43,24 @@ ORGANIZATIONS = ApiPath.of("organizations")
 PROJECTS = ApiPath.of("apps", "projects")
 DOCUMENTS = PROJECTS.child("documents")
 FILES = ApiPath.of("apps", "chats", "files")
+ACTIVITIES = ApiPath.of("activities")
+# The Activity Feed's largest page.
+FEED_LIMIT = 5000
+# The feed's project-change events (API.md): views and our own API calls are not changes.
+CHANGE_EVENTS = (
+    "claude_project_deleted",
+    "claude_project_archived",
+    "claude_project_sharing_updated",
+    "claude_project_document_uploaded",
+    "claude_project_document_updated",
+    "claude_project_document_deleted",
+    "claude_project_file_uploaded",
+    "claude_project_file_deleted",
+    "claude_project_document_bulk_deletion_audit_truncated",
+    "claude_project_file_bulk_deletion_audit_truncated",
+    "role_assignment_granted",
+    "role_assignment_revoked",
+)
 
 Query = Sequence[tuple[str, str]]
 
@@ -120,6 +140,60 @@ class ComplianceApi:
         return await self.client.download(
             "files.content", FILES.child(file_id, "content"), open_sink
         )
+
+    # -- deletes (through a client holding the delete key) --------------------------------
+
+    def project_path(self, project_id: str) -> str:
+        return PROJECTS.child(project_id).text
+
+    def document_path(self, document_id: str) -> str:
+        return DOCUMENTS.child(document_id).text
+
+    async def delete_project(self, project_id: str) -> Fetched:
+        """``{id, type?: "claude_project_deleted"}``; 409 while chats are attached."""
+        return await self.client.request_json(
+            "projects.delete", "DELETE", PROJECTS.child(project_id)
+        )
+
+    async def delete_document(self, document_id: str) -> Fetched:
+        """``{id, type: "claude_project_document_deleted"}``."""
+        return await self.client.request_json(
+            "documents.delete", "DELETE", DOCUMENTS.child(document_id)
+        )
+
+    # -- the activity feed ----------------------------------------------------------------
+
+    async def change_events(self, since: str, after_id: str | None = None) -> FeedWindow:
+        """Project-change events created at or after ``since``, oldest first, every page.
+
+        ``after_id`` continues an earlier walk (the ``last_id`` it returned).
+        """
+        base = [("activity_types[]", t) for t in CHANGE_EVENTS]
+        base += [("created_at.gte", since), ("order", "asc"), ("limit", str(FEED_LIMIT))]
+        events: list[dict[str, Any]] = []
+        after = after_id
+        while True:
+            query = base + ([("after_id", after)] if after else [])
+            fetched = await self.client.get_json("activities", ACTIVITIES, query)
+            doc = fetched.json()
+            data = doc.get("data") if isinstance(doc, dict) else None
+            if not isinstance(data, list):
+                raise BadResponseError("activities: the page has no data list")
+            events += [e for e in data if isinstance(e, dict)]
+            last = doc.get("last_id")
+            after_this = last if isinstance(last, str) and last else after
+            if not doc.get("has_more"):
+                return FeedWindow(events, after_this, fetched.request_id)
+            if after_this == after:
+                raise BadResponseError("activities: has_more without a new last_id")
+            after = after_this
+
+
+@dataclass(frozen=True)
+class FeedWindow:
+    events: list[dict[str, Any]]
+    last_id: str | None  # continue after it
+    request_id: str | None  # of the last page
 
 
 async def _items(walk: AsyncIterator[Page]) -> list[dict[str, Any]]:

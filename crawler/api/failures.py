@@ -31,6 +31,8 @@ from crawler.errors import (
 # The scope a key needs for each endpoint, for the 403 message.
 ORG_SCOPE = "read:compliance_org_data"
 USER_SCOPE = "read:compliance_user_data"
+DELETE_SCOPE = "delete:compliance_user_data"
+ACTIVITIES_SCOPE = "read:compliance_activities"
 # Error bodies are small JSON; read no more than this of one.
 ERROR_BODY_LIMIT = 64 * 1024
 _KEY_PATTERN = re.compile(r"sk-ant-[A-Za-z0-9_\-]+")
@@ -108,11 +110,13 @@ def status_error(
     if status == 401:
         return AuthError(
             f"{head}: the access key was refused (missing, wrong or revoked){said}."
-            " Check ANTHROPIC_COMPLIANCE_ACCESS_KEY.",
+            f" Check {_key_variable(req.method)}.",
             **common,
         )
     if status == 403:
-        scope = ORG_SCOPE if req.endpoint == "organizations" else USER_SCOPE
+        scope = {"organizations": ORG_SCOPE, "activities": ACTIVITIES_SCOPE}.get(
+            req.endpoint, DELETE_SCOPE if req.method == "DELETE" else USER_SCOPE
+        )
         return ScopeError(
             f"{head}: the access key lacks a scope this request needs{said}."
             f" Use a key with {scope}.",
@@ -163,6 +167,13 @@ def scrub(exc: CrawlerError, api_key: str) -> None:
     if clean != exc.message:
         exc.message = clean
         exc.args = (clean,)
+
+
+def _key_variable(method: str) -> str:
+    # Deletes go with their own key (crawler retention apply); everything else reads.
+    if method == "DELETE":
+        return "ANTHROPIC_COMPLIANCE_DELETE_KEY"
+    return "ANTHROPIC_COMPLIANCE_ACCESS_KEY"
 
 
 async def read_error_body(resp: aiohttp.ClientResponse, stats: RequestStats) -> bytes:

@@ -52,6 +52,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="put each document's response (with its text) in attachments[].content",
     )
     parser.add_argument(
+        "--include-receipts",
+        action="store_true",
+        help="put each project's retention receipts in retention_receipts (crawler retention)",
+    )
+    parser.add_argument(
         "--org", action="append", metavar="ID", help="organisation: tagged id or UUID (repeatable)"
     )
     parser.add_argument(
@@ -94,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
         snapshot_id=args.snapshot,
         filters=filters,
         include_content=bool(args.include_content),
+        include_receipts=bool(args.include_receipts),
         files_dir=args.files_dir,
     )
     path = archive_path_from(args)

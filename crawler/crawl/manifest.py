@@ -17,6 +17,7 @@ from crawler.archive import Archive, SnapshotRow
 from crawler.canonical import utc_now
 from crawler.config import Settings
 from crawler.crawl.stats import RunStats, merge_request_stats
+from crawler.retention.ledger import deleted_by_retention
 
 __all__ = ["write_snapshot_manifest"]
 
@@ -40,7 +41,7 @@ def write_snapshot_manifest(
     status = "partial" if unfinished or retry else "complete"
     run_stats = stats.save(status)
     snap = index.get_snapshot(snapshot.id)
-    removed = _removed_since(archive, snapshot.id, parent)
+    removed, by_retention = _removals(archive, snap, parent)
     header: dict[str, Any] = {
         "manifest_format": 1,
         "snapshot_id": snapshot.id,
@@ -65,10 +66,12 @@ def write_snapshot_manifest(
             **{s: by_state.get(s, 0) for s in STATES},
             **stats.totals,
             "removed_since_parent": len(removed),
+            "deleted_by_retention": len(by_retention),
         },
         "requests": merge_request_stats(r["requests"] for r in run_stats["runs"]),
         "failures": failures,
         "removed_since_parent": removed,
+        "deleted_by_retention": by_retention,
     }
     entries = (
         {
@@ -80,6 +83,20 @@ def write_snapshot_manifest(
     )
     archive.write_manifest_stream(snapshot.id, header, entries)
     return header
+
+
+def _removals(
+    archive: Archive, snap: SnapshotRow, parent: SnapshotRow | None
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """(removed since the parent, deleted by retention since the previous snapshot).
+
+    A project retention deleted (a receipt says so) is not counted as removed.
+    """
+    previous = parent or archive.index.latest_finished(snap.filter_key)
+    by_retention = deleted_by_retention(archive, snap.id, previous)
+    retained = {d["id"] for d in by_retention}
+    removed = [p for p in _removed_since(archive, snap.id, parent) if p not in retained]
+    return removed, by_retention
 
 
 def _removed_since(archive: Archive, snapshot_id: str, parent: SnapshotRow | None) -> list[str]:
