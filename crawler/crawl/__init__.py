@@ -1,0 +1,1 @@
+"""The crawl: listing, project fetches, the activity feed."""
