@@ -34,6 +34,7 @@ import orjson
 
 from crawler.archive import manifest as _manifest
 from crawler.archive.blobs import BlobRef, BlobStore, StoredBlob, atomic_write, make_dir, os_error
+from crawler.archive.feedlog import ensure_schema as ensure_feed_schema
 from crawler.archive.index import Index, SnapshotRow, check_snapshot_id
 from crawler.errors import ArchiveBusyError, ArchiveError
 
@@ -163,6 +164,11 @@ class Archive:
                     f"damaged archive {path}: {INDEX} is missing but blobs or manifests exist"
                 )
             index = Index.open_writer(index_path, create=new_index)
+            try:
+                ensure_feed_schema(index)  # archives made before the feed tables gain them
+            except BaseException:
+                index.close()
+                raise
             try:
                 # SQLite creates files with the umask applied; state 0600 explicitly too.
                 for name in (INDEX, INDEX + "-wal", INDEX + "-shm"):

@@ -1,0 +1,181 @@
+"""The index's record of the Activity Feed: each snapshot's feed state and the events it read.
+
+Two tables beside the catalogue (ARCHIVE.md, "The feed"), created on first
+write, so an archive made before them simply has no feed position:
+
+* ``snapshot_feed``: one JSON state per snapshot: its position (where the next
+  incremental starts), the window it read, the after_id cursor, the raw pages
+  (their fetches), the event count, or why the feed was not used;
+* ``feed_events``: the events a snapshot read, each with the project it
+  touched and whether it was acted on (0: read already by the parent, or a
+  repeat: delivery is at least once).
+
+Events of one page and the cursor past them are written in one transaction,
+after the page's blob is durable: a crash re-reads at most one page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Protocol
+
+import orjson
+
+from crawler.archive.index import Index, instant_key
+from crawler.errors import ArchiveError
+
+FEED_SCHEMA = """
+CREATE TABLE IF NOT EXISTS snapshot_feed (
+  snapshot_id TEXT PRIMARY KEY,
+  state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS feed_events (
+  snapshot_id TEXT NOT NULL, activity_id TEXT NOT NULL,
+  project_id TEXT, type TEXT, created_at TEXT, created_key TEXT NOT NULL,
+  acted INTEGER NOT NULL,
+  event TEXT NOT NULL,
+  PRIMARY KEY (snapshot_id, activity_id));
+CREATE INDEX IF NOT EXISTS feed_events_by_project ON feed_events (project_id, created_key)
+"""
+
+
+class SeenEvent(Protocol):
+    """One event of a read, as the crawl digests it (``crawler.crawl.feed_plan.SeenEvent``)."""
+
+    @property
+    def activity_id(self) -> str: ...
+    @property
+    def project_id(self) -> str | None: ...
+    @property
+    def type(self) -> str | None: ...
+    @property
+    def created_at(self) -> str | None: ...
+    @property
+    def acted(self) -> bool: ...
+    @property
+    def event(self) -> Mapping[str, Any]: ...
+
+
+def ensure_schema(index: Index) -> None:
+    """Create the feed tables if this archive predates them (idempotent)."""
+    with index._tx() as c:
+        for stmt in FEED_SCHEMA.split(";"):
+            if stmt.strip():
+                c.execute(stmt)
+
+
+def _has_tables(index: Index) -> bool:
+    row = index._one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'snapshot_feed'")
+    return row is not None
+
+
+def _loads(text: str, what: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raise ArchiveError(f"damaged index: {what} is not valid JSON") from None
+
+
+class FeedLog:
+    """Read and write the feed tables of one open index."""
+
+    def __init__(self, index: Index) -> None:
+        self.index = index
+        self._present = index.writable or _has_tables(index)
+
+    def state(self, snapshot_id: str) -> dict[str, Any] | None:
+        if not self._present:
+            return None
+        row = self.index._one(
+            "SELECT state FROM snapshot_feed WHERE snapshot_id = ?", (snapshot_id,)
+        )
+        if row is None:
+            return None
+        state = _loads(row[0], f"feed state of {snapshot_id}")
+        return state if isinstance(state, dict) else None
+
+    def save_state(self, snapshot_id: str, state: dict[str, Any]) -> None:
+        with self.index._tx() as c:
+            c.execute(
+                "INSERT INTO snapshot_feed (snapshot_id, state) VALUES (?, ?) "
+                "ON CONFLICT (snapshot_id) DO UPDATE SET state = excluded.state",
+                (snapshot_id, orjson.dumps(state).decode()),
+            )
+
+    def add_page(self, snapshot_id: str, events: Iterable[SeenEvent], state: dict[str, Any]) -> None:
+        """A page's events and the state past it (cursor, pages), in one transaction."""
+        with self.index._tx() as c:
+            c.executemany(
+                "INSERT OR IGNORE INTO feed_events (snapshot_id, activity_id, project_id, type, "
+                "created_at, created_key, acted, event) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        snapshot_id,
+                        e.activity_id,
+                        e.project_id,
+                        e.type,
+                        e.created_at,
+                        instant_key(e.created_at),
+                        int(e.acted),
+                        orjson.dumps(e.event).decode(),
+                    )
+                    for e in events
+                ],
+            )
+            c.execute(
+                "INSERT INTO snapshot_feed (snapshot_id, state) VALUES (?, ?) "
+                "ON CONFLICT (snapshot_id) DO UPDATE SET state = excluded.state",
+                (snapshot_id, orjson.dumps(state).decode()),
+            )
+
+    def seen_ids(self, snapshot_id: str) -> set[str]:
+        """Every event id the snapshot read: the next read's overlap is deduplicated on them."""
+        if not self._present:
+            return set()
+        rows = self.index._all(
+            "SELECT activity_id FROM feed_events WHERE snapshot_id = ?", (snapshot_id,)
+        )
+        return {str(r[0]) for r in rows}
+
+    def touched(self, snapshot_id: str) -> dict[str, list[str]]:
+        """Project id -> the ids of the events that made this snapshot fetch it."""
+        out: dict[str, list[str]] = {}
+        if not self._present:
+            return out
+        for pid, aid in self.index._stream(
+            "SELECT project_id, activity_id FROM feed_events WHERE snapshot_id = ? AND acted = 1 "
+            "AND project_id IS NOT NULL ORDER BY created_key, activity_id",
+            (snapshot_id,),
+        ):
+            out.setdefault(str(pid), []).append(str(aid))
+        return out
+
+    def count(self, snapshot_id: str) -> dict[str, int]:
+        if not self._present:
+            return {"read": 0, "acted": 0}
+        row = self.index._one(
+            "SELECT COUNT(*), COALESCE(SUM(acted), 0) FROM feed_events WHERE snapshot_id = ?",
+            (snapshot_id,),
+        )
+        return {"read": int(row[0]), "acted": int(row[1])}
+
+    def project_events(self, project_id: str, snapshot_ids: Iterable[str]) -> Iterator[Any]:
+        """The events naming a project read by any of ``snapshot_ids``, once each, oldest first."""
+        if not self._present:
+            return
+        ids = list(snapshot_ids)
+        if not ids:
+            return
+        marks = ",".join("?" * len(ids))
+        seen: set[str] = set()
+        for aid, text in self.index._stream(
+            f"SELECT activity_id, event FROM feed_events WHERE project_id = ? "
+            f"AND snapshot_id IN ({marks}) ORDER BY created_key, activity_id",
+            (project_id, *ids),
+        ):
+            if aid in seen:
+                continue
+            seen.add(aid)
+            yield _loads(text, f"feed event {aid}")
+
+
+__all__ = ["FEED_SCHEMA", "FeedLog", "ensure_schema"]
