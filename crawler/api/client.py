@@ -64,6 +64,8 @@ CHUNK_SIZE = 64 * 1024
 # The scope a key needs for each endpoint, for the 403 message.
 ORG_SCOPE = "read:compliance_org_data"
 USER_SCOPE = "read:compliance_user_data"
+FEED_SCOPE = "read:compliance_activities"
+_SCOPE_OF = {"organizations": ORG_SCOPE, "activities": FEED_SCOPE}
 
 T = TypeVar("T")
 
@@ -363,10 +365,15 @@ class ComplianceClient:
     # -- public calls ---------------------------------------------------------------------
 
     async def get_json(
-        self, endpoint: str, path: str, query: Sequence[tuple[str, str]] = ()
+        self,
+        endpoint: str,
+        path: str,
+        query: Sequence[tuple[str, str]] = (),
+        validate: Callable[[Fetched], None] | None = None,
     ) -> Fetched:
-        """GET a JSON document; retried per the policy, malformed JSON included."""
-        return await self._get_json(self._request(endpoint, "GET", path, query), None)
+        """GET a JSON document; retried per the policy, malformed JSON (or ``validate``'s
+        BadResponseError) included."""
+        return await self._get_json(self._request(endpoint, "GET", path, query), validate)
 
     async def get_page(
         self,
@@ -641,7 +648,7 @@ def _status_error(
             **common,
         )
     if status == 403:
-        scope = ORG_SCOPE if req.endpoint == "organizations" else USER_SCOPE
+        scope = _SCOPE_OF.get(req.endpoint, USER_SCOPE)
         return ScopeError(
             f"{head}: the access key lacks a scope this request needs{said}."
             f" Use a key with {scope}.",
