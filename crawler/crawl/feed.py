@@ -107,7 +107,7 @@ class FeedStep:
                 await self._probe(Window(gte=started_at, lt=started_at))
             except ScopeError as err:
                 return self._unavailable(err)
-            state = {
+            state: dict[str, Any] = {
                 "status": "no_position",
                 "reason": planned.reason,
                 "position": _position(started_at, read=False),
@@ -117,7 +117,7 @@ class FeedStep:
             first = await self._page(planned, None) if not planned.empty else None
         except ScopeError as err:
             return self._unavailable(err)
-        state: dict[str, Any] = {
+        state = {
             "status": "read",
             "window": planned.to_json(),
             "position": _position(planned.lt, read=True),
