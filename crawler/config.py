@@ -50,8 +50,18 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "document_metadata": bool,
         "incremental": bool,
         "refresh_collaborators": bool,
+        "require_feed": bool,
+        "feed_settle_seconds": (int, float),
+        "feed_overlap_seconds": (int, float),
     },
-    "filters": {"organization_ids": list, "user_ids": list, "since": str, "until": str},
+    "filters": {
+        "organization_ids": list,
+        "user_ids": list,
+        "since": str,
+        "until": str,
+        "updated_since": str,
+        "updated_until": str,
+    },
     "output": {"log_format": str, "quiet": bool},
 }
 _SECRET_KEYS = {"key", "api_key", "access_key", "secret"}
@@ -65,6 +75,8 @@ class Filters:
     user_ids: tuple[str, ...] = ()
     created_at_gte: str | None = None  # --since, inclusive
     created_at_lt: str | None = None  # --until, exclusive: windows tile without gaps
+    updated_at_gte: str | None = None  # --updated-since, inclusive
+    updated_at_lt: str | None = None  # --updated-until, exclusive
 
     def query(self) -> list[tuple[str, str]]:
         q = [("organization_ids[]", o) for o in self.organization_ids]
@@ -73,15 +85,25 @@ class Filters:
             q.append(("created_at.gte", self.created_at_gte))
         if self.created_at_lt:
             q.append(("created_at.lt", self.created_at_lt))
+        if self.updated_at_gte:
+            q.append(("updated_at.gte", self.updated_at_gte))
+        if self.updated_at_lt:
+            q.append(("updated_at.lt", self.updated_at_lt))
         return q
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "organization_ids": list(self.organization_ids),
             "user_ids": list(self.user_ids),
             "created_at_gte": self.created_at_gte,
             "created_at_lt": self.created_at_lt,
         }
+        # Only when set: the filter key of every snapshot taken without them is unchanged.
+        if self.updated_at_gte:
+            out["updated_at_gte"] = self.updated_at_gte
+        if self.updated_at_lt:
+            out["updated_at_lt"] = self.updated_at_lt
+        return out
 
     def key(self) -> str:
         """Canonical form: two runs with the same filters continue one snapshot."""
@@ -110,6 +132,9 @@ class Settings:
     document_metadata: bool = False
     incremental: bool = False
     refresh_collaborators: bool = False
+    require_feed: bool = False  # a key without read:compliance_activities is an error (exit 2)
+    feed_settle_seconds: float = 60.0  # the feed window ends this far in the past (API.md)
+    feed_overlap_seconds: float = 3600.0  # re-read behind the last window: late events
     restart: bool = False
     log_format: str = "text"
     quiet: bool = False
@@ -354,12 +379,28 @@ def build_settings(
     until = parse_timestamp(until_raw, "--until") if until_raw else None
     if since and until and instant(since) >= instant(until):
         raise UsageError(f"--since {since} must be before --until {until}")
+    upd_since_raw = pick("updated_since", None, flt.get("updated_since"), None)
+    upd_until_raw = pick("updated_until", None, flt.get("updated_until"), None)
+    upd_since = parse_timestamp(upd_since_raw, "--updated-since") if upd_since_raw else None
+    upd_until = parse_timestamp(upd_until_raw, "--updated-until") if upd_until_raw else None
+    if upd_since and upd_until and instant(upd_since) >= instant(upd_until):
+        raise UsageError(f"--updated-since {upd_since} must be before --updated-until {upd_until}")
     filters = Filters(
         organization_ids=tuple(_check_id(o, "--org") for o in orgs),
         user_ids=tuple(_check_id(u, "--user") for u in users),
         created_at_gte=since,
         created_at_lt=until,
+        updated_at_gte=upd_since,
+        updated_at_lt=upd_until,
     )
+    settle = _number(crawl.get("feed_settle_seconds", s.feed_settle_seconds), "feed_settle_seconds")
+    overlap = _number(
+        crawl.get("feed_overlap_seconds", s.feed_overlap_seconds), "feed_overlap_seconds"
+    )
+    if not (0 <= settle <= 86400 and 0 <= overlap <= 30 * 86400):
+        raise UsageError(
+            "[crawl] feed_settle_seconds must be 0..86400 and feed_overlap_seconds 0..2592000"
+        )
 
     log_format = str(pick("log_format", None, out.get("log_format"), s.log_format))
     if log_format not in ("text", "json"):
@@ -397,6 +438,9 @@ def build_settings(
                 s.refresh_collaborators,
             )
         ),
+        require_feed=bool(pick("require_feed", None, crawl.get("require_feed"), s.require_feed)),
+        feed_settle_seconds=settle,
+        feed_overlap_seconds=overlap,
         restart=bool(getattr(args, "restart", False)),
         log_format=log_format,
         quiet=bool(pick("quiet", None, out.get("quiet"), s.quiet)),

@@ -36,6 +36,8 @@ from crawler.archive import Archive, new_snapshot_id
 from crawler.archive.index import ProjectRow, SnapshotRow
 from crawler.archive.records import Record
 from crawler.config import Settings
+from crawler.crawl.feed import FeedStart, FeedStep
+from crawler.crawl.feed_plan import reasons_json
 from crawler.errors import FatalError, ListWalkError, SkipItemError
 from crawler.fetcher import (
     PAGE_LIMIT,
@@ -93,6 +95,16 @@ class Crawl:
         self._fatal: BaseException | None = None
         self._earlier_runs: list[dict[str, Any]] = []
         self._busy: set[asyncio.Task[Any]] = set()  # workers in the middle of a project
+        self.feed = FeedStep(
+            client,
+            archive,
+            organization_ids=settings.filters.organization_ids,
+            settle_seconds=settings.feed_settle_seconds,
+            overlap_seconds=settings.feed_overlap_seconds,
+            require=settings.require_feed,
+        )
+        self._feed_mode = "full"
+        self._touched: dict[str, list[str]] = {}  # project id -> activity ids (incremental)
 
     @property
     def snapshot_id(self) -> str | None:
@@ -107,7 +119,7 @@ class Crawl:
 
     # -- 2. which snapshot ----------------------------------------------------------------
 
-    def _open_snapshot(self) -> tuple[SnapshotRow, bool]:
+    async def _open_snapshot(self) -> tuple[SnapshotRow, bool]:
         key = self.settings.filters.key()
         current = self.index.find_running(key)
         if current is None:
@@ -123,8 +135,14 @@ class Crawl:
                 self.archive.reopen_snapshot(current.id)  # its manifest is rewritten at the end
             else:
                 self.index.set_snapshot_status(current.id, "running")
-            return self.index.get_snapshot(current.id), True
+            resumed = self.index.get_snapshot(current.id)
+            if self.feed.log.state(resumed.id) is None:  # made before the feed was read
+                parent_row = self.index.get_snapshot(resumed.parent_id) if resumed.parent_id else None
+                await self._start_feed(resumed, await self.feed.begin(parent_row, resumed.started_at))
+            return resumed, True
         parent = self.index.latest_finished(key) if self.settings.incremental else None
+        # Before anything is written: a key without the feed's scope is found out here.
+        begun = await self.feed.begin(parent, self._run_started)
         snapshot_id = new_snapshot_id()
         self.index.create_snapshot(
             snapshot_id,
@@ -135,17 +153,41 @@ class Crawl:
             parent_id=parent.id if parent else None,
             started_at=self._run_started,
         )
-        return self.index.get_snapshot(snapshot_id), False
+        snapshot = self.index.get_snapshot(snapshot_id)
+        await self._start_feed(snapshot, begun)
+        return snapshot, False
+
+    async def _start_feed(self, snapshot: SnapshotRow, begun: FeedStart) -> None:
+        await self.feed.start(snapshot, begun)
+        for note in begun.notes:
+            self.progress.log("feed", note)
+
+    async def _read_feed(self, snapshot: SnapshotRow) -> None:
+        """Step 2b: the rest of the feed window, then the projects it touched."""
+        try:
+            state = await self.feed.read_rest(snapshot, lambda: self.stopping)
+        except SkipItemError as err:
+            # Without the whole window an incremental cannot say what it carried is
+            # current: stop; a rerun continues at the stored cursor.
+            raise ListWalkError(
+                f"reading the activity feed failed: {err.message}", request_id=err.request_id
+            ) from err
+        self._feed_mode = str(state.get("status", "full"))
+        self._touched = self.feed.touched(snapshot.id)
 
     # -- the run ------------------------------------------------------------------------
 
     async def run(self) -> RunResult:
-        snapshot, resumed = self._open_snapshot()
+        snapshot, resumed = await self._open_snapshot()
         self._snapshot = snapshot
         self._load_earlier_runs(snapshot)
         if snapshot.parent_id:
             self._parent = self.index.get_snapshot(snapshot.parent_id)
         self.progress.start(snapshot.id, resumed=resumed, incremental=bool(snapshot.parent_id))
+        await self._read_feed(snapshot)
+        if self.stopping:
+            self._save_stats("interrupted")
+            return RunResult(snapshot.id, "interrupted", None, resumed)
         fetcher = ProjectFetcher(
             self.client,
             self.archive,
@@ -288,8 +330,10 @@ class Crawl:
             await queue.put(ProjectJob(entry, page_fetch, earlier=earlier.record))
 
     def _carry(self, entry: dict[str, Any]) -> ProjectRow | None:
-        """Incremental: the earlier row of a project whose list entry is unchanged (see README)."""
-        if self._parent is None:
+        """Incremental: the earlier row of a project no change names (see README)."""
+        if self._parent is None or self._feed_mode == "no_position":
+            return None
+        if str(entry["id"]) in self._touched:  # the feed says it changed: fetch it whole
             return None
         old = self.index.get_project(self._parent.id, str(entry["id"]))
         if old is None or old.state not in ("done", "carried", "gone") or old.record is None:
@@ -347,6 +391,36 @@ class Crawl:
         self.progress.project(outcome.state, failures=len(outcome.failures))
         # With the project: after a kill -9 the counts lack only the work that is redone.
         self._save_stats(None)
+
+    def _manifest_entry(self, row: ProjectRow) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "id": row.project_id,
+            "state": row.state,
+            "record": row.record.to_json() if row.record else None,
+        }
+        why = self._why(row)
+        if why is not None:
+            entry["why"] = why
+        return entry
+
+    def _why(self, row: ProjectRow) -> dict[str, Any] | None:
+        """Why an incremental fetched this project whole; None when it was carried."""
+        if self._parent is None:
+            return None
+        old = self.index.get_project(self._parent.id, row.project_id)
+        if old is not None and old.record is not None and old.record == row.record:
+            return None  # the parent's record itself: carried
+        listed = "new" if old is None else None
+        if old is not None and canonical(old.list_entry) != canonical(row.list_entry):
+            listed = "changed"
+        why = reasons_json(listed, self._touched.get(row.project_id, ()))
+        if self._feed_mode == "no_position":
+            why["no_feed_position"] = True
+        if old is not None and old.state not in ("done", "carried", "gone"):
+            why["parent_state"] = old.state  # not finished there: never carried
+        if not why and self.settings.refresh_collaborators:
+            why["collaborators"] = "changed"
+        return why
 
     # -- stats across runs --------------------------------------------------------------
 
@@ -443,14 +517,8 @@ class Crawl:
             "failures": failures,
             "removed_since_parent": removed,
         }
-        entries = (
-            {
-                "id": row.project_id,
-                "state": row.state,
-                "record": row.record.to_json() if row.record else None,
-            }
-            for row in self.index.projects(snapshot.id)
-        )
+        header["feed"] = self.feed.summary(snapshot.id)
+        entries = (self._manifest_entry(row) for row in self.index.projects(snapshot.id))
         self.archive.write_manifest_stream(snapshot.id, header, entries)
         self.index.set_snapshot_status(snapshot.id, status, finished_at=header["finished_at"])
         return RunResult(snapshot.id, status, header, resumed, failures)

@@ -44,6 +44,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--until", metavar="TIME", help="created before TIME, exclusive")
     parser.add_argument(
+        "--updated-since",
+        metavar="TIME",
+        help="updated at or after TIME (the list's updated_at), inclusive",
+    )
+    parser.add_argument(
+        "--updated-until", metavar="TIME", help="updated before TIME, exclusive"
+    )
+    parser.add_argument(
         "--files",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -66,6 +74,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         default=None,
         help="with --incremental, refetch every project (covers collaborator changes)",
+    )
+    parser.add_argument(
+        "--require-feed",
+        action="store_true",
+        default=None,
+        help="fail (exit 2, nothing written) if the key cannot read the activity feed "
+        "(scope read:compliance_activities)",
     )
     parser.add_argument(
         "--restart",

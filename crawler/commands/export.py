@@ -59,6 +59,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--since", metavar="TIME", help="created at or after TIME")
     parser.add_argument("--until", metavar="TIME", help="created before TIME (exclusive)")
+    parser.add_argument("--updated-since", metavar="TIME", help="updated at or after TIME")
+    parser.add_argument(
+        "--updated-until", metavar="TIME", help="updated before TIME (exclusive)"
+    )
+    parser.add_argument(
+        "--include-activity",
+        action="store_true",
+        help="add each project's activity feed events (who changed what, when) as activities",
+    )
     parser.add_argument(
         "--exclude-deleted",
         action="store_true",
@@ -77,11 +86,21 @@ def filters_from(args: argparse.Namespace) -> ExportFilters:
     until = parse_timestamp(args.until, "--until") if args.until else None
     if since and until and instant(since) >= instant(until):
         raise UsageError(f"--since {since} must be before --until {until}")
+    upd_since = (
+        parse_timestamp(args.updated_since, "--updated-since") if args.updated_since else None
+    )
+    upd_until = (
+        parse_timestamp(args.updated_until, "--updated-until") if args.updated_until else None
+    )
+    if upd_since and upd_until and instant(upd_since) >= instant(upd_until):
+        raise UsageError(f"--updated-since {upd_since} must be before --updated-until {upd_until}")
     return ExportFilters(
         orgs=tuple(o.strip() for o in args.org or ()),
         users=tuple(u.strip() for u in args.user or ()),
         since=since,
         until=until,
+        updated_since=upd_since,
+        updated_until=upd_until,
         exclude_deleted=bool(args.exclude_deleted),
     )
 
@@ -95,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
         filters=filters,
         include_content=bool(args.include_content),
         files_dir=args.files_dir,
+        include_activity=bool(args.include_activity),
     )
     path = archive_path_from(args)
     with ArchiveReader.open(path) as reader:

@@ -118,6 +118,7 @@ class ExportOptions:
     filters: ExportFilters = field(default_factory=ExportFilters)
     include_content: bool = False
     files_dir: Path | None = None
+    include_activity: bool = False
 
 
 @dataclass
@@ -154,6 +155,7 @@ class ExportResult:
             },
             "filters": self.options.filters.to_json(),
             "include_content": self.options.include_content,
+            "include_activity": self.options.include_activity,
             "output": {
                 "ndjson": self.ndjson.path if self.ndjson else None,
                 "gzip": self.gzip,
@@ -186,6 +188,9 @@ def write_ndjson(
             data,
             include_content=options.include_content,
             exported_file=files.copy if files else None,
+            activities=(
+                reader.activities(snapshot, data.project_id) if options.include_activity else None
+            ),
         )
         sink.write(orjson.dumps(rec) + b"\n")
         _count(counts, data, rec)

@@ -44,7 +44,8 @@ import orjson
 
 from crawler.archive import MARKER, Archive, read_marker
 from crawler.archive.fs import os_error
-from crawler.archive.index import ProjectRow, SnapshotRow
+from crawler.archive.feedlog import FeedLog
+from crawler.archive.index import ProjectRow, SnapshotRow, instant_key
 from crawler.archive.records import Fetch, Record
 from crawler.archive.refs import BlobRef, check_ref
 from crawler.errors import ArchiveError, UsageError
@@ -157,6 +158,16 @@ class ArchiveReader:
         for row in self._index.projects(snapshot_id):
             if where is None or where(row):
                 yield row
+
+    def activities(self, snapshot: SnapshotRow, project_id: str) -> list[Any]:
+        """The feed events naming a project that this snapshot, or any before it, read.
+
+        Once each (by id), oldest first, as the API sent them: who uploaded,
+        replaced or deleted what, and when. Empty for archives without the feed.
+        """
+        upto = instant_key(snapshot.started_at)
+        earlier = [s.id for s in self.snapshots() if instant_key(s.started_at) <= upto]
+        return list(FeedLog(self._index).project_events(project_id, earlier))
 
     def row(self, snapshot_id: str, project_id: str) -> ProjectRow | None:
         return self._index.get_project(snapshot_id, project_id)
