@@ -137,8 +137,12 @@ class Crawl:
                 self.index.set_snapshot_status(current.id, "running")
             resumed = self.index.get_snapshot(current.id)
             if self.feed.log.state(resumed.id) is None:  # made before the feed was read
-                parent_row = self.index.get_snapshot(resumed.parent_id) if resumed.parent_id else None
-                await self._start_feed(resumed, await self.feed.begin(parent_row, resumed.started_at))
+                parent_row = (
+                    self.index.get_snapshot(resumed.parent_id) if resumed.parent_id else None
+                )
+                await self._start_feed(
+                    resumed, await self.feed.begin(parent_row, resumed.started_at)
+                )
             return resumed, True
         parent = self.index.latest_finished(key) if self.settings.incremental else None
         # Before anything is written: a key without the feed's scope is found out here.

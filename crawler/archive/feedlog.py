@@ -101,7 +101,9 @@ class FeedLog:
                 (snapshot_id, orjson.dumps(state).decode()),
             )
 
-    def add_page(self, snapshot_id: str, events: Iterable[SeenEvent], state: dict[str, Any]) -> None:
+    def add_page(
+        self, snapshot_id: str, events: Iterable[SeenEvent], state: dict[str, Any]
+    ) -> None:
         """A page's events and the state past it (cursor, pages), in one transaction."""
         with self.index._tx() as c:
             c.executemany(

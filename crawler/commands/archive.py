@@ -48,9 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="TIME",
         help="updated at or after TIME (the list's updated_at), inclusive",
     )
-    parser.add_argument(
-        "--updated-until", metavar="TIME", help="updated before TIME, exclusive"
-    )
+    parser.add_argument("--updated-until", metavar="TIME", help="updated before TIME, exclusive")
     parser.add_argument(
         "--files",
         action=argparse.BooleanOptionalAction,

@@ -60,9 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", metavar="TIME", help="created at or after TIME")
     parser.add_argument("--until", metavar="TIME", help="created before TIME (exclusive)")
     parser.add_argument("--updated-since", metavar="TIME", help="updated at or after TIME")
-    parser.add_argument(
-        "--updated-until", metavar="TIME", help="updated before TIME (exclusive)"
-    )
+    parser.add_argument("--updated-until", metavar="TIME", help="updated before TIME (exclusive)")
     parser.add_argument(
         "--include-activity",
         action="store_true",

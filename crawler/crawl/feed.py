@@ -170,7 +170,9 @@ class FeedStep:
             await self._store(snapshot, state, page)
         return state
 
-    async def _store(self, snapshot: SnapshotRow, state: dict[str, Any], page: ActivityPage) -> None:
+    async def _store(
+        self, snapshot: SnapshotRow, state: dict[str, Any], page: ActivityPage
+    ) -> None:
         """The page's blob, then its events and the cursor past them (one transaction)."""
         stored = await self.archive.blobs.put(page.fetched.body, "json")
         digest = Digest(already_seen=self._seen(snapshot, state))
