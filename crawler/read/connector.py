@@ -165,12 +165,15 @@ class ExportFilters:
         return not (self.exclude_deleted and row.deleted_at is not None)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "organization_ids": list(self.orgs),
             "users": list(self.users),
             "created_at_gte": self.since,
             "created_at_lt": self.until,
-            "updated_at_gte": self.updated_since,
-            "updated_at_lt": self.updated_until,
             "exclude_deleted": self.exclude_deleted,
         }
+        if self.updated_since is not None:
+            out["updated_at_gte"] = self.updated_since
+        if self.updated_until is not None:
+            out["updated_at_lt"] = self.updated_until
+        return out
