@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from crawler.archive import Archive
+from crawler.crawl.feed import FeedRequiredError
 from crawler.read.export import ExportOptions, write_ndjson
 from crawler.read.reader import ArchiveReader
 from crawler.simulator import DatasetSpec, SimulatorConfig, running_simulator
@@ -90,3 +92,70 @@ async def test_incremental_with_the_feed_equals_a_full_snapshot(tmp_path: Path) 
     assert set(a) == set(b)
     for pid in b:
         assert a[pid] == b[pid], pid
+
+
+NOFEED_KEY = "sk-ant-api01-simulator.no-feed-scope.0001"
+
+
+def no_feed_config(spec: DatasetSpec) -> SimulatorConfig:
+    from crawler.simulator import ALL_SCOPES
+    from crawler.simulator.auth import ACTIVITIES, DEFAULT_KEY
+
+    return SimulatorConfig(
+        dataset=spec,
+        rate=None,
+        keys={DEFAULT_KEY: ALL_SCOPES, NOFEED_KEY: ALL_SCOPES - {ACTIVITIES}},
+    )
+
+
+def state_of(path: Path) -> tuple[int, int, list[str]]:
+    with Archive.open_for_reading(path) as arc:
+        return (
+            len(arc.index.list_snapshots()),
+            arc.index.count_blobs(),
+            sorted(p.name for p in (path / "snapshots").iterdir()),
+        )
+
+
+async def test_without_the_scope_it_says_so_and_carries_as_before(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    arc = tmp_path / "a"
+    async with running_simulator(no_feed_config(SPEC)) as sim:
+        assert await crawl(sim.base_url, NOFEED_KEY, arc) == 0  # a full run reads no feed
+        changes = sim.mutate(seed=4, fraction=0.01)
+        listed_changed = set(
+            changes.projects_added + changes.projects_renamed + changes.projects_soft_deleted
+        )
+        sim.counters.reset()
+        capsys.readouterr()
+        assert await crawl(sim.base_url, NOFEED_KEY, arc, "--incremental", **FEED) == 0
+        out = capsys.readouterr()
+        m = manifest(arc)
+        assert m["feed"]["status"] == "unavailable"
+        assert m["feed"]["missing_scope"] == "read:compliance_activities"
+        said = out.out + out.err
+        assert said.count("lacks the scope read:compliance_activities") == 1
+        assert "carried" in said
+        # Today's behaviour: one 403, then the list entry alone decides.
+        assert dict(sim.counters.by_endpoint["activities"]) == {403: 1}
+        assert sum(sim.counters.by_endpoint["projects.get"].values()) == len(
+            listed_changed & set(sim.dataset.projects)
+        )
+        fetched = {p["id"] for p in m["projects"] if "why" in p}
+        assert fetched == listed_changed & set(sim.dataset.projects)
+
+        before = state_of(arc)
+        with pytest.raises(FeedRequiredError) as info:
+            await crawl(sim.base_url, NOFEED_KEY, arc, "--incremental", "--require-feed", **FEED)
+        assert info.value.exit_code == 2
+        assert "read:compliance_activities" in str(info.value)
+        assert state_of(arc) == before  # nothing written
+
+        # With the scope again: no usable position behind the unavailable one, so all.
+        sim.counters.reset()
+        assert await crawl(sim.base_url, sim.key, arc, "--incremental", **FEED) == 0
+        m = manifest(arc)
+        assert m["feed"]["status"] == "no_position"
+        assert sum(sim.counters.by_endpoint["projects.get"].values()) == len(sim.dataset.projects)
+        assert all(p.get("why", {}).get("no_feed_position") for p in m["projects"])
