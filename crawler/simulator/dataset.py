@@ -19,6 +19,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from crawler.simulator.activity import ActivityLog
 from crawler.simulator.content import content_md5_header, iter_file_bytes
 from crawler.simulator.model import (
     LISTED_ABSENT,
@@ -469,6 +470,7 @@ class Dataset:
         self.files: dict[str, FileRec] = {}
         self.cases = Cases()
         self.clock_ns = BASE_NS
+        self.activities = ActivityLog(seed=spec.seed)
         self._sorted: list[Project] | None = None
         self._keys: list[tuple[int, str]] = []
 

@@ -17,8 +17,9 @@ async def test_mutation_reports_exactly_what_changed(make_sim: MakeSim) -> None:
         after = {t.id: t for t in ds.projects_truth()}
         kinds = changes.as_dict()
         for name in kinds:
-            if name != "at":
+            if name not in ("at", "activity_ids", "bulk_truncated"):
                 assert len(kinds[name]) == 3, name  # 5% of 60
+        assert changes.bulk_truncated == []  # opt-in only
 
         assert set(after) == set(before) - set(changes.projects_hard_deleted) | set(
             changes.projects_added
@@ -44,6 +45,15 @@ async def test_mutation_reports_exactly_what_changed(make_sim: MakeSim) -> None:
             assert any(c.assignment_uuid == assignment for c in ds.projects[pid].collaborators)
         for pid, assignment in changes.collaborators_revoked:
             assert all(c.assignment_uuid != assignment for c in ds.projects[pid].collaborators)
+        for pid in changes.projects_edited:
+            b, a = before[pid].detail, after[pid].detail
+            assert b is not None and a is not None
+            assert (a["description"], a["instructions"]) != (b["description"], b["instructions"])
+            assert a["name"] == b["name"] and a["updated_at"] == changes.at
+        for pid in changes.sharing_changed:
+            b_entry, a_entry = before[pid].list_entry, after[pid].list_entry
+            assert a_entry["is_private"] != b_entry["is_private"]
+            assert a_entry["updated_at"] == b_entry["updated_at"]
 
         # Unchanged projects serve identical records.
         touched = changes.touched_projects()
@@ -68,4 +78,5 @@ async def test_mutation_is_deterministic_and_updated_at_filter_sees_it(make_sim:
         since = {"updated_at.gte": "2031-05-05T00:00:00Z", "limit": "100"}
         items, _ = await walk(a, "/apps/projects", since)
         expected = set(ca.projects_added + ca.projects_renamed + ca.projects_soft_deleted)
+        expected |= set(ca.projects_edited)
         assert {i["id"] for i in items} == expected
