@@ -20,6 +20,7 @@ from crawler.crawl.feed import FeedRequiredError
 from crawler.read.export import ExportOptions, write_ndjson
 from crawler.read.reader import ArchiveReader
 from crawler.simulator import DatasetSpec, SimulatorConfig, running_simulator
+from crawler.simulator.auth import NO_FEED_SCOPES
 from tests.support import crawl
 from tests.test_archive_run import SMALL
 
@@ -52,7 +53,8 @@ def archived_md5s(path: Path) -> set[str]:
 
 
 def made(sim: Any) -> dict[str, int]:
-    return {e: sum(v.values()) for e, v in sim.counters.by_endpoint.items()}
+    out = {e: sum(v.values()) for e, v in sim.counters.by_endpoint.items()}
+    return {e: n for e, n in out.items() if n}
 
 
 async def test_incremental_with_the_feed_equals_a_full_snapshot(tmp_path: Path) -> None:
@@ -61,7 +63,11 @@ async def test_incremental_with_the_feed_equals_a_full_snapshot(tmp_path: Path) 
         ds = sim.dataset
         assert await crawl(sim.base_url, sim.key, inc) == 0
         assert manifest(inc)["feed"]["status"] == "full"
-        changes = sim.mutate(seed=3, fraction=0.006)
+        # Every kind of change, one project each (~7% in all), a bulk deletion the feed
+        # reports only as truncated, and read events that change nothing.
+        changes = sim.mutate(seed=3, fraction=0.006, bulk=1, noise=20)
+        for kind, items in changes.as_dict().items():
+            assert items, f"the mutation made no {kind}"
         touched = changes.touched_projects()
         assert 0.03 * len(ds.projects) <= len(touched) <= 0.08 * len(ds.projects)
         live = touched & set(ds.projects)
@@ -97,17 +103,6 @@ async def test_incremental_with_the_feed_equals_a_full_snapshot(tmp_path: Path) 
 NOFEED_KEY = "sk-ant-api01-simulator.no-feed-scope.0001"
 
 
-def no_feed_config(spec: DatasetSpec) -> SimulatorConfig:
-    from crawler.simulator import ALL_SCOPES
-    from crawler.simulator.auth import ACTIVITIES, DEFAULT_KEY
-
-    return SimulatorConfig(
-        dataset=spec,
-        rate=None,
-        keys={DEFAULT_KEY: ALL_SCOPES, NOFEED_KEY: ALL_SCOPES - {ACTIVITIES}},
-    )
-
-
 def state_of(path: Path) -> tuple[int, int, list[str]]:
     with Archive.open_for_reading(path) as arc:
         return (
@@ -121,12 +116,13 @@ async def test_without_the_scope_it_says_so_and_carries_as_before(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     arc = tmp_path / "a"
-    async with running_simulator(no_feed_config(SPEC)) as sim:
+    async with running_simulator(SimulatorConfig(dataset=SPEC, rate=None)) as sim:
+        sim.add_key(NOFEED_KEY, NO_FEED_SCOPES)
         assert await crawl(sim.base_url, NOFEED_KEY, arc) == 0  # a full run reads no feed
-        changes = sim.mutate(seed=4, fraction=0.01)
-        listed_changed = set(
-            changes.projects_added + changes.projects_renamed + changes.projects_soft_deleted
-        )
+        before = {t.id: t.list_entry for t in sim.dataset.projects_truth()}
+        sim.mutate(seed=4, fraction=0.01)
+        after = {t.id: t.list_entry for t in sim.dataset.projects_truth()}
+        listed_changed = {pid for pid, entry in after.items() if before.get(pid) != entry}
         sim.counters.reset()
         capsys.readouterr()
         assert await crawl(sim.base_url, NOFEED_KEY, arc, "--incremental", **FEED) == 0
@@ -139,11 +135,9 @@ async def test_without_the_scope_it_says_so_and_carries_as_before(
         assert "carried" in said
         # Today's behaviour: one 403, then the list entry alone decides.
         assert dict(sim.counters.by_endpoint["activities"]) == {403: 1}
-        assert sum(sim.counters.by_endpoint["projects.get"].values()) == len(
-            listed_changed & set(sim.dataset.projects)
-        )
+        assert sum(sim.counters.by_endpoint["projects.get"].values()) == len(listed_changed)
         fetched = {p["id"] for p in m["projects"] if "why" in p}
-        assert fetched == listed_changed & set(sim.dataset.projects)
+        assert fetched == listed_changed
 
         before = state_of(arc)
         with pytest.raises(FeedRequiredError) as info:

@@ -121,7 +121,9 @@ async def test_404_409_and_deletes(sim: Simulator) -> None:
     assert reply.status == 200
     assert reply.json() == {"id": idle.id, "type": "claude_project_deleted"}
     assert (await call(sim, f"/apps/projects/{idle.id}")).status == 404
-    assert (await call(sim, f"/apps/projects/{idle.id}", method="DELETE", key=sim.delete_key)).status == 404
+    assert (
+        await call(sim, f"/apps/projects/{idle.id}", method="DELETE", key=sim.delete_key)
+    ).status == 404
     assert idle.id not in ds.project_ids()
     for doc_id in doc_ids:
         assert (await call(sim, f"/apps/projects/documents/{doc_id}")).status == 404
