@@ -107,7 +107,7 @@ def test_updated_window_is_the_lists_updated_at_filter(tmp_path: Path) -> None:
     toml = write(tmp_path, '[filters]\nupdated_since = "2025-03-01"\n')
     s = build_settings(parse("--config", str(toml)), {"ANTHROPIC_COMPLIANCE_ACCESS_KEY": KEY})
     assert s.filters.updated_at_gte == "2025-03-01T00:00:00Z"
-    with pytest.raises(UsageError, match="--updated-since .* must be before --updated-until"):
+    with pytest.raises(UsageError, match=r"--updated-since .* must be before --updated-until"):
         build_settings(
             parse("--updated-since", "2025-02-01", "--updated-until", "2025-01-01"),
             {"ANTHROPIC_COMPLIANCE_ACCESS_KEY": KEY},

@@ -91,7 +91,13 @@ def test_diff_reports_exactly_the_mutation(
         if pid in ch.projects_soft_deleted:
             deleted = next(f for f in c["fields"] if f["field"] == "deleted_at")
             assert deleted["before"] is None and deleted["after"] == ch.at
-        if pid not in set(ch.projects_renamed) | set(ch.projects_soft_deleted):
+        if pid in ch.sharing_changed:
+            assert ("list", "is_private") in fields
+            assert "fields_edited" in what
+        if pid in ch.projects_edited:
+            assert ("list", "updated_at") in fields
+        list_changes = ch.projects_renamed + ch.projects_soft_deleted + ch.projects_edited
+        if pid not in set(list_changes) | set(ch.sharing_changed):
             # Attachment and grant changes do not touch the list entry.
             assert not {f for f in fields if f[0] == "list"}
 
