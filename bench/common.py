@@ -9,8 +9,8 @@ subprocess (when the crawler's own CPU time or memory must be measured alone).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import contextlib
+import dataclasses
 import json
 import os
 import resource
