@@ -59,7 +59,7 @@ Modules, one job each::
     export, bag         NDJSON in the connector's shape, and BagIt (offline)
     verify_export       a recipient's check of an export against its manifest
     diff                what changed between two snapshots (offline)
-    simulator/*         the local Compliance API: dataset, endpoints, faults, mutations
+    simulator/*         the local Compliance API: dataset, endpoints, activity feed, faults, mutations
     demo, loop          ``make demo``; uvloop where available
 """
 

@@ -61,6 +61,10 @@ class ThreadedSimulator:
     def answered(self, endpoint: str) -> int:
         return self.call(lambda: self.sim.counters.count(endpoint))
 
+    def deletes(self) -> dict[str, dict[int, int]]:
+        """DELETE requests received so far, per target id, by status."""
+        return self.call(lambda: {k: dict(v) for k, v in self.sim.counters.deletes.items()})
+
     def set_faults(self, endpoint: str | None = None, **faults: Any) -> None:
         def apply() -> None:
             if endpoint is None and not faults:

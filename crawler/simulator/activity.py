@@ -1,6 +1,6 @@
 """The Activity Feed's store: events, their opaque sortable ids, visibility lag, and paging.
 
-Ids are ``activity_`` + 26 Crockford base32 characters of a 128-bit number
+Ids are ``activity_`` + 32 hex digits of a 128-bit number
 ``(created µs << 72) | (sequence << 32) | noise``: they sort (as strings) in
 ``created_at`` order, ties in recording order, so ``after_id`` is a position
 in time, as the docs imply. An event recorded with a ``created_at`` behind
@@ -8,7 +8,7 @@ events already served (a late row) gets an id behind them too, so a reader
 that only ever continues from its last ``after_id`` skips it, as it would live.
 
 Visibility: an event becomes readable ``lag_i`` seconds after it was recorded
-(wall clock), ``lag_i`` drawn per event from ``[0, lag]`` by the seed.
+(wall clock), ``lag_i`` drawn from ``[0, lag]`` by the seed, in recording order.
 Recording time rather than ``created_at`` is used so that data whose clock
 runs ahead of the wall (large generated datasets) still becomes visible;
 for events of "now" the two agree. ``advance(seconds)`` moves the visibility
@@ -27,12 +27,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from crawler.simulator.model import Json, Org, User
-from crawler.simulator.paging import draw
 from crawler.simulator.timestamps import NS_PER_S, format_instant, now_ns
 
 ID_PREFIX = "activity_"
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_ID_CHARS = frozenset(_CROCKFORD)
+_ID_CHARS = frozenset("0123456789abcdef")
 ACCESSED = "compliance_api_accessed"
 API_ACTOR: Json = {"type": "api_actor"}
 
@@ -43,16 +41,12 @@ def user_actor(user: User) -> Json:
 
 def encode_id(created_ns: int, seq: int, noise: int) -> str:
     n = ((created_ns // 1000) & ((1 << 56) - 1)) << 72 | (seq & ((1 << 40) - 1)) << 32 | noise
-    chars = []
-    for _ in range(26):
-        chars.append(_CROCKFORD[n & 31])
-        n >>= 5
-    return ID_PREFIX + "".join(reversed(chars))
+    return f"{ID_PREFIX}{n:032x}"
 
 
 def is_activity_id(text: str) -> bool:
     body = text[len(ID_PREFIX) :]
-    return text.startswith(ID_PREFIX) and len(body) == 26 and set(body) <= _ID_CHARS
+    return text.startswith(ID_PREFIX) and len(body) == 32 and set(body) <= _ID_CHARS
 
 
 @dataclass(slots=True)
@@ -135,6 +129,10 @@ class ActivityLog:
     events: list[Activity] = field(default_factory=list)
     _ids: list[str] = field(default_factory=list)
     _seq: int = 0
+    _rng: random.Random = field(default_factory=random.Random)
+
+    def __post_init__(self) -> None:
+        self._rng.seed(f"activity:{self.seed}")
 
     def now_ns(self) -> int:
         return now_ns() + self.offset_ns
@@ -154,8 +152,8 @@ class ActivityLog:
         self._seq += 1
         seq = self._seq
         created_ns -= created_ns % 1000  # the served text keeps microseconds
-        noise = random.Random(f"activity:{self.seed}:{seq}").getrandbits(32)
-        lag_ns = int(self.lag * draw(self.seed, "lag", seq) * NS_PER_S)
+        noise = self._rng.getrandbits(32)
+        lag_ns = int(self.lag * self._rng.random() * NS_PER_S)
         ev = Activity(
             id=encode_id(created_ns, seq, noise),
             created_at=format_instant(created_ns, 1 + seq % 2),

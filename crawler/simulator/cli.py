@@ -235,6 +235,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     m.add_argument("--mutate-fraction", type=float, default=0.01, help="share of projects changed")
     m.add_argument("--mutate-seed", type=int, default=1, help="seed of the first change set")
     m.add_argument(
+        "--mutate-kinds",
+        default=None,
+        metavar="all|K1,K2",
+        help="kinds of change per set: 'all', or a comma list of hard_delete, soft_delete, "
+        "rename, attach, detach, replace, grant, revoke, create, edit, share "
+        "(default: all but edit and share)",
+    )
+    m.add_argument(
         "--mutate-bulk",
         type=int,
         default=0,
@@ -329,6 +337,7 @@ async def serve(args: argparse.Namespace) -> int:
             changes = sim.mutate(
                 seed=seed,
                 fraction=args.mutate_fraction,
+                kinds=args.mutate_kinds,
                 bulk=args.mutate_bulk,
                 noise=args.mutate_noise,
             )

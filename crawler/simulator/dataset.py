@@ -533,9 +533,21 @@ class Dataset:
         for kind, item_id in p.attachments:
             if kind == "doc":
                 self.documents.pop(item_id, None)
-            elif not any(("file", item_id) in q.attachments for q in self.projects.values()):
-                self.files.pop(item_id, None)
+            else:
+                self.drop_file_if_orphan(item_id)
         self.touch()
+
+    def drop_file_if_orphan(self, file_id: str) -> None:
+        """Forget a file no project lists any more.
+
+        Only the planted shared file is ever listed by two projects, so only it
+        needs the scan (which is slow on large datasets).
+        """
+        if file_id == self.cases.shared_file and any(
+            ("file", file_id) in q.attachments for q in self.projects.values()
+        ):
+            return
+        self.files.pop(file_id, None)
 
     def delete_document(self, document_id: str) -> None:
         doc = self.documents.pop(document_id)

@@ -7,7 +7,8 @@ replaced in place (same id, new text), collaborators granted or revoked, a
 sharing change (it shows in the list entry's ``is_private``). An incremental
 crawler that trusts ``updated_at`` alone misses those, as it would live.
 
-Each change leaves the Activity Feed event the live service records, by a
+Each change leaves the Activity Feed event the live service records (dated
+at the change, or at wall-clock time when the data's clock runs ahead), by a
 ``user_actor`` of the project's organisation: document uploaded / updated /
 deleted, file uploaded / deleted, ``role_assignment_granted|revoked`` (on the
 ``claude_proj_`` id), ``claude_project_sharing_updated``,
@@ -16,8 +17,10 @@ deleted, file uploaded / deleted, ``role_assignment_granted|revoked`` (on the
 listed). Renames and edits leave none (there is no ``claude_project_updated``);
 hard deletes (retention) leave none: the project just vanishes.
 
-Kinds (``kinds=`` restricts to some): hard_delete, soft_delete, rename,
-attach, detach, replace, grant, revoke, create, edit, share. Opt-in extras:
+Kinds: hard_delete, soft_delete, rename, attach, detach, replace, grant,
+revoke, create, edit, share. By default the first nine (``DEFAULT_KINDS``,
+what change sets always held, so existing figures stay comparable);
+``kinds=KINDS`` (or ``"all"``) applies every kind, ``kinds=[...]`` some. Opt-in extras:
 ``bulk=N`` projects lose every document (or file) at once, recorded as one
 ``..._bulk_deletion_audit_truncated`` event after one audited deletion;
 ``noise=N`` read events (``claude_project_viewed``, ``..._document_viewed``)
@@ -49,13 +52,15 @@ KINDS = (
     "edit",
     "share",
 )
+DEFAULT_KINDS = KINDS[:9]
 
 
 @dataclass
 class ChangeSet:
     """Ids of what one mutation changed; pairs are (project id, item id).
 
-    ``activity_ids``: the feed events it recorded, in the order made.
+    ``activity_ids``: the feed events it recorded, in the order made (ids carry
+    wall-clock time: the one field two runs of the same seed do not share).
     ``bulk_truncated``: projects whose bulk deletion the feed reports only as a
     truncated audit (their removed items are in ``attachments_removed`` too).
     """
@@ -106,6 +111,10 @@ class _Mutation:
         self.fac = Factory(ds, self.rng)
         self.at_ns = ds.advance_clock(parse_instant(at) if at is not None else now_ns())
         self.changes = ChangeSet(at=format_instant(self.at_ns, 1))
+        # Feed events are dated on the wall clock: where the data's clock runs ahead of it
+        # (large generated datasets reach years ahead), they keep their spacing but move
+        # back, so feed windows that end a minute in the past still hold them.
+        self.shift = max(0, self.at_ns - now_ns())
         live = [p for p in ds.sorted_projects() if not p.gone_on_detail]
         self.n = max(1, round(fraction * len(live))) if live else 0
         self.pool = list(live)
@@ -113,12 +122,14 @@ class _Mutation:
 
     def take(self, pred: Callable[[Project], bool] | None = None) -> list[Project]:
         picked: list[Project] = []
-        for p in list(self.pool):
+        for p in self.pool:
             if len(picked) == self.n:
                 break
             if pred is None or pred(p):
                 picked.append(p)
-                self.pool.remove(p)
+        # By identity: list.remove would compare whole dataclasses, slow on large pools.
+        chosen = {id(p) for p in picked}
+        self.pool = [p for p in self.pool if id(p) not in chosen]
         return picked
 
     def emit(self, p: Project, type_: str, fields: Json, at_ns: int | None = None) -> None:
@@ -126,7 +137,8 @@ class _Mutation:
         actor = user_actor(self.actors.choice(users)) if users else {"type": "anthropic_actor"}
         if not fields.get("resource_id"):
             fields = {"claude_project_id": p.id, **fields}
-        ev = self.ds.activities.record(type_, at_ns or self.at_ns, p.org, actor, fields)
+        when = (at_ns or self.at_ns) - self.shift
+        ev = self.ds.activities.record(type_, when, p.org, actor, fields)
         self.changes.activity_ids.append(ev)
 
     def doc_event(self, p: Project, type_: str, doc_id: str, at_ns: int | None = None) -> None:
@@ -146,8 +158,7 @@ class _Mutation:
 
     def remove_file(self, p: Project, file_id: str) -> None:
         p.attachments.remove(("file", file_id))
-        if not any(("file", file_id) in q.attachments for q in self.ds.projects.values()):
-            self.ds.files.pop(file_id, None)
+        self.ds.drop_file_if_orphan(file_id)
 
     # -- the kinds, in the order their picks are drawn ------------------------------------
 
@@ -261,8 +272,9 @@ class _Mutation:
             return kinds.count("doc") >= 2 or kinds.count("file") >= 2
 
         picked = [p for p in self.pool if many(p)][:count]
+        chosen = {id(p) for p in picked}
+        self.pool = [p for p in self.pool if id(p) not in chosen]
         for p in picked:
-            self.pool.remove(p)
             docs = [i for k, i in sorted(p.attachments) if k == "doc"]
             files = [i for k, i in sorted(p.attachments) if k == "file"]
             kind, items = ("document", docs) if len(docs) >= 2 else ("file", files)
@@ -298,16 +310,20 @@ def mutate(
     fraction: float = 0.01,
     at: str | None = None,
     *,
-    kinds: Collection[str] | None = None,
+    kinds: Collection[str] | str | None = None,
     bulk: int = 0,
     noise: int = 0,
 ) -> ChangeSet:
     """Apply one seeded change set to ``ds``: about ``fraction`` of the projects per kind.
 
-    ``kinds``: only these kinds (default: all of ``KINDS``); ``bulk``: projects
-    bulk-deleting their documents or files; ``noise``: read events to add.
+    ``kinds``: these kinds (default ``DEFAULT_KINDS``; ``"all"``: ``KINDS``); ``bulk``:
+    projects bulk-deleting their documents or files; ``noise``: read events to add.
     """
-    wanted = set(KINDS if kinds is None else kinds)
+    if kinds is None:
+        kinds = DEFAULT_KINDS
+    elif isinstance(kinds, str):
+        kinds = KINDS if kinds == "all" else kinds.split(",")
+    wanted = set(kinds)
     unknown = wanted - set(KINDS)
     if unknown:
         raise ValueError(f"unknown mutation kind(s): {sorted(unknown)}")
