@@ -20,11 +20,20 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import orjson
-
+from crawler.canonical import canonical_json
 from crawler.errors import UsageError
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
+# Every default, once: Settings, the API client and the retry policy all use these.
+DEFAULT_RATE = 4.0  # requests per second: the API's documented budget
+DEFAULT_CONCURRENCY = 16
+DEFAULT_MAX_ATTEMPTS = 8
+DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_READ_TIMEOUT = 60.0  # per socket read, so per chunk for streamed bodies
+DEFAULT_TOTAL_TIMEOUT = 300.0  # whole JSON request; downloads have none
+DEFAULT_MAX_JSON_BYTES = 64 * 1024 * 1024
+DEFAULT_BACKOFF_BASE = 1.0  # first retry wait without retry-after; doubles up to the cap
+DEFAULT_BACKOFF_CAP = 60.0
 KEY_ENV_VARS = ("ANTHROPIC_COMPLIANCE_ACCESS_KEY", "ANTHROPIC_COMPLIANCE_API_KEY")
 MAX_RATE = 1000.0
 MAX_CONCURRENCY = 256
@@ -110,7 +119,7 @@ class Filters:
         canon = self.to_json()
         canon["organization_ids"] = sorted(set(self.organization_ids))
         canon["user_ids"] = sorted(set(self.user_ids))
-        return orjson.dumps(canon, option=orjson.OPT_SORT_KEYS).decode()
+        return canonical_json(canon).decode()
 
 
 @dataclass(frozen=True)
@@ -119,14 +128,14 @@ class Settings:
     base_url: str = DEFAULT_BASE_URL
     api_key: str = field(default="", repr=False)
     key_source: str = ""  # where the key came from (an env var name or "key_file"), never the key
-    rate: float = 4.0  # requests per second; 0 lifts the limit (benchmarks only)
-    concurrency: int = 16
-    max_attempts: int = 8
-    connect_timeout: float = 10.0
-    read_timeout: float = 60.0
-    max_json_bytes: int = 64 * 1024 * 1024
-    backoff_base: float = 1.0  # first retry wait without retry-after; doubles up to the cap
-    backoff_cap: float = 60.0
+    rate: float = DEFAULT_RATE  # 0 lifts the limit (benchmarks only)
+    concurrency: int = DEFAULT_CONCURRENCY
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    read_timeout: float = DEFAULT_READ_TIMEOUT
+    max_json_bytes: int = DEFAULT_MAX_JSON_BYTES
+    backoff_base: float = DEFAULT_BACKOFF_BASE
+    backoff_cap: float = DEFAULT_BACKOFF_CAP
     filters: Filters = Filters()
     files: bool = True
     document_metadata: bool = False
@@ -295,7 +304,9 @@ def add_crawl_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags shared by the commands that talk to the API."""
     add_archive_argument(parser)
     parser.add_argument("--base-url", metavar="URL", help=f"API host (default {DEFAULT_BASE_URL})")
-    parser.add_argument("--rate", type=float, metavar="R", help="requests per second (default 4)")
+    parser.add_argument(
+        "--rate", type=float, metavar="R", help=f"requests per second (default {DEFAULT_RATE:g})"
+    )
     parser.add_argument("--log-format", choices=["text", "json"], help="log line format")
     parser.add_argument(
         "--quiet", action="store_true", default=None, help="only errors and the summary"

@@ -11,7 +11,8 @@ from typing import Any
 
 from crawler.api.client import BodySink, Download, Fetched
 from crawler.archive import Archive
-from crawler.fetcher import ProjectFetcher, SharedWork
+from crawler.crawl.project import ProjectFetcher
+from crawler.crawl.work import SharedWork
 
 BODY = b"the same bytes under two file ids"
 MD5 = hashlib.md5(BODY).hexdigest()

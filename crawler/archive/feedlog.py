@@ -1,7 +1,7 @@
 """The index's record of the Activity Feed: each snapshot's feed state and the events it read.
 
-Two tables beside the catalogue (ARCHIVE.md, "The feed"), created on first
-write, so an archive made before them simply has no feed position:
+Two tables beside the catalogue (``schema.FEED_SCHEMA``, ARCHIVE.md), created
+by every writer if missing, so an archive made before them has no feed position:
 
 * ``snapshot_feed``: one JSON state per snapshot: its position (where the next
   incremental starts), the window it read, the after_id cursor, the raw pages
@@ -21,21 +21,9 @@ from typing import Any, Protocol
 
 import orjson
 
-from crawler.archive.index import Index, instant_key
+from crawler.archive.index import Index
+from crawler.archive.schema import instant_key
 from crawler.errors import ArchiveError
-
-FEED_SCHEMA = """
-CREATE TABLE IF NOT EXISTS snapshot_feed (
-  snapshot_id TEXT PRIMARY KEY,
-  state TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS feed_events (
-  snapshot_id TEXT NOT NULL, activity_id TEXT NOT NULL,
-  project_id TEXT, type TEXT, created_at TEXT, created_key TEXT NOT NULL,
-  acted INTEGER NOT NULL,
-  event TEXT NOT NULL,
-  PRIMARY KEY (snapshot_id, activity_id));
-CREATE INDEX IF NOT EXISTS feed_events_by_project ON feed_events (project_id, created_key)
-"""
 
 
 class SeenEvent(Protocol):
@@ -53,14 +41,6 @@ class SeenEvent(Protocol):
     def acted(self) -> bool: ...
     @property
     def event(self) -> Mapping[str, Any]: ...
-
-
-def ensure_schema(index: Index) -> None:
-    """Create the feed tables if this archive predates them (idempotent)."""
-    with index._tx() as c:
-        for stmt in FEED_SCHEMA.split(";"):
-            if stmt.strip():
-                c.execute(stmt)
 
 
 def _has_tables(index: Index) -> bool:
@@ -180,4 +160,4 @@ class FeedLog:
             yield _loads(text, f"feed event {aid}")
 
 
-__all__ = ["FEED_SCHEMA", "FeedLog", "ensure_schema"]
+__all__ = ["FeedLog", "SeenEvent"]

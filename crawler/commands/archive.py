@@ -13,8 +13,8 @@ from crawler import loop
 from crawler.api.client import ComplianceClient
 from crawler.archive import Archive
 from crawler.commands import client_config
-from crawler.config import Settings, add_crawl_arguments, build_settings
-from crawler.pipeline import Crawl, RunResult
+from crawler.config import DEFAULT_CONCURRENCY, Settings, add_crawl_arguments, build_settings
+from crawler.crawl import Crawl, RunResult
 from crawler.progress import Progress, summary
 
 EXIT_OK, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 130
@@ -23,7 +23,10 @@ EXIT_OK, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 130
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_crawl_arguments(parser)
     parser.add_argument(
-        "--concurrency", type=int, metavar="N", help="projects fetched at once (default 16)"
+        "--concurrency",
+        type=int,
+        metavar="N",
+        help=f"projects fetched at once (default {DEFAULT_CONCURRENCY})",
     )
     parser.add_argument(
         "--org",

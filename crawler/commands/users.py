@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from crawler import loop
-from crawler.api.client import ComplianceClient, list_users
+from crawler.api import ComplianceClient, list_users
 from crawler.commands import client_config
 from crawler.config import add_crawl_arguments, build_settings
 

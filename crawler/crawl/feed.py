@@ -20,24 +20,21 @@ scope: carried as before, by list entry alone; no position).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from crawler.api.activities import ActivityPage, activities_page
-from crawler.api.client import FEED_SCOPE, ComplianceClient
-from crawler.archive import Archive
+from crawler.api.endpoints import ComplianceApi
+from crawler.api.failures import FEED_SCOPE
+from crawler.api.model import Page
+from crawler.archive import Archive, SnapshotRow
 from crawler.archive.feedlog import FeedLog
-from crawler.archive.index import SnapshotRow
-from crawler.crawl.feed_plan import (
-    Digest,
-    FeedPosition,
-    NoPosition,
-    Window,
-    plan_window,
-)
+from crawler.crawl.bodies import fetch_json
+from crawler.crawl.feed_plan import Digest, FeedPosition, NoPosition, Window, plan_window
 from crawler.errors import ScopeError
-from crawler.fetcher import fetch_json
+
+__all__ = ["UNAVAILABLE_COST", "FeedRequiredError", "FeedStart", "FeedStep", "FeedVerdict"]
 
 UNAVAILABLE_COST = (
     f"the access key lacks the scope {FEED_SCOPE}: the activity feed cannot be read, so "
@@ -56,18 +53,34 @@ class FeedStart:
     """What ``begin`` decided, and the first page when it read one."""
 
     state: dict[str, Any]
-    first: ActivityPage | None = None
+    first: Page | None = None
     notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FeedVerdict:
+    """What the listing needs: which projects the feed says to fetch whole."""
+
+    mode: str  # full | read | no_position | unavailable
+    touched: dict[str, list[str]] = field(default_factory=dict)  # project id -> activity ids
+
+    def fetch_whole(self, project_id: str) -> bool:
+        """Never carry this project: the feed named it, or there is no usable position."""
+        return self.mode == "no_position" or project_id in self.touched
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _position(until: str, *, read: bool) -> dict[str, Any]:
+    return FeedPosition(until=until, read=read).to_json()
+
+
 class FeedStep:
     def __init__(
         self,
-        client: ComplianceClient,
+        api: ComplianceApi,
         archive: Archive,
         *,
         organization_ids: tuple[str, ...] = (),
@@ -75,13 +88,14 @@ class FeedStep:
         overlap_seconds: float,
         require: bool = False,
     ) -> None:
-        self.client = client
+        self.api = api
         self.archive = archive
         self.log = FeedLog(archive.index)
         self.organization_ids = organization_ids
         self.settle_seconds = settle_seconds
         self.overlap_seconds = overlap_seconds
         self.require = require
+        self.notes: list[str] = []  # what the run says once (no scope, no position)
 
     # -- deciding ------------------------------------------------------------------------
 
@@ -92,7 +106,7 @@ class FeedStep:
             if self.require:
                 # A full snapshot reads nothing, but --require-feed promises the next
                 # incremental can: one probe now, before anything is written.
-                await self._probe(Window(gte=started_at, lt=started_at))
+                await self._probe(started_at)
             return start
         parent_state = self.log.state(parent.id) or {}
         planned = plan_window(
@@ -101,20 +115,18 @@ class FeedStep:
             settle_seconds=self.settle_seconds,
             overlap_seconds=self.overlap_seconds,
         )
-        if isinstance(planned, NoPosition):
-            # A probe tells "fetch everything" (readable feed) from "carry as before".
-            try:
-                await self._probe(Window(gte=started_at, lt=started_at))
-            except ScopeError as err:
-                return self._unavailable(err)
-            state: dict[str, Any] = {
-                "status": "no_position",
-                "reason": planned.reason,
-                "position": _position(started_at, read=False),
-            }
-            return FeedStart(state, notes=[f"{planned.reason}: fetching every project"])
         try:
-            first = await self._page(planned, None) if not planned.empty else None
+            if isinstance(planned, NoPosition):
+                # A probe tells "fetch everything" (readable feed) from "carry as before".
+                await self._probe(started_at)
+                state: dict[str, Any] = {
+                    "status": "no_position",
+                    "reason": planned.reason,
+                    "position": _position(started_at, read=False),
+                }
+                return FeedStart(state, notes=[f"{planned.reason}: fetching every project"])
+            query = planned.query(self.organization_ids)
+            first = None if planned.empty else await self.api.activities_page(query, None)
         except ScopeError as err:
             return self._unavailable(err)
         state = {
@@ -141,12 +153,10 @@ class FeedStep:
         }
         return FeedStart(state, notes=[UNAVAILABLE_COST])
 
-    async def _probe(self, window: Window) -> None:
-        """One cheapest request: does this key read the feed? (ScopeError if not.)"""
-        await activities_page(self.client, window.query(self.organization_ids), None, limit=1)
-
-    async def _page(self, window: Window, after_id: str | None) -> ActivityPage:
-        return await activities_page(self.client, window.query(self.organization_ids), after_id)
+    async def _probe(self, at: str) -> None:
+        """The cheapest request (an empty window): can this key read the feed?"""
+        window = Window(gte=at, lt=at)
+        await self.api.activities_page(window.query(self.organization_ids), None, limit=1)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -154,33 +164,45 @@ class FeedStep:
         """Record the decision with the (new) snapshot; store the first page if one was read."""
         state = dict(begun.state)
         self.log.save_state(snapshot.id, state)
+        self.notes += begun.notes
         if begun.first is not None:
             await self._store(snapshot, state, begun.first)
 
-    async def read_rest(self, snapshot: SnapshotRow, stopping: Any = None) -> dict[str, Any]:
+    async def resume(self, snapshot: SnapshotRow, parent: SnapshotRow | None) -> None:
+        """A snapshot started before the feed was read (no state yet) decides now."""
+        if self.log.state(snapshot.id) is None:
+            await self.start(snapshot, await self.begin(parent, snapshot.started_at))
+
+    async def read_rest(
+        self, snapshot: SnapshotRow, stopping: Callable[[], bool] = lambda: False
+    ) -> FeedVerdict:
         """Read the pages after the stored cursor until the window is exhausted."""
         state = self.log.state(snapshot.id) or {}
-        while state.get("status") == "read" and not state.get("done"):
-            if stopping is not None and stopping():
-                break
+        if state.get("status") == "read" and not state.get("done") and not stopping():
             window = Window(
                 gte=state["window"]["created_at_gte"], lt=state["window"]["created_at_lt"]
             )
-            page = await self._page(window, state.get("cursor"))
-            await self._store(snapshot, state, page)
-        return state
+            walk = self.api.activities(window.query(self.organization_ids), state.get("cursor"))
+            async for page in walk:  # the next page is asked for only once this one is stored
+                await self._store(snapshot, state, page)
+                if state["done"] or stopping():
+                    break
+        return FeedVerdict(str(state.get("status", "full")), self.log.touched(snapshot.id))
 
-    async def _store(
-        self, snapshot: SnapshotRow, state: dict[str, Any], page: ActivityPage
-    ) -> None:
+    def finished(self, snapshot_id: str) -> bool:
+        state = self.log.state(snapshot_id) or {}
+        return state.get("status") != "read" or bool(state.get("done"))
+
+    async def _store(self, snapshot: SnapshotRow, state: dict[str, Any], page: Page) -> None:
         """The page's blob, then its events and the cursor past them (one transaction)."""
         stored = await self.archive.blobs.put(page.fetched.body, "json")
         digest = Digest(already_seen=self._seen(snapshot, state))
         events = digest.events(page.items)
         state["pages"] = [*state.get("pages", []), fetch_json(page.fetched, stored.ref)]
-        if page.last_id is not None:
-            state["cursor"] = page.last_id
-        state["done"] = not page.has_more or page.last_id is None
+        last_id = page.fetched.json().get("last_id")
+        if isinstance(last_id, str) and last_id:
+            state["cursor"] = last_id
+        state["done"] = page.next_page is None
         self.log.add_page(snapshot.id, events, state)
 
     def _seen(self, snapshot: SnapshotRow, state: dict[str, Any]) -> set[str]:
@@ -190,10 +212,7 @@ class FeedStep:
             seen |= self.log.seen_ids(snapshot.parent_id)
         return seen
 
-    # -- using ---------------------------------------------------------------------------
-
-    def touched(self, snapshot_id: str) -> dict[str, list[str]]:
-        return self.log.touched(snapshot_id)
+    # -- reporting -----------------------------------------------------------------------
 
     def summary(self, snapshot_id: str) -> dict[str, Any]:
         """The manifest's ``feed``: mode, window, cursor, position, events, pages."""
@@ -203,10 +222,3 @@ class FeedStep:
             state["events"] = self.log.count(snapshot_id)
             state["projects"] = len(self.log.touched(snapshot_id))
         return state
-
-
-def _position(until: str, *, read: bool) -> dict[str, Any]:
-    return FeedPosition(until=until, read=read).to_json()
-
-
-__all__ = ["UNAVAILABLE_COST", "FeedRequiredError", "FeedStart", "FeedStep"]

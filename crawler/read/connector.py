@@ -41,7 +41,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from crawler.archive.index import ProjectRow, instant_key
+from crawler.archive import ProjectRow
+from crawler.archive.index import instant_key
 from crawler.archive.refs import BlobRef
 from crawler.errors import ArchiveError
 from crawler.read.reader import ArchiveReader, ProjectData

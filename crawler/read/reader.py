@@ -42,10 +42,10 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from crawler.archive import MARKER, Archive, read_marker
+from crawler.archive import MARKER, Archive, ProjectRow, SnapshotRow, read_marker
 from crawler.archive.feedlog import FeedLog
 from crawler.archive.fs import os_error
-from crawler.archive.index import ProjectRow, SnapshotRow, instant_key
+from crawler.archive.index import instant_key
 from crawler.archive.records import Fetch, Record
 from crawler.archive.refs import BlobRef, check_ref
 from crawler.errors import ArchiveError, UsageError
