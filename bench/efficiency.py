@@ -109,7 +109,7 @@ async def measure(archive: Path) -> dict[str, Any]:
         without = archive.parent / "without-feed"
         shutil.copytree(archive, without)
         changes: ChangeSet = sim.mutate(
-            seed=MUTATION_SEED, fraction=MUTATION_FRACTION, bulk=1, noise=30
+            seed=MUTATION_SEED, fraction=MUTATION_FRACTION, kinds="all", bulk=1, noise=30
         )
         touched = changes.touched_projects() - set(changes.projects_hard_deleted)
         live_touched = touched & set(ds.projects)

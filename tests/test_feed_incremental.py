@@ -65,7 +65,7 @@ async def test_incremental_with_the_feed_equals_a_full_snapshot(tmp_path: Path) 
         assert manifest(inc)["feed"]["status"] == "full"
         # Every kind of change, one project each (~7% in all), a bulk deletion the feed
         # reports only as truncated, and read events that change nothing.
-        changes = sim.mutate(seed=3, fraction=0.006, bulk=1, noise=20)
+        changes = sim.mutate(seed=3, fraction=0.006, kinds="all", bulk=1, noise=20)
         for kind, items in changes.as_dict().items():
             assert items, f"the mutation made no {kind}"
         touched = changes.touched_projects()
@@ -120,7 +120,7 @@ async def test_without_the_scope_it_says_so_and_carries_as_before(
         sim.add_key(NOFEED_KEY, NO_FEED_SCOPES)
         assert await crawl(sim.base_url, NOFEED_KEY, arc) == 0  # a full run reads no feed
         before = {t.id: t.list_entry for t in sim.dataset.projects_truth()}
-        sim.mutate(seed=4, fraction=0.01)
+        sim.mutate(seed=4, fraction=0.01, kinds="all")
         after = {t.id: t.list_entry for t in sim.dataset.projects_truth()}
         listed_changed = {pid for pid, entry in after.items() if before.get(pid) != entry}
         sim.counters.reset()

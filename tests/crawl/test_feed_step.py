@@ -20,7 +20,9 @@ import pytest
 from aiohttp import ClientResponse
 from aioresponses import aioresponses
 
-from crawler.api.client import ClientConfig, ComplianceClient
+from crawler.api.client import ComplianceClient
+from crawler.api.endpoints import ComplianceApi
+from crawler.api.model import ClientConfig
 from crawler.api.retry import RetryPolicy
 from crawler.archive import Archive
 from crawler.archive.feedlog import FeedLog
@@ -101,7 +103,9 @@ def snapshot(archive: Archive, sid: str, parent: str | None) -> Any:
 
 
 def step(client: ComplianceClient, archive: Archive, require: bool = False) -> FeedStep:
-    return FeedStep(client, archive, settle_seconds=0, overlap_seconds=600, require=require)
+    return FeedStep(
+        ComplianceApi(client), archive, settle_seconds=0, overlap_seconds=600, require=require
+    )
 
 
 async def test_pages_by_after_id_and_dedupes_against_the_parent(
@@ -133,8 +137,12 @@ async def test_pages_by_after_id_and_dedupes_against_the_parent(
     assert begun.state["status"] == "read" and begun.first is not None
     child = snapshot(archive, "20261128T110000Z-bbbbbb", parent.id)
     await feed.start(child, begun)
-    state = await feed.read_rest(child)
-    assert state["done"] and state["cursor"] == "act_003"
+    verdict = await feed.read_rest(child)
+    state = FeedLog(archive.index).state(child.id)
+    assert state is not None and state["done"] and state["cursor"] == "act_003"
+    assert feed.finished(child.id)
+    assert verdict.mode == "read" and verdict.fetch_whole("claude_proj_c")
+    assert not verdict.fetch_whole("claude_proj_a")
 
     urls = [str(u) for (_m, u) in mocked.requests]
     q1, q2 = (parse_qs(urlsplit(u).query) for u in urls)
@@ -143,7 +151,7 @@ async def test_pages_by_after_id_and_dedupes_against_the_parent(
     assert q1["created_at.gte"] == ["2026-11-28T09:50:05.000000Z"]  # parent position - overlap
     assert q2["after_id"] == ["act_002"]
     # act_001: read by the parent; act_002 twice: at least once. Each acted on once.
-    assert feed.touched(child.id) == {"claude_proj_b": ["act_002"], "claude_proj_c": ["act_003"]}
+    assert verdict.touched == {"claude_proj_b": ["act_002"], "claude_proj_c": ["act_003"]}
     summary = feed.summary(child.id)
     assert summary["events"] == {"read": 3, "acted": 2} and summary["projects"] == 2
     assert len(summary["pages"]) == 2
