@@ -16,6 +16,9 @@ each step has one owner::
    input before anything is written.
 2. ``pipeline.Crawl`` picks the snapshot: continue the unfinished one with
    the same filters, or start a new one (incremental: against the last).
+   2b. ``crawl.feed`` reads the Activity Feed since the last snapshot's
+   position (incremental) and names the projects to fetch whole; every
+   snapshot records where the next one starts.
 3. The producer (``pipeline``) walks ``/apps/projects`` at ``limit=100``;
    each page is stored as a blob, and its projects and the ``created_at``
    watermark are recorded in the index in one transaction before the next
