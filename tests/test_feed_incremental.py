@@ -16,7 +16,9 @@ import orjson
 import pytest
 
 from crawler.archive import Archive
+from crawler.cli import main
 from crawler.crawl.feed import FeedRequiredError
+from crawler.read.connector import ExportFilters
 from crawler.read.export import ExportOptions, write_ndjson
 from crawler.read.reader import ArchiveReader
 from crawler.simulator import DatasetSpec, SimulatorConfig, running_simulator
@@ -188,3 +190,48 @@ async def test_late_events_are_caught_by_the_next_incremental(tmp_path: Path) ->
 
         assert await crawl(sim.base_url, sim.key, full) == 0
     assert exported(inc) == exported(full)
+
+
+async def test_activity_in_exports_and_the_updated_at_window(tmp_path: Path) -> None:
+    """``export --include-activity`` shows who changed what; ``--updated-since`` selects."""
+    arc, window = tmp_path / "a", tmp_path / "w"
+    async with running_simulator(SimulatorConfig(dataset=SPEC, rate=None)) as sim:
+        assert await crawl(sim.base_url, sim.key, arc) == 0
+        changes = sim.mutate(seed=7, fraction=0.01, kinds="all")
+        assert await crawl(sim.base_url, sim.key, arc, "--incremental", **FEED) == 0
+        # The list's updated_at filter, passed through: exactly what the server selects.
+        assert await crawl(sim.base_url, sim.key, window, "--updated-since", changes.at) == 0
+        expected = {t.id for t in sim.dataset.projects_truth({"updated_at_gte": changes.at})}
+        events = {e["id"]: e for e in sim.feed.rendered()}
+    assert expected and {p["id"] for p in manifest(window)["projects"]} == expected
+    assert manifest(window)["filters"]["updated_at_gte"] == changes.at
+
+    with ArchiveReader.open(arc) as reader:
+        snap = reader.snapshot()
+        sink = io.BytesIO()
+        options = ExportOptions(
+            include_activity=True, filters=ExportFilters(updated_since=changes.at)
+        )
+        write_ndjson(reader, snap, options, sink, base=arc)
+        everything = io.BytesIO()
+        write_ndjson(reader, snap, ExportOptions(include_activity=True), everything, base=arc)
+    selected = [orjson.loads(line) for line in sink.getvalue().splitlines()]
+    assert {r["id"] for r in selected} == expected  # the export's filter, offline
+    records = {r["id"]: r for r in map(orjson.loads, everything.getvalue().splitlines())}
+    for pid, doc in changes.documents_replaced:
+        acts = records[pid]["activities"]
+        replaced = [a for a in acts if a["type"] == "claude_project_document_updated"]
+        assert [a["claude_project_document_id"] for a in replaced] == [doc]
+        assert replaced[0] == events[replaced[0]["id"]]  # as the API sent it, unknown fields too
+        assert replaced[0]["actor"]["type"] == "user_actor"
+    for pid, _ in changes.collaborators_granted:
+        assert any(a["type"] == "role_assignment_granted" for a in records[pid]["activities"])
+    untouched = set(records) - changes.touched_projects()
+    assert all(records[p]["activities"] == [] for p in untouched)
+    # The same through the command line.
+    out = tmp_path / "changed.ndjson"
+    argv = ["export", "--archive", str(arc), "--out", str(out), "--include-activity"]
+    assert main([*argv, "--updated-since", changes.at]) == 0
+    lines = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    assert lines == selected
+    assert orjson.loads(out.with_name(out.name + ".manifest.json").read_bytes())["include_activity"]
