@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from crawler.api.client import BodySink, Download, Fetched
+from crawler.api import BodySink, Download, Fetched
 from crawler.archive import Archive
 from crawler.crawl.project import ProjectFetcher
 from crawler.crawl.work import SharedWork

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from crawler import cli
-from crawler.api.client import ClientConfig, ComplianceClient
+from crawler.api import ClientConfig, ComplianceClient
 from crawler.api.urls import segment
 from crawler.archive import Archive, BlobRef
 from crawler.config import check_base_url

@@ -9,6 +9,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 PACKAGE = Path(__file__).resolve().parent.parent / "crawler"
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
@@ -136,3 +138,13 @@ def test_functions_are_short() -> None:
                 if n > MAX_FUNCTION_LINES:
                     long[f"{name}.{node.name}"] = n
     assert long == {}
+
+
+def test_a_missing_command_module_is_an_error_not_a_hidden_command(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from crawler import cli
+
+    monkeypatch.setitem(cli.COMMANDS, "ghost", ("crawler.commands.ghost", "not built"))
+    with pytest.raises(ModuleNotFoundError):
+        cli.build_parser()

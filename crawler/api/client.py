@@ -21,8 +21,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import TypeVar
 
@@ -31,16 +30,25 @@ import orjson
 from yarl import URL
 
 from crawler.api.failures import (
-    Request,
     check_page,
     decode_content_md5,
     describe_transport,
+    read_error_body,
     redact,
     scrub,
     status_error,
 )
 from crawler.api.limiter import RateLimiter
-from crawler.api.model import BodySink, ClientConfig, Download, Fetched, Page, RequestStats
+from crawler.api.model import (
+    BodySink,
+    ClientConfig,
+    Download,
+    Fetched,
+    Page,
+    Request,
+    RequestStats,
+    ResponseMeta,
+)
 from crawler.api.retry import RetryPolicy
 from crawler.api.urls import API_PREFIX, ApiPath, encode_query
 from crawler.canonical import utc_now
@@ -59,47 +67,13 @@ log = logging.getLogger("crawler.api")
 ANTHROPIC_VERSION = "2023-06-01"
 # Response headers kept with every Fetched, for the chain of custody.
 KEPT_HEADERS = ("content-type", "content-disposition", "content-md5", "request-id")
-# Error bodies are small JSON; read no more than this of one.
-ERROR_BODY_LIMIT = 64 * 1024
 CHUNK_SIZE = 64 * 1024
 
 T = TypeVar("T")
 # A path as written out (``/v1/compliance/...``) or as raw segments (ids unencoded).
 PathLike = str | ApiPath
 
-__all__ = [
-    "BodySink",
-    "ClientConfig",
-    "ComplianceClient",
-    "Download",
-    "Fetched",
-    "Page",
-    "RequestStats",
-    "encode_query",
-]
-
-
-@dataclass(frozen=True)
-class _Meta:
-    """What is known of a response once its headers arrive."""
-
-    status: int
-    request_id: str | None
-    fetched_at: str
-    headers: Mapping[str, str]
-
-    def fetched(self, req: Request, body: bytes) -> Fetched:
-        return Fetched(
-            endpoint=req.endpoint,
-            method=req.method,
-            path=req.path,
-            query=req.query,
-            status=self.status,
-            request_id=self.request_id,
-            fetched_at=self.fetched_at,
-            headers=self.headers,
-            body=body,
-        )
+__all__ = ["ComplianceClient"]
 
 
 # -- the client ---------------------------------------------------------------------------
@@ -238,7 +212,7 @@ class ComplianceClient:
         """
         req = self._request(endpoint, "GET", path, ())
 
-        async def consume(resp: aiohttp.ClientResponse, meta: _Meta) -> Download:
+        async def consume(resp: aiohttp.ClientResponse, meta: ResponseMeta) -> Download:
             sink = await open_sink()
             digest = hashlib.md5(usedforsecurity=False)
             size = 0
@@ -293,7 +267,7 @@ class ComplianceClient:
         return Request(endpoint, method, shown, query_t, url)
 
     async def _get_json(self, req: Request, validate: Callable[[Fetched], None] | None) -> Fetched:
-        async def consume(resp: aiohttp.ClientResponse, meta: _Meta) -> Fetched:
+        async def consume(resp: aiohttp.ClientResponse, meta: ResponseMeta) -> Fetched:
             limit = self.config.max_json_bytes
             if resp.content_length is not None and resp.content_length > limit:
                 raise RejectedError(
@@ -333,7 +307,7 @@ class ComplianceClient:
     async def _send(
         self,
         req: Request,
-        consume: Callable[[aiohttp.ClientResponse, _Meta], Awaitable[T]],
+        consume: Callable[[aiohttp.ClientResponse, ResponseMeta], Awaitable[T]],
         *,
         stream: bool,
     ) -> T:
@@ -367,7 +341,7 @@ class ComplianceClient:
     async def _attempt(
         self,
         req: Request,
-        consume: Callable[[aiohttp.ClientResponse, _Meta], Awaitable[T]],
+        consume: Callable[[aiohttp.ClientResponse, ResponseMeta], Awaitable[T]],
         *,
         stream: bool,
     ) -> T:
@@ -388,7 +362,7 @@ class ComplianceClient:
                 # A redirect could carry x-api-key to another host: never follow one.
                 allow_redirects=False,
             ) as resp:
-                meta = _Meta(
+                meta = ResponseMeta(
                     status=resp.status,
                     request_id=resp.headers.get("request-id"),
                     fetched_at=utc_now(),
@@ -399,7 +373,7 @@ class ComplianceClient:
                 status, request_id = meta.status, meta.request_id
                 self.limiter.observe_headers(resp.headers)
                 if not 200 <= resp.status < 300:
-                    body = await self._read_error_body(resp)
+                    body = await read_error_body(resp, self.stats)
                     raise status_error(req, resp.status, resp.headers, body, meta.request_id)
                 return await consume(resp, meta)
         except CrawlerError as exc:
@@ -413,19 +387,6 @@ class ComplianceClient:
                 request_id=request_id,
                 status=status,
             ) from None  # aiohttp exceptions can carry request headers: do not chain
-
-    async def _read_error_body(self, resp: aiohttp.ClientResponse) -> bytes:
-        """Up to ERROR_BODY_LIMIT bytes of an error body; the status decides, not the body."""
-        buf = bytearray()
-        try:
-            async for chunk in resp.content.iter_chunked(CHUNK_SIZE):
-                self.stats.bytes_received += len(chunk)
-                buf += chunk
-                if len(buf) >= ERROR_BODY_LIMIT:
-                    break
-        except (aiohttp.ClientError, TimeoutError, ConnectionError):
-            pass
-        return bytes(buf[:ERROR_BODY_LIMIT])
 
 
 async def _abort_quietly(sink: BodySink) -> None:

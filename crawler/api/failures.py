@@ -10,14 +10,12 @@ import base64
 import binascii
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import orjson
-from yarl import URL
 
-from crawler.api.model import Fetched
+from crawler.api.model import Fetched, Request, RequestStats
 from crawler.api.retry import parse_retry_after
 from crawler.errors import (
     AuthError,
@@ -35,22 +33,9 @@ ORG_SCOPE = "read:compliance_org_data"
 USER_SCOPE = "read:compliance_user_data"
 FEED_SCOPE = "read:compliance_activities"
 _SCOPE_OF = {"organizations": ORG_SCOPE, "activities": FEED_SCOPE}
+# Error bodies are small JSON; read no more than this of one.
+ERROR_BODY_LIMIT = 64 * 1024
 _KEY_PATTERN = re.compile(r"sk-ant-[A-Za-z0-9_\-]+")
-
-
-@dataclass(frozen=True)
-class Request:
-    """One request as sent: what the errors and the chain of custody name."""
-
-    endpoint: str
-    method: str
-    path: str
-    query: tuple[tuple[str, str], ...]
-    url: URL
-
-    @property
-    def where(self) -> str:
-        return f"{self.endpoint} {self.method} {self.path}"
 
 
 def decode_content_md5(value: str) -> bytes | None:
@@ -203,3 +188,17 @@ def scrub(exc: CrawlerError, api_key: str) -> None:
     if clean != exc.message:
         exc.message = clean
         exc.args = (clean,)
+
+
+async def read_error_body(resp: aiohttp.ClientResponse, stats: RequestStats) -> bytes:
+    """Up to ERROR_BODY_LIMIT bytes of an error body; the status decides, not the body."""
+    buf = bytearray()
+    try:
+        async for chunk in resp.content.iter_chunked(64 * 1024):
+            stats.bytes_received += len(chunk)
+            buf += chunk
+            if len(buf) >= ERROR_BODY_LIMIT:
+                break
+    except (aiohttp.ClientError, TimeoutError, ConnectionError):
+        pass
+    return bytes(buf[:ERROR_BODY_LIMIT])

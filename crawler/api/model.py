@@ -11,10 +11,20 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
 import orjson
+from yarl import URL
 
 from crawler import __version__, config
 
-__all__ = ["BodySink", "ClientConfig", "Download", "Fetched", "Page", "RequestStats"]
+__all__ = [
+    "BodySink",
+    "ClientConfig",
+    "Download",
+    "Fetched",
+    "Page",
+    "Request",
+    "RequestStats",
+    "ResponseMeta",
+]
 
 
 @dataclass(frozen=True, repr=False)
@@ -143,3 +153,41 @@ class RequestStats:
             "bytes_received": self.bytes_received,
             "by_endpoint": {ep: dict(st) for ep, st in sorted(self.by_endpoint.items())},
         }
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request as sent: what the errors and the chain of custody name."""
+
+    endpoint: str
+    method: str
+    path: str
+    query: tuple[tuple[str, str], ...]
+    url: URL
+
+    @property
+    def where(self) -> str:
+        return f"{self.endpoint} {self.method} {self.path}"
+
+
+@dataclass(frozen=True)
+class ResponseMeta:
+    """What is known of a response once its headers arrive."""
+
+    status: int
+    request_id: str | None
+    fetched_at: str
+    headers: Mapping[str, str]
+
+    def fetched(self, req: Request, body: bytes) -> Fetched:
+        return Fetched(
+            endpoint=req.endpoint,
+            method=req.method,
+            path=req.path,
+            query=req.query,
+            status=self.status,
+            request_id=self.request_id,
+            fetched_at=self.fetched_at,
+            headers=self.headers,
+            body=body,
+        )

@@ -233,6 +233,15 @@ class _Verifier:
         except ArchiveError as exc:
             self.report.problem("manifest_damaged", path, str(exc))
             return
+        self.compare_projects(path, manifest, rows)
+
+    def compare_projects(
+        self,
+        path: Path,
+        manifest: dict[str, Any],
+        rows: dict[str, tuple[str, dict[str, Any] | None]],
+    ) -> None:
+        """The manifest's project list against the index's rows: same ids, states, records."""
         listed = {p["id"]: p for p in manifest["projects"]}
         missing = set(rows) - set(listed)
         extra = set(listed) - set(rows)
