@@ -97,6 +97,8 @@ class ArchiveReader:
         self._blobs_dir = archive.path / "blobs"
         # Collisions are rare: knowing them all up front saves a query per blob read.
         self._variants = archive.index.variant_blobs()
+        self._feed = FeedLog(archive.index)
+        self._up_to: dict[str, list[str]] = {}  # snapshot id -> it and the snapshots before it
 
     # -- opening ---------------------------------------------------------------------------------
 
@@ -165,9 +167,12 @@ class ArchiveReader:
         Once each (by id), oldest first, as the API sent them: who uploaded,
         replaced or deleted what, and when. Empty for archives without the feed.
         """
-        upto = instant_key(snapshot.started_at)
-        earlier = [s.id for s in self.snapshots() if instant_key(s.started_at) <= upto]
-        return list(FeedLog(self._index).project_events(project_id, earlier))
+        earlier = self._up_to.get(snapshot.id)
+        if earlier is None:  # once per snapshot, not once per project
+            upto = instant_key(snapshot.started_at)
+            earlier = [s.id for s in self.snapshots() if instant_key(s.started_at) <= upto]
+            self._up_to[snapshot.id] = earlier
+        return list(self._feed.project_events(project_id, earlier))
 
     def row(self, snapshot_id: str, project_id: str) -> ProjectRow | None:
         return self._index.get_project(snapshot_id, project_id)
