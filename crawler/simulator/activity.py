@@ -199,6 +199,27 @@ class ActivityLog:
             return self.events[i]
         return None
 
+    def matching(self, q: FeedQuery) -> int:
+        """Visible events a query matches (its bounds and filters; the cursor ignored)."""
+        now = self.now_ns()
+        return sum(1 for e in self.events if e.visible_ns <= now and q.matches(e))
+
+    def pages(self, q: FeedQuery) -> int:
+        """Requests a walk from the start to the end takes at ``q.limit``: never fewer than one."""
+        return max(1, -(-self.matching(q) // q.limit))
+
+    def projects_touched(self, activity_ids: Iterable[str]) -> set[str]:
+        """Projects these events name: ``claude_project_id``, or a ``claude_proj_`` resource."""
+        out: set[str] = set()
+        for aid in activity_ids:
+            ev = self.get(aid)
+            if ev is None:
+                continue
+            pid = ev.fields.get("claude_project_id") or ev.fields.get("resource_id")
+            if isinstance(pid, str) and pid.startswith("claude_proj_"):
+                out.add(pid)
+        return out
+
     def page(self, q: FeedQuery) -> Json:
         """One page of the feed, with the documented ``after_id``/``before_id`` semantics.
 

@@ -240,7 +240,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="all|K1,K2",
         help="kinds of change per set: 'all', or a comma list of hard_delete, soft_delete, "
         "rename, attach, detach, replace, grant, revoke, create, edit, share "
-        "(default: all but edit and share)",
+        "(default: all)",
     )
     m.add_argument(
         "--mutate-bulk",

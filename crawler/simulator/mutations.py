@@ -18,9 +18,10 @@ listed). Renames and edits leave none (there is no ``claude_project_updated``);
 hard deletes (retention) leave none: the project just vanishes.
 
 Kinds: hard_delete, soft_delete, rename, attach, detach, replace, grant,
-revoke, create, edit, share. By default the first nine (``DEFAULT_KINDS``,
-what change sets always held, so existing figures stay comparable);
-``kinds=KINDS`` (or ``"all"``) applies every kind, ``kinds=[...]`` some. Opt-in extras:
+revoke, create, edit, share. By default every one (``DEFAULT_KINDS`` ==
+``KINDS``; ``"all"`` says the same); ``kinds=[...]`` applies only some. The
+RNG draws of the first nine are what they were before edit and share
+existed, so a seed picks the same projects for them as it always did. Opt-in extras:
 ``bulk=N`` projects lose every document (or file) at once, recorded as one
 ``..._bulk_deletion_audit_truncated`` event after one audited deletion;
 ``noise=N`` read events (``claude_project_viewed``, ``..._document_viewed``)
@@ -52,7 +53,7 @@ KINDS = (
     "edit",
     "share",
 )
-DEFAULT_KINDS = KINDS[:9]
+DEFAULT_KINDS = KINDS
 
 
 @dataclass

@@ -35,12 +35,7 @@ def _default_keys() -> dict[str, frozenset[str]]:
 
 @dataclass
 class SimulatorConfig:
-    """How to run one simulator. ``rate`` None or 0 disables the rate limit.
-
-    ``keys``: key -> scopes (default: a read key with the feed scope, and a
-    separate delete-only key). ``feed_lag``: seconds; each Activity Feed event
-    becomes visible within ``[0, feed_lag]`` after it happens (seeded per event).
-    """
+    """How to run one simulator. ``rate`` None or 0 disables the rate limit."""
 
     dataset: DatasetSpec = field(default_factory=DatasetSpec)
     rate: float | None = 4.0
@@ -50,6 +45,9 @@ class SimulatorConfig:
     host: str = "127.0.0.1"
     port: int = 0
     chunk_size: int = 64 * 1024
+    # Seconds: each Activity Feed event becomes visible within [0, feed_lag] after it
+    # happens (seeded per event). ``keys`` default: a read key with the feed scope and a
+    # separate delete-only key (see _default_keys).
     feed_lag: float = 0.0
 
 

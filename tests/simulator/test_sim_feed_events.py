@@ -169,3 +169,26 @@ async def test_events_are_dated_on_the_wall_clock_when_data_runs_ahead(sim: Simu
     assert max(times) <= now_ns()
     created = [e for e in events if e["type"] == "claude_project_created"]
     assert [e["claude_project_id"] for e in created] == ch.projects_added  # spacing kept
+
+
+async def test_ground_truth_pages_and_projects(sim: Simulator) -> None:
+    from crawler.simulator.activity import FeedQuery
+
+    ch = sim.mutate(seed=11, fraction=0.1, kinds="all")
+    silent = set(ch.projects_renamed + ch.projects_edited + ch.projects_hard_deleted)
+    assert sim.feed.projects_touched(ch.activity_ids) == ch.touched_projects() - silent
+    q = FeedQuery(exclude_types=frozenset({ACCESSED}), descending=False, limit=4)
+    assert sim.feed.matching(q) == len(ch.activity_ids)
+    pages, after = 0, ""
+    while True:
+        reply = await call(
+            sim,
+            "/activities",
+            raw_query=f"order=asc&limit=4&exclude_activity_types[]={ACCESSED}{after}",
+        )
+        body = reply.json()
+        pages += 1
+        if not body["has_more"]:
+            break
+        after = f"&after_id={body['last_id']}"
+    assert pages == sim.feed.pages(q) == -(-len(ch.activity_ids) // 4)

@@ -86,9 +86,12 @@ async def test_mutation_is_deterministic_and_updated_at_filter_sees_it(make_sim:
         assert {i["id"] for i in items} == expected
 
 
-async def test_default_kinds_are_the_original_nine(make_sim: MakeSim) -> None:
-    async with make_sim() as sim:
-        ch = sim.mutate(seed=4, fraction=0.1)
-        assert not ch.projects_edited and not ch.sharing_changed
-        assert ch.projects_renamed and ch.projects_added
-        assert set(DEFAULT_KINDS) == set(KINDS) - {"edit", "share"}
+async def test_default_is_every_kind_and_kinds_restrict(make_sim: MakeSim) -> None:
+    async with make_sim() as a, make_sim() as b:
+        every = a.mutate(seed=4, fraction=0.1)
+        assert every.projects_edited and every.sharing_changed and every.projects_renamed
+        assert DEFAULT_KINDS == KINDS
+        some = b.mutate(seed=4, fraction=0.1, kinds=["rename", "grant"])
+        assert some.projects_renamed
+        assert some.collaborators_granted and not some.projects_edited
+        assert not some.projects_added and not some.attachments_added
