@@ -18,6 +18,7 @@ import pytest
 from crawler.archive import Archive
 from crawler.cli import main
 from crawler.crawl.feed import FeedRequiredError
+from crawler.errors import ListWalkError
 from crawler.read.connector import ExportFilters
 from crawler.read.export import ExportOptions, write_ndjson
 from crawler.read.reader import ArchiveReader
@@ -235,3 +236,26 @@ async def test_activity_in_exports_and_the_updated_at_window(tmp_path: Path) -> 
     lines = [orjson.loads(line) for line in out.read_bytes().splitlines()]
     assert lines == selected
     assert orjson.loads(out.with_name(out.name + ".manifest.json").read_bytes())["include_activity"]
+
+
+async def test_a_feed_that_fails_stops_the_run_and_a_rerun_completes_it(tmp_path: Path) -> None:
+    arc = tmp_path / "a"
+    async with running_simulator(SimulatorConfig(dataset=SPEC, rate=None)) as sim:
+        assert await crawl(sim.base_url, sim.key, arc) == 0
+        changes = sim.mutate(seed=8, fraction=0.01)
+        live = changes.touched_projects() & set(sim.dataset.projects)
+        before = state_of(arc)
+        sim.faults.set("activities", error_rate=1.0)
+        fast = {"max_attempts": 2, "backoff_base": 0.01, "backoff_cap": 0.01, **FEED}
+        with pytest.raises(ListWalkError, match="reading the activity feed failed"):
+            await crawl(sim.base_url, sim.key, arc, "--incremental", **fast)
+        assert state_of(arc) == before  # the first page failed: no snapshot was started
+        # Transient failures are retried; the rerun reads the window and misses nothing.
+        sim.faults.set("activities", error_rate=0.5)
+        assert (
+            await crawl(sim.base_url, sim.key, arc, "--incremental", **{**fast, "max_attempts": 8})
+            == 0
+        )
+        m = manifest(arc)
+        assert m["feed"]["status"] == "read"
+        assert {p["id"] for p in m["projects"] if "why" in p} == live

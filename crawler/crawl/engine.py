@@ -44,6 +44,14 @@ STOP_GRACE_SECONDS = 5.0
 _DONE = object()
 
 
+def _feed_failed(err: SkipItemError) -> ListWalkError:
+    """Without the whole feed window an incremental cannot say what it carries is
+    current: stop (exit 1); a rerun continues at the stored cursor."""
+    return ListWalkError(
+        f"reading the activity feed failed: {err.message}", request_id=err.request_id
+    )
+
+
 async def _first(*aws: asyncio.Future[Any]) -> None:
     await asyncio.wait(aws, return_when=asyncio.FIRST_COMPLETED)
 
@@ -98,9 +106,12 @@ class Crawl:
     # -- the run ------------------------------------------------------------------------
 
     async def run(self) -> RunResult:
-        snapshot, resumed = await open_snapshot(
-            self.archive, self.settings, self._run_started, self.feed
-        )
+        try:
+            snapshot, resumed = await open_snapshot(
+                self.archive, self.settings, self._run_started, self.feed
+            )
+        except SkipItemError as err:  # the feed's first page, before anything is written
+            raise _feed_failed(err) from err
         self._snapshot = snapshot
         if snapshot.parent_id:
             self._parent = self.index.get_snapshot(snapshot.parent_id)
@@ -155,11 +166,7 @@ class Crawl:
         try:
             return await self.feed.read_rest(snapshot, lambda: self.stopping)
         except SkipItemError as err:
-            # Without the whole window an incremental cannot say what it carries is
-            # current: stop; a rerun continues at the stored cursor.
-            raise ListWalkError(
-                f"reading the activity feed failed: {err.message}", request_id=err.request_id
-            ) from err
+            raise _feed_failed(err) from err
 
     def _fetcher(self, snapshot_id: str) -> ProjectFetcher:
         return ProjectFetcher(
