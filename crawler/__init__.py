@@ -79,7 +79,7 @@ Modules, one job each::
     archive/schema, db, blob_rows, index   the SQLite catalogue: SQL, connection, queries
     archive/blobs       BlobStore: md5-named files, streamed, deduplicated, collisions kept
     archive/records     the one project-record codec (records_read: typed accessors)
-    archive/feedlog     the feed's tables: each snapshot's feed state and the events it read
+    archive/feed_rows   the feed's tables: each snapshot's feed state and the events it read
     archive/manifest    snapshot manifests, streamed, written last
     archive/repository  Archive: puts blobs, then their index rows; records; manifests
     read/reader         the offline read model: snapshots, projects, records, blobs

@@ -64,7 +64,7 @@ CREATE INDEX failures_by_snapshot ON failures (snapshot_id, project_id);
 CREATE INDEX snapshots_by_filter ON snapshots (filter_key, status);
 """
 
-# The Activity Feed's tables (crawler/archive/feedlog.py). Every writer creates them if
+# The Activity Feed's tables (crawler/archive/feed_rows.py). Every writer creates them if
 # missing, so an archive made before them gains them and simply has no feed position.
 FEED_SCHEMA = """
 CREATE TABLE IF NOT EXISTS snapshot_feed (

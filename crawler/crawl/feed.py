@@ -1,6 +1,6 @@
 """Step 2b: read the Activity Feed for a snapshot, so an incremental misses nothing.
 
-Owner of the snapshot's feed state (``crawler.archive.feedlog``). What the
+Owner of the snapshot's feed state (``crawler.archive.feed_rows``). What the
 window is and what an event touches is ``feed_plan``; this module does the I/O:
 
 * ``begin`` (before a new snapshot is created) decides the mode and, when the
@@ -29,7 +29,6 @@ from crawler.api.endpoints import ComplianceApi
 from crawler.api.failures import FEED_SCOPE
 from crawler.api.model import Page
 from crawler.archive import Archive, SnapshotRow
-from crawler.archive.feedlog import FeedLog
 from crawler.crawl.bodies import fetch_json
 from crawler.crawl.feed_plan import Digest, FeedPosition, NoPosition, Window, plan_window
 from crawler.errors import ScopeError
@@ -90,7 +89,7 @@ class FeedStep:
     ) -> None:
         self.api = api
         self.archive = archive
-        self.log = FeedLog(archive.index)
+        self.index = archive.index
         self.organization_ids = organization_ids
         self.settle_seconds = settle_seconds
         self.overlap_seconds = overlap_seconds
@@ -108,7 +107,7 @@ class FeedStep:
                 # incremental can: one probe now, before anything is written.
                 await self._probe(started_at)
             return start
-        parent_state = self.log.state(parent.id) or {}
+        parent_state = self.index.feed_state(parent.id) or {}
         planned = plan_window(
             FeedPosition.from_json(parent_state.get("position")),
             _now(),
@@ -163,21 +162,21 @@ class FeedStep:
     async def start(self, snapshot: SnapshotRow, begun: FeedStart) -> None:
         """Record the decision with the (new) snapshot; store the first page if one was read."""
         state = dict(begun.state)
-        self.log.save_state(snapshot.id, state)
+        self.index.save_feed_state(snapshot.id, state)
         self.notes += begun.notes
         if begun.first is not None:
             await self._store(snapshot, state, begun.first)
 
     async def resume(self, snapshot: SnapshotRow, parent: SnapshotRow | None) -> None:
         """A snapshot started before the feed was read (no state yet) decides now."""
-        if self.log.state(snapshot.id) is None:
+        if self.index.feed_state(snapshot.id) is None:
             await self.start(snapshot, await self.begin(parent, snapshot.started_at))
 
     async def read_rest(
         self, snapshot: SnapshotRow, stopping: Callable[[], bool] = lambda: False
     ) -> FeedVerdict:
         """Read the pages after the stored cursor until the window is exhausted."""
-        state = self.log.state(snapshot.id) or {}
+        state = self.index.feed_state(snapshot.id) or {}
         if state.get("status") == "read" and not state.get("done") and not stopping():
             window = Window(
                 gte=state["window"]["created_at_gte"], lt=state["window"]["created_at_lt"]
@@ -187,10 +186,10 @@ class FeedStep:
                 await self._store(snapshot, state, page)
                 if state["done"] or stopping():
                     break
-        return FeedVerdict(str(state.get("status", "full")), self.log.touched(snapshot.id))
+        return FeedVerdict(str(state.get("status", "full")), self.index.feed_touched(snapshot.id))
 
     def finished(self, snapshot_id: str) -> bool:
-        state = self.log.state(snapshot_id) or {}
+        state = self.index.feed_state(snapshot_id) or {}
         return state.get("status") != "read" or bool(state.get("done"))
 
     async def _store(self, snapshot: SnapshotRow, state: dict[str, Any], page: Page) -> None:
@@ -203,22 +202,22 @@ class FeedStep:
         if isinstance(last_id, str) and last_id:
             state["cursor"] = last_id
         state["done"] = page.next_page is None
-        self.log.add_page(snapshot.id, events, state)
+        self.index.add_feed_page(snapshot.id, events, state)
 
     def _seen(self, snapshot: SnapshotRow, state: dict[str, Any]) -> set[str]:
         """Ids already read: by the parent (the overlap) and by this read's earlier pages."""
-        seen = self.log.seen_ids(snapshot.id)
+        seen = self.index.feed_seen_ids(snapshot.id)
         if snapshot.parent_id and state.get("status") == "read":
-            seen |= self.log.seen_ids(snapshot.parent_id)
+            seen |= self.index.feed_seen_ids(snapshot.parent_id)
         return seen
 
     # -- reporting -----------------------------------------------------------------------
 
     def summary(self, snapshot_id: str) -> dict[str, Any]:
         """The manifest's ``feed``: mode, window, cursor, position, events, pages."""
-        state = dict(self.log.state(snapshot_id) or {"status": "none"})
+        state = dict(self.index.feed_state(snapshot_id) or {"status": "none"})
         state.pop("done", None)
         if state.get("status") == "read":
-            state["events"] = self.log.count(snapshot_id)
-            state["projects"] = len(self.log.touched(snapshot_id))
+            state["events"] = self.index.feed_event_counts(snapshot_id)
+            state["projects"] = len(self.index.feed_touched(snapshot_id))
         return state

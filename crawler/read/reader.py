@@ -43,7 +43,6 @@ from typing import Any, BinaryIO
 import orjson
 
 from crawler.archive import MARKER, Archive, ProjectRow, SnapshotRow, read_marker
-from crawler.archive.feedlog import FeedLog
 from crawler.archive.fs import os_error
 from crawler.archive.index import instant_key
 from crawler.archive.records import Fetch, Record
@@ -97,7 +96,6 @@ class ArchiveReader:
         self._blobs_dir = archive.path / "blobs"
         # Collisions are rare: knowing them all up front saves a query per blob read.
         self._variants = archive.index.variant_blobs()
-        self._feed = FeedLog(archive.index)
         self._up_to: dict[str, list[str]] = {}  # snapshot id -> it and the snapshots before it
 
     # -- opening ---------------------------------------------------------------------------------
@@ -172,7 +170,7 @@ class ArchiveReader:
             upto = instant_key(snapshot.started_at)
             earlier = [s.id for s in self.snapshots() if instant_key(s.started_at) <= upto]
             self._up_to[snapshot.id] = earlier
-        return list(self._feed.project_events(project_id, earlier))
+        return list(self._index.project_events(project_id, earlier))
 
     def row(self, snapshot_id: str, project_id: str) -> ProjectRow | None:
         return self._index.get_project(snapshot_id, project_id)

@@ -219,7 +219,7 @@ def test_schema_and_pragmas(index: Index, tmp_path: Path) -> None:
             "snapshot_projects",
             "snapshot_documents",
             "failures",
-            "snapshot_feed",  # crawler/archive/feedlog.py
+            "snapshot_feed",  # crawler/archive/feed_rows.py
             "feed_events",
         }
     finally:

@@ -25,7 +25,6 @@ from crawler.api.endpoints import ComplianceApi
 from crawler.api.model import ClientConfig
 from crawler.api.retry import RetryPolicy
 from crawler.archive import Archive
-from crawler.archive.feedlog import FeedLog
 from crawler.archive.refs import BlobRef
 from crawler.crawl.feed import FeedRequiredError, FeedStep
 from crawler.errors import ScopeError
@@ -117,7 +116,7 @@ async def test_pages_by_after_id_and_dedupes_against_the_parent(
     assert begun.state["status"] == "full" and begun.first is None
     await feed.start(parent, begun)
     # The parent read act_001 already (as if it had read the feed): the overlap repeats it.
-    FeedLog(archive.index).add_page(
+    archive.index.add_feed_page(
         parent.id,
         [
             SimpleNamespace(
@@ -138,7 +137,7 @@ async def test_pages_by_after_id_and_dedupes_against_the_parent(
     child = snapshot(archive, "20261128T110000Z-bbbbbb", parent.id)
     await feed.start(child, begun)
     verdict = await feed.read_rest(child)
-    state = FeedLog(archive.index).state(child.id)
+    state = archive.index.feed_state(child.id)
     assert state is not None and state["done"] and state["cursor"] == "act_003"
     assert feed.finished(child.id)
     assert verdict.mode == "read" and verdict.fetch_whole("claude_proj_c")
@@ -190,3 +189,19 @@ async def test_a_key_without_the_scope_is_unavailable_or_required(
         await step(client, archive, require=True).begin(parent, "2026-11-28T11:00:00Z")
     assert isinstance(info.value, ScopeError) and info.value.exit_code == 2
     assert "read:compliance_activities" in str(info.value)
+
+
+def test_an_archive_made_before_the_feed_tables_reads_as_no_feed(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old"
+    Archive.open_for_writing(path).close()
+    conn = sqlite3.connect(path / "index.sqlite")
+    conn.executescript("DROP TABLE feed_events; DROP TABLE snapshot_feed;")
+    conn.close()
+    with Archive.open_for_reading(path) as old:  # a reader creates nothing
+        assert old.index.feed_state("20261128T100000Z-aaaaaa") is None
+        assert old.index.feed_seen_ids("20261128T100000Z-aaaaaa") == set()
+        assert list(old.index.project_events("claude_proj_a", ["x"])) == []
+    with Archive.open_for_writing(path) as arc:  # a writer gains them
+        assert arc.index.feed_touched("20261128T100000Z-aaaaaa") == {}

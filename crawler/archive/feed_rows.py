@@ -1,4 +1,4 @@
-"""The index's record of the Activity Feed: each snapshot's feed state and the events it read.
+"""The catalogue's Activity Feed tables: each snapshot's feed state and the events it read.
 
 Two tables beside the catalogue (``schema.FEED_SCHEMA``, ARCHIVE.md), created
 by every writer if missing, so an archive made before them has no feed position:
@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from crawler.archive.index import Index
+from crawler.archive.db import Database
 from crawler.archive.schema import instant_key
 from crawler.errors import ArchiveError
 
@@ -43,11 +43,6 @@ class SeenEvent(Protocol):
     def event(self) -> Mapping[str, Any]: ...
 
 
-def _has_tables(index: Index) -> bool:
-    row = index._one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'snapshot_feed'")
-    return row is not None
-
-
 def _loads(text: str, what: str) -> Any:
     try:
         return orjson.loads(text)
@@ -55,37 +50,40 @@ def _loads(text: str, what: str) -> Any:
         raise ArchiveError(f"damaged index: {what} is not valid JSON") from None
 
 
-class FeedLog:
-    """Read and write the feed tables of one open index."""
+class FeedRows(Database):
+    """The feed tables' queries (part of :class:`~crawler.archive.index.Index`)."""
 
-    def __init__(self, index: Index) -> None:
-        self.index = index
-        self._present = index.writable or _has_tables(index)
-
-    def state(self, snapshot_id: str) -> dict[str, Any] | None:
-        if not self._present:
-            return None
-        row = self.index._one(
-            "SELECT state FROM snapshot_feed WHERE snapshot_id = ?", (snapshot_id,)
+    def _feed_tables(self) -> bool:
+        """Writers create them; a reader of an archive made before them finds none."""
+        if self.writable:
+            return True
+        row = self._one(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'snapshot_feed'"
         )
+        return row is not None
+
+    def feed_state(self, snapshot_id: str) -> dict[str, Any] | None:
+        if not self._feed_tables():
+            return None
+        row = self._one("SELECT state FROM snapshot_feed WHERE snapshot_id = ?", (snapshot_id,))
         if row is None:
             return None
         state = _loads(row[0], f"feed state of {snapshot_id}")
         return state if isinstance(state, dict) else None
 
-    def save_state(self, snapshot_id: str, state: dict[str, Any]) -> None:
-        with self.index._tx() as c:
+    def save_feed_state(self, snapshot_id: str, state: dict[str, Any]) -> None:
+        with self._tx() as c:
             c.execute(
                 "INSERT INTO snapshot_feed (snapshot_id, state) VALUES (?, ?) "
                 "ON CONFLICT (snapshot_id) DO UPDATE SET state = excluded.state",
                 (snapshot_id, orjson.dumps(state).decode()),
             )
 
-    def add_page(
+    def add_feed_page(
         self, snapshot_id: str, events: Iterable[SeenEvent], state: dict[str, Any]
     ) -> None:
         """A page's events and the state past it (cursor, pages), in one transaction."""
-        with self.index._tx() as c:
+        with self._tx() as c:
             c.executemany(
                 "INSERT OR IGNORE INTO feed_events (snapshot_id, activity_id, project_id, type, "
                 "created_at, created_key, acted, event) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -109,21 +107,21 @@ class FeedLog:
                 (snapshot_id, orjson.dumps(state).decode()),
             )
 
-    def seen_ids(self, snapshot_id: str) -> set[str]:
+    def feed_seen_ids(self, snapshot_id: str) -> set[str]:
         """Every event id the snapshot read: the next read's overlap is deduplicated on them."""
-        if not self._present:
+        if not self._feed_tables():
             return set()
-        rows = self.index._all(
+        rows = self._all(
             "SELECT activity_id FROM feed_events WHERE snapshot_id = ?", (snapshot_id,)
         )
         return {str(r[0]) for r in rows}
 
-    def touched(self, snapshot_id: str) -> dict[str, list[str]]:
+    def feed_touched(self, snapshot_id: str) -> dict[str, list[str]]:
         """Project id -> the ids of the events that made this snapshot fetch it."""
         out: dict[str, list[str]] = {}
-        if not self._present:
+        if not self._feed_tables():
             return out
-        for pid, aid in self.index._stream(
+        for pid, aid in self._stream(
             "SELECT project_id, activity_id FROM feed_events WHERE snapshot_id = ? AND acted = 1 "
             "AND project_id IS NOT NULL ORDER BY created_key, activity_id",
             (snapshot_id,),
@@ -131,10 +129,10 @@ class FeedLog:
             out.setdefault(str(pid), []).append(str(aid))
         return out
 
-    def count(self, snapshot_id: str) -> dict[str, int]:
-        if not self._present:
+    def feed_event_counts(self, snapshot_id: str) -> dict[str, int]:
+        if not self._feed_tables():
             return {"read": 0, "acted": 0}
-        row = self.index._one(
+        row = self._one(
             "SELECT COUNT(*), COALESCE(SUM(acted), 0) FROM feed_events WHERE snapshot_id = ?",
             (snapshot_id,),
         )
@@ -142,14 +140,14 @@ class FeedLog:
 
     def project_events(self, project_id: str, snapshot_ids: Iterable[str]) -> Iterator[Any]:
         """The events naming a project read by any of ``snapshot_ids``, once each, oldest first."""
-        if not self._present:
+        if not self._feed_tables():
             return
         ids = list(snapshot_ids)
         if not ids:
             return
         marks = ",".join("?" * len(ids))
         seen: set[str] = set()
-        for aid, text in self.index._stream(
+        for aid, text in self._stream(
             f"SELECT activity_id, event FROM feed_events WHERE project_id = ? "
             f"AND snapshot_id IN ({marks}) ORDER BY created_key, activity_id",
             (project_id, *ids),
@@ -160,4 +158,4 @@ class FeedLog:
             yield _loads(text, f"feed event {aid}")
 
 
-__all__ = ["FeedLog", "SeenEvent"]
+__all__ = ["FeedRows", "SeenEvent"]
