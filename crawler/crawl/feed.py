@@ -9,7 +9,8 @@ window is and what an event touches is ``feed_plan``; this module does the I/O:
 * ``start`` records that decision with the new snapshot, ``read_rest`` reads
   the remaining pages (each stored as a blob, then its events and the cursor
   past them in one index transaction: a resume continues at the cursor);
-* ``touched`` says which projects to fetch whole, and why.
+* the ``FeedVerdict`` it returns says which projects to fetch whole, and
+  which events named them (the manifest's ``projects[].why``).
 
 Modes (the manifest's ``feed.status``): ``full`` (a full snapshot: no read, its
 start is the next position), ``read`` (an incremental read the window),
