@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from crawler.api.endpoints import ComplianceApi
@@ -31,7 +31,15 @@ from crawler.api.failures import FEED_SCOPE
 from crawler.api.model import Page
 from crawler.archive import Archive, SnapshotRow
 from crawler.crawl.bodies import fetch_json
-from crawler.crawl.feed_plan import Digest, FeedPosition, NoPosition, Window, plan_window
+from crawler.crawl.feed_plan import (
+    Digest,
+    FeedPosition,
+    NoPosition,
+    Window,
+    parse_instant,
+    plan_window,
+    rfc3339,
+)
 from crawler.errors import ScopeError
 
 __all__ = ["UNAVAILABLE_COST", "FeedRequiredError", "FeedStart", "FeedStep", "FeedVerdict"]
@@ -102,7 +110,8 @@ class FeedStep:
     async def begin(self, parent: SnapshotRow | None, started_at: str) -> FeedStart:
         """The mode of a snapshot about to start (or restart its feed read)."""
         if parent is None:
-            start = FeedStart({"status": "full", "position": _position(started_at, read=False)})
+            position = self._full_position(started_at)
+            start = FeedStart({"status": "full", "position": position})
             if self.require:
                 # A full snapshot reads nothing, but --require-feed promises the next
                 # incremental can: one probe now, before anything is written.
@@ -122,7 +131,7 @@ class FeedStep:
                 state: dict[str, Any] = {
                     "status": "no_position",
                     "reason": planned.reason,
-                    "position": _position(started_at, read=False),
+                    "position": self._full_position(started_at),
                 }
                 return FeedStart(state, notes=[f"{planned.reason}: fetching every project"])
             query = planned.query(self.organization_ids)
@@ -139,6 +148,16 @@ class FeedStep:
             "pages": [],
         }
         return FeedStart(state, first=first)
+
+    def _full_position(self, started_at: str) -> dict[str, Any]:
+        """Where the next incremental starts after a snapshot that fetched every project.
+
+        Its start, less the settle margin: every change before it is in the data, but
+        the feed's clock and ours may differ by a little, and re-reading that minute
+        costs at most a refetch of what changed in it, never a miss.
+        """
+        until = parse_instant(started_at) - timedelta(seconds=self.settle_seconds)
+        return _position(rfc3339(until), read=False)
 
     def _unavailable(self, err: ScopeError) -> FeedStart:
         if self.require:

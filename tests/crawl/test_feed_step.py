@@ -114,6 +114,9 @@ async def test_pages_by_after_id_and_dedupes_against_the_parent(
     parent = snapshot(archive, "20261128T100000Z-aaaaaa", None)
     begun = await feed.begin(None, "2026-11-28T10:00:00Z")
     assert begun.state["status"] == "full" and begun.first is None
+    settled = FeedStep(ComplianceApi(client), archive, settle_seconds=60, overlap_seconds=600)
+    full = (await settled.begin(None, "2026-11-28T10:00:00Z")).state["position"]
+    assert full == {"until": "2026-11-28T09:59:00.000000Z", "read": False}  # clock margin
     await feed.start(parent, begun)
     # The parent read act_001 already (as if it had read the feed): the overlap repeats it.
     archive.index.add_feed_page(
