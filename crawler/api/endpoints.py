@@ -17,16 +17,16 @@ walk through ``pages``. The activity feed (``activities(...)``) is such a list.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from crawler.api.client import ComplianceClient
+from crawler.api.failures import check_activity_page
 from crawler.api.model import BodySink, Download, Fetched, Page, RequestStats
 from crawler.api.paging import pages
 from crawler.api.urls import ApiPath
-from crawler.errors import BadResponseError
 
 __all__ = [
+    "ACTIVITY_LIMIT",
     "DIRECTORY_LIMIT",
     "PAGE_LIMIT",
     "ComplianceApi",
@@ -38,29 +38,14 @@ __all__ = [
 PAGE_LIMIT = 100
 # Organisations and users come in pages of up to 1000.
 DIRECTORY_LIMIT = 1000
+# The Activity Feed serves up to 5000 events a page.
+ACTIVITY_LIMIT = 5000
 
 ORGANIZATIONS = ApiPath.of("organizations")
 PROJECTS = ApiPath.of("apps", "projects")
 DOCUMENTS = PROJECTS.child("documents")
 FILES = ApiPath.of("apps", "chats", "files")
 ACTIVITIES = ApiPath.of("activities")
-# The Activity Feed's largest page.
-FEED_LIMIT = 5000
-# The feed's project-change events (API.md): views and our own API calls are not changes.
-CHANGE_EVENTS = (
-    "claude_project_deleted",
-    "claude_project_archived",
-    "claude_project_sharing_updated",
-    "claude_project_document_uploaded",
-    "claude_project_document_updated",
-    "claude_project_document_deleted",
-    "claude_project_file_uploaded",
-    "claude_project_file_deleted",
-    "claude_project_document_bulk_deletion_audit_truncated",
-    "claude_project_file_bulk_deletion_audit_truncated",
-    "role_assignment_granted",
-    "role_assignment_revoked",
-)
 
 Query = Sequence[tuple[str, str]]
 
@@ -161,39 +146,31 @@ class ComplianceApi:
             "documents.delete", "DELETE", DOCUMENTS.child(document_id)
         )
 
-    # -- the activity feed ----------------------------------------------------------------
+    # -- the activity feed (scope read:compliance_activities) --------------------------------
 
-    async def change_events(self, since: str, after_id: str | None = None) -> FeedWindow:
-        """Project-change events created at or after ``since``, oldest first, every page.
+    async def activities_page(
+        self, query: Query, after_id: str | None, limit: int = ACTIVITY_LIMIT
+    ) -> Page:
+        """One page of the feed. It pages by id, not by token: ``next_page`` here is the
+        page's ``last_id`` while ``has_more`` (continue with ``after_id``), else None."""
+        full = [*query, ("limit", str(limit))]
+        if after_id is not None:
+            full.append(("after_id", after_id))
+        fetched = await self.client.get_json(
+            "activities", ACTIVITIES, full, validate=check_activity_page
+        )
+        doc = fetched.json()
+        more = bool(doc.get("has_more", False))
+        return Page(
+            items=doc["data"],
+            next_page=doc["last_id"] if more else None,
+            has_more=more,
+            fetched=fetched,
+        )
 
-        ``after_id`` continues an earlier walk (the ``last_id`` it returned).
-        """
-        base = [("activity_types[]", t) for t in CHANGE_EVENTS]
-        base += [("created_at.gte", since), ("order", "asc"), ("limit", str(FEED_LIMIT))]
-        events: list[dict[str, Any]] = []
-        after = after_id
-        while True:
-            query = base + ([("after_id", after)] if after else [])
-            fetched = await self.client.get_json("activities", ACTIVITIES, query)
-            doc = fetched.json()
-            data = doc.get("data") if isinstance(doc, dict) else None
-            if not isinstance(data, list):
-                raise BadResponseError("activities: the page has no data list")
-            events += [e for e in data if isinstance(e, dict)]
-            last = doc.get("last_id")
-            after_this = last if isinstance(last, str) and last else after
-            if not doc.get("has_more"):
-                return FeedWindow(events, after_this, fetched.request_id)
-            if after_this == after:
-                raise BadResponseError("activities: has_more without a new last_id")
-            after = after_this
-
-
-@dataclass(frozen=True)
-class FeedWindow:
-    events: list[dict[str, Any]]
-    last_id: str | None  # continue after it
-    request_id: str | None  # of the last page
+    def activities(self, query: Query, after_id: str | None = None) -> AsyncIterator[Page]:
+        """The feed under ``query`` (filters, ``order``), page by page, after ``after_id``."""
+        return pages(lambda t: self.activities_page(query, t), "activities", start=after_id)
 
 
 async def _items(walk: AsyncIterator[Page]) -> list[dict[str, Any]]:

@@ -32,7 +32,8 @@ from crawler.errors import (
 ORG_SCOPE = "read:compliance_org_data"
 USER_SCOPE = "read:compliance_user_data"
 DELETE_SCOPE = "delete:compliance_user_data"
-ACTIVITIES_SCOPE = "read:compliance_activities"
+FEED_SCOPE = "read:compliance_activities"
+_SCOPE_OF = {"organizations": ORG_SCOPE, "activities": FEED_SCOPE}
 # Error bodies are small JSON; read no more than this of one.
 ERROR_BODY_LIMIT = 64 * 1024
 _KEY_PATTERN = re.compile(r"sk-ant-[A-Za-z0-9_\-]+")
@@ -89,6 +90,29 @@ def check_page(fetched: Fetched) -> None:
         )
 
 
+def check_activity_page(fetched: Fetched) -> None:
+    """A feed page is {data: [objects], has_more: bool, last_id: str|null}; else retry it."""
+    doc = fetched.json()
+    problem: str | None = None
+    if not isinstance(doc, dict):
+        problem = "not a JSON object"
+    elif not isinstance(doc.get("data"), list):
+        problem = "'data' is not a list"
+    elif not all(isinstance(item, dict) for item in doc["data"]):
+        problem = "'data' holds a non-object"
+    elif not isinstance(doc.get("has_more", False), bool):
+        problem = "'has_more' is not a boolean"
+    elif doc.get("has_more") and not (isinstance(doc.get("last_id"), str) and doc["last_id"]):
+        # Stopping here would silently lose the rest of the feed.
+        problem = "'has_more' is true but 'last_id' is missing"
+    if problem is not None:
+        raise BadResponseError(
+            f"{fetched.endpoint} {fetched.method} {fetched.path}: malformed page: {problem}",
+            request_id=fetched.request_id,
+            status=fetched.status,
+        )
+
+
 def status_error(
     req: Request,
     status: int,
@@ -114,9 +138,7 @@ def status_error(
             **common,
         )
     if status == 403:
-        scope = {"organizations": ORG_SCOPE, "activities": ACTIVITIES_SCOPE}.get(
-            req.endpoint, DELETE_SCOPE if req.method == "DELETE" else USER_SCOPE
-        )
+        scope = _SCOPE_OF.get(req.endpoint, DELETE_SCOPE if req.method == "DELETE" else USER_SCOPE)
         return ScopeError(
             f"{head}: the access key lacks a scope this request needs{said}."
             f" Use a key with {scope}.",

@@ -120,6 +120,7 @@ class ExportOptions:
     include_content: bool = False
     files_dir: Path | None = None
     include_receipts: bool = False  # each record gains ``retention_receipts`` (may be [])
+    include_activity: bool = False
 
 
 @dataclass
@@ -157,6 +158,7 @@ class ExportResult:
             "filters": self.options.filters.to_json(),
             "include_content": self.options.include_content,
             "include_receipts": self.options.include_receipts,
+            "include_activity": self.options.include_activity,
             "output": {
                 "ndjson": self.ndjson.path if self.ndjson else None,
                 "gzip": self.gzip,
@@ -190,6 +192,9 @@ def write_ndjson(
             data,
             include_content=options.include_content,
             exported_file=files.copy if files else None,
+            activities=(
+                reader.activities(snapshot, data.project_id) if options.include_activity else None
+            ),
         )
         if receipts is not None:
             rec["retention_receipts"] = receipts.get(data.project_id, [])

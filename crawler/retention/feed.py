@@ -11,32 +11,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 from typing import Any
 
 from crawler.api.endpoints import ComplianceApi
+from crawler.canonical import instant_or_none
+from crawler.crawl.feed_plan import PROJECT_CHANGE_TYPES, touched_project
 from crawler.errors import GoneError, ScopeError
 
 REFRESH_SECONDS = 20.0
-
-
-def _instant(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
-
-
-def event_project(event: Mapping[str, Any]) -> str | None:
-    pid = event.get("claude_project_id")
-    if isinstance(pid, str):
-        return pid
-    # Collaborator grants name the project as the resource (API.md).
-    rid = event.get("resource_id")
-    return rid if isinstance(rid, str) and rid.startswith("claude_proj_") else None
 
 
 def changes_after(
@@ -51,17 +33,17 @@ def changes_after(
     A document is changed by its own events and by a bulk deletion too large to
     list (which names no ids). Unknown times count as after: unknown is not unchanged.
     """
-    start = _instant(since)
+    start = instant_or_none(since)
     out: list[str] = []
     for e in events:
-        if event_project(e) != project_id:
+        if touched_project(e) != project_id:
             continue
         etype = str(e.get("type"))
         if document_id is not None:
             own = e.get("claude_project_document_id") == document_id
             if not own and not etype.endswith("bulk_deletion_audit_truncated"):
                 continue
-        when = _instant(e.get("created_at"))
+        when = instant_or_none(e.get("created_at"))
         if start is not None and when is not None and when <= start:
             continue
         out.append(f"{etype} at {e.get('created_at')} ({e.get('id')})")
@@ -84,7 +66,7 @@ class FeedWatch:
         if not self.available or self.since is None:
             return
         try:
-            window = await self.api.change_events(self.since, self._last_id)
+            await self._walk(self.since)
         except ScopeError:
             self.available = False
             self.status = "unavailable: the read key lacks read:compliance_activities"
@@ -93,12 +75,20 @@ class FeedWatch:
             self.available = False
             self.status = f"unavailable: {exc.status} from the feed endpoint"
             return
-        for e in window.events:
-            if isinstance(e.get("id"), str):
-                self.events[e["id"]] = e  # at-least-once delivery: dedupe by id
-        self._last_id = window.last_id or self._last_id
         self._read_at = time.monotonic()
         self.status = "checked"
+
+    async def _walk(self, since: str) -> None:
+        """Project-change events created at or after ``since``, oldest first, after the last look."""
+        query = [("activity_types[]", t) for t in PROJECT_CHANGE_TYPES]
+        query += [("created_at.gte", since), ("order", "asc")]
+        async for page in self.api.activities(query, self._last_id):
+            for e in page.items:
+                if isinstance(e, dict) and isinstance(e.get("id"), str):
+                    self.events[e["id"]] = e  # at-least-once delivery: dedupe by id
+            last = page.fetched.json().get("last_id")
+            if isinstance(last, str) and last:
+                self._last_id = last
 
     async def refresh(self) -> None:
         """Look again if the last look is older than REFRESH_SECONDS."""

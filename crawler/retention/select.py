@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from crawler.canonical import instant_or_none
 from crawler.errors import UsageError
 
 AGE_RE = re.compile(r"(\d{1,4})([dwmy])")
@@ -49,16 +50,6 @@ def cutoff(now: datetime, age: tuple[int, str]) -> datetime:
 def _days_in(year: int, month: int) -> int:
     nxt = datetime(year + (month == 12), month % 12 + 1, 1)
     return (nxt - timedelta(days=1)).day
-
-
-def _instant(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
 
 
 @dataclass(frozen=True)
@@ -111,7 +102,7 @@ class Selection:
         if self.orgs and not orgs & set(self.orgs):
             return f"in organisation {project.get('organization_uuid')!r}"
         if self.cutoff:
-            when, limit = _instant(project.get(self.age_field)), _instant(self.cutoff)
+            when, limit = instant_or_none(project.get(self.age_field)), instant_or_none(self.cutoff)
             if when is None or limit is None or not when < limit:
                 return (
                     f"{self.age_field} {project.get(self.age_field)!r} is not before {self.cutoff}"
