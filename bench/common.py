@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import resource
@@ -107,7 +108,13 @@ def disk_usage(path: Path) -> dict[str, int]:
 
 
 async def crawl(
-    base_url: str, key: str, archive: Path, *flags: str, rate: float = 0, concurrency: int = 16
+    base_url: str,
+    key: str,
+    archive: Path,
+    *flags: str,
+    rate: float = 0,
+    concurrency: int = 16,
+    **overrides: Any,
 ) -> int:
     """``crawler archive`` in-process on the running loop; returns its exit code."""
     parser = argparse.ArgumentParser()
@@ -127,6 +134,9 @@ async def crawl(
         ]
     )
     settings = build_settings(args, {"ANTHROPIC_COMPLIANCE_ACCESS_KEY": key})
+    # Settings without a flag (e.g. feed_settle_seconds=0: the simulator's events are
+    # visible at once, so the feed window may end now instead of a minute ago).
+    settings = dataclasses.replace(settings, **overrides)
     # The command prints its summary; the benchmark prints its own table instead.
     with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
         return await run_archive(settings)

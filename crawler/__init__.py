@@ -19,6 +19,9 @@ each step has one owner::
    input before anything is written; ``app.run_archive`` wires the run.
 2. ``crawl.snapshot`` picks the snapshot: continue the unfinished one with
    the same filters, or start a new one (incremental: against the last).
+   2b. ``crawl.feed`` reads the Activity Feed since the last snapshot's
+   position (incremental) and names the projects to fetch whole; every
+   snapshot records where the next one starts.
 3. ``crawl.listing`` walks ``/apps/projects`` at ``limit=100`` (through
    ``api.endpoints`` and the one paginator, ``api.paging``); each page is
    stored as a blob, and its projects and the ``created_at`` watermark are
@@ -44,7 +47,9 @@ only ``crawl`` joins them (``tests/test_structure.py`` holds these lines, and
 finds import cycles). The offline commands read through ``read.reader`` and
 never touch the network. ``simulator`` is the local stand-in for the API that
 the demo, tests and benchmarks crawl; it shares no code with the client. The
-archive format is ``docs/ARCHIVE.md``.
+archive format is ``docs/ARCHIVE.md``. Deleting upstream is ``retention``'s
+alone, with its own key, and only what a verified snapshot holds (README,
+"Retention").
 
 Modules, one job each::
 
@@ -65,6 +70,7 @@ Modules, one job each::
     api/retry           whether and when to retry (retry-after floor, backoff, jitter)
     crawl/engine        Crawl.run(): queue, workers, stop and wind-down
     crawl/snapshot      which snapshot a run writes into
+    crawl/feed          the Activity Feed: window, position, dedupe (feed_plan); what changed
     crawl/listing       the list walk (producer); carrying unchanged projects
     crawl/project       one project's requests -> one project record
     crawl/bodies        document and file bodies, once per snapshot / per md5
@@ -76,6 +82,7 @@ Modules, one job each::
     archive/schema, db, blob_rows, index   the SQLite catalogue: SQL, connection, queries
     archive/blobs       BlobStore: md5-named files, streamed, deduplicated, collisions kept
     archive/records     the one project-record codec (records_read: typed accessors)
+    archive/feed_rows   the feed's tables: each snapshot's feed state and the events it read
     archive/manifest    snapshot manifests, streamed, written last
     archive/repository  Archive: puts blobs, then their index rows; records; manifests
     read/reader         the offline read model: snapshots, projects, records, blobs
@@ -84,8 +91,14 @@ Modules, one job each::
     read/verify         fast and full integrity checks of an archive
     read/verify_export  a recipient's check of an export against its manifest
     read/diff           what changed between two snapshots
+    retention/store     retention.sqlite: append-only holds and receipts, stored plans, intents
+    retention/holds, select, rules, changes   holds in force, the selection, eligibility (pure)
+    retention/facts, check, feed   an item's archived copy and re-hash, fresh read, feed
+    retention/plan, planner        the plan codec (own sha256); ``retention plan`` (never deletes)
+    retention/apply, receipts      ``retention apply``: intent, DELETE, confirm, receipt
+    retention/audit, ledger, report   verify's receipt checks; deletions in manifests; tables
     progress            live line, log lines (text/json), final summary
-    simulator/*         the local Compliance API: dataset, endpoints, faults, mutations
+    simulator/*         the local Compliance API: dataset, endpoints, activity feed, faults, mutations
     demo, loop          ``make demo``; uvloop where available
 """
 

@@ -6,6 +6,8 @@ Each wires the parts together for one job and nothing else does::
     archive(settings)            -> RunResult: the same, without the report
     organizations(settings)      -> the organisations the key can see
     users(settings, org_uuid)    -> one organisation's users
+    retention_plan(settings, selection)               -> a plan (never deletes)
+    retention_apply(settings, delete_key, plan, ...)  -> ApplyResult: deletes, receipts
     client_config(settings)      -> ClientConfig for the one client of a run
 
 Commands parse flags into ``Settings`` (:mod:`crawler.config`), make one call
@@ -20,13 +22,21 @@ import contextlib
 import shlex
 import signal
 import sys
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from crawler.api import ClientConfig, ComplianceApi, ComplianceClient
+from crawler.api.retry import DeletePolicy
 from crawler.archive import Archive
 from crawler.config import Settings
 from crawler.crawl import Crawl, RunResult
 from crawler.progress import Progress, summary
+from crawler.read.reader import ArchiveReader
+from crawler.retention.apply import Applier, ApplyResult
+from crawler.retention.planner import make_plan
+from crawler.retention.select import Selection
+from crawler.retention.store import RetentionStore
 
 __all__ = [
     "EXIT_INTERRUPTED",
@@ -35,6 +45,8 @@ __all__ = [
     "archive",
     "client_config",
     "organizations",
+    "retention_apply",
+    "retention_plan",
     "run_archive",
     "users",
 ]
@@ -114,6 +126,45 @@ async def organizations(settings: Settings) -> list[dict[str, Any]]:
 async def users(settings: Settings, org_uuid: str) -> list[dict[str, Any]]:
     async with ComplianceClient(client_config(settings)) as client:
         return await ComplianceApi(client).users(org_uuid)
+
+
+async def retention_plan(settings: Settings, selection: Selection) -> dict[str, Any]:
+    """``crawler retention plan``: decide, with the read key; never deletes."""
+    with (
+        ArchiveReader.open(settings.archive) as reader,
+        RetentionStore.open_reader(settings.archive) as store,
+    ):
+        async with ComplianceClient(client_config(settings)) as client:
+            return await make_plan(
+                selection,
+                reader=reader,
+                store=store,
+                api=ComplianceApi(client),
+                now=datetime.now(UTC),
+                concurrency=settings.concurrency,
+            )
+
+
+async def retention_apply(
+    settings: Settings, delete_key: str, plan: dict[str, Any], plan_bytes: bytes, max_deletes: int
+) -> ApplyResult:
+    """``crawler retention apply``: two clients, two keys, one limiter; receipts in the archive."""
+    archive = Archive.open_for_writing(settings.archive)
+    try:
+        with RetentionStore.open(settings.archive) as store:
+            async with ComplianceClient(client_config(settings)) as reader:
+                policy = DeletePolicy(
+                    max_attempts=settings.max_attempts,
+                    base=settings.backoff_base,
+                    cap=settings.backoff_cap,
+                )
+                config = replace(client_config(settings), api_key=delete_key)
+                async with ComplianceClient(config, policy=policy, limiter=reader.limiter) as d:
+                    apis = ComplianceApi(reader), ComplianceApi(d)
+                    applier = Applier(plan, plan_bytes, archive, store, *apis, max_deletes)
+                    return await applier.run()
+    finally:
+        archive.close()
 
 
 class _StopOnSignal:

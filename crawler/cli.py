@@ -28,6 +28,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("crawler.commands.export", "export a snapshot as NDJSON or a BagIt bag (offline)"),
     "verify-export": ("crawler.commands.verify_export", "check an export against its manifest"),
     "diff": ("crawler.commands.diff", "compare two snapshots (offline)"),
+    "hold": ("crawler.commands.hold", "legal holds: add, list, release (kept in the archive)"),
+    "retention": ("crawler.commands.retention", "plan deletions upstream, then apply a plan"),
     "orgs": ("crawler.commands.orgs", "list the organisations the key can see"),
     "users": ("crawler.commands.users", "list the users of one organisation"),
     "simulate": ("crawler.simulator.cli", "run the local Compliance API simulator"),

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from crawler.canonical import canonical_json
+from crawler.canonical import canonical_json, parse_instant
 from crawler.config_sources import load_toml, read_key
 from crawler.errors import UsageError
 
@@ -35,6 +35,8 @@ DEFAULT_TOTAL_TIMEOUT = 300.0  # whole JSON request; downloads have none
 DEFAULT_MAX_JSON_BYTES = 64 * 1024 * 1024
 DEFAULT_BACKOFF_BASE = 1.0  # first retry wait without retry-after; doubles up to the cap
 DEFAULT_BACKOFF_CAP = 60.0
+DEFAULT_FEED_SETTLE_SECONDS = 60.0  # API.md: feed windows end at least a minute in the past
+DEFAULT_FEED_OVERLAP_SECONDS = 3600.0  # re-read behind the last window: late events
 MAX_RATE = 1000.0
 MAX_CONCURRENCY = 256
 
@@ -47,23 +49,35 @@ class Filters:
     user_ids: tuple[str, ...] = ()
     created_at_gte: str | None = None  # --since, inclusive
     created_at_lt: str | None = None  # --until, exclusive: windows tile without gaps
+    updated_at_gte: str | None = None  # --updated-since, inclusive
+    updated_at_lt: str | None = None  # --updated-until, exclusive
 
     def query(self) -> list[tuple[str, str]]:
         q = [("organization_ids[]", o) for o in self.organization_ids]
         q += [("user_ids[]", u) for u in self.user_ids]
-        if self.created_at_gte:
-            q.append(("created_at.gte", self.created_at_gte))
-        if self.created_at_lt:
-            q.append(("created_at.lt", self.created_at_lt))
+        for name, value in (
+            ("created_at.gte", self.created_at_gte),
+            ("created_at.lt", self.created_at_lt),
+            ("updated_at.gte", self.updated_at_gte),
+            ("updated_at.lt", self.updated_at_lt),
+        ):
+            if value:
+                q.append((name, value))
         return q
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "organization_ids": list(self.organization_ids),
             "user_ids": list(self.user_ids),
             "created_at_gte": self.created_at_gte,
             "created_at_lt": self.created_at_lt,
         }
+        # Only when set: the filter key of every snapshot taken without them is unchanged.
+        if self.updated_at_gte:
+            out["updated_at_gte"] = self.updated_at_gte
+        if self.updated_at_lt:
+            out["updated_at_lt"] = self.updated_at_lt
+        return out
 
     def key(self) -> str:
         """Canonical form: two runs with the same filters continue one snapshot."""
@@ -94,6 +108,9 @@ class Settings:
     document_metadata: bool = False
     incremental: bool = False
     refresh_collaborators: bool = False
+    require_feed: bool = False  # a key without read:compliance_activities: exit 2
+    feed_settle_seconds: float = DEFAULT_FEED_SETTLE_SECONDS
+    feed_overlap_seconds: float = DEFAULT_FEED_OVERLAP_SECONDS
     restart: bool = False
     log_format: str = "text"
     quiet: bool = False
@@ -137,10 +154,6 @@ def parse_timestamp(value: str, what: str) -> str:
     if "T" not in text.upper() or parsed.tzinfo is None:
         raise UsageError(f"{what}: {value!r} needs a time and a zone (e.g. 2025-01-31T00:00:00Z)")
     return text
-
-
-def instant(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
 
 
 def check_base_url(url: str) -> str:
@@ -264,8 +277,15 @@ def build_settings(
         filters=filters,
         **{
             name: bool(pick(name, None, crawl.get(name), getattr(s, name)))
-            for name in ("files", "document_metadata", "incremental", "refresh_collaborators")
+            for name in (
+                "files",
+                "document_metadata",
+                "incremental",
+                "refresh_collaborators",
+                "require_feed",
+            )
         },
+        **_feed_settings(crawl, s),
         restart=bool(getattr(args, "restart", False)),
         log_format=log_format,
         quiet=bool(pick("quiet", None, out.get("quiet"), s.quiet)),
@@ -331,20 +351,43 @@ def _rate(value: Any) -> tuple[float, bool]:
     return rate, False
 
 
+def _feed_settings(crawl: dict[str, Any], s: Settings) -> dict[str, Any]:
+    settle = _number(crawl.get("feed_settle_seconds", s.feed_settle_seconds), "feed_settle_seconds")
+    overlap = _number(
+        crawl.get("feed_overlap_seconds", s.feed_overlap_seconds), "feed_overlap_seconds"
+    )
+    if not (0 <= settle <= 86400 and 0 <= overlap <= 30 * 86400):
+        raise UsageError(
+            "[crawl] feed_settle_seconds must be 0..86400 and feed_overlap_seconds 0..2592000"
+        )
+    return {"feed_settle_seconds": settle, "feed_overlap_seconds": overlap}
+
+
+def _window(pick: _Picker, flt: dict[str, Any], name: str) -> tuple[str | None, str | None]:
+    """A --NAME-since / --NAME-until pair (created_at: --since / --until), checked."""
+    flag = "" if name == "created" else f"{name}_"
+    shown = "--" if name == "created" else f"--{name}-"
+    lo_raw = pick(f"{flag}since", None, flt.get(f"{flag}since"), None)
+    hi_raw = pick(f"{flag}until", None, flt.get(f"{flag}until"), None)
+    lo = parse_timestamp(lo_raw, f"{shown}since") if lo_raw else None
+    hi = parse_timestamp(hi_raw, f"{shown}until") if hi_raw else None
+    if lo and hi and parse_instant(lo) >= parse_instant(hi):
+        raise UsageError(f"{shown}since {lo} must be before {shown}until {hi}")
+    return lo, hi
+
+
 def _filters(args: argparse.Namespace, pick: _Picker, flt: dict[str, Any]) -> Filters:
     orgs = getattr(args, "org", None) or flt.get("organization_ids") or []
     users = getattr(args, "user", None) or flt.get("user_ids") or []
-    since_raw = pick("since", None, flt.get("since"), None)
-    until_raw = pick("until", None, flt.get("until"), None)
-    since = parse_timestamp(since_raw, "--since") if since_raw else None
-    until = parse_timestamp(until_raw, "--until") if until_raw else None
-    if since and until and instant(since) >= instant(until):
-        raise UsageError(f"--since {since} must be before --until {until}")
+    since, until = _window(pick, flt, "created")
+    upd_since, upd_until = _window(pick, flt, "updated")
     return Filters(
         organization_ids=tuple(_check_id(o, "--org") for o in orgs),
         user_ids=tuple(_check_id(u, "--user") for u in users),
         created_at_gte=since,
         created_at_lt=until,
+        updated_at_gte=upd_since,
+        updated_at_lt=upd_until,
     )
 
 

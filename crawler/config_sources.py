@@ -42,8 +42,18 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "document_metadata": bool,
         "incremental": bool,
         "refresh_collaborators": bool,
+        "require_feed": bool,
+        "feed_settle_seconds": (int, float),
+        "feed_overlap_seconds": (int, float),
     },
-    "filters": {"organization_ids": list, "user_ids": list, "since": str, "until": str},
+    "filters": {
+        "organization_ids": list,
+        "user_ids": list,
+        "since": str,
+        "until": str,
+        "updated_since": str,
+        "updated_until": str,
+    },
     "output": {"log_format": str, "quiet": bool},
 }
 _SECRET_KEYS = {"key", "api_key", "access_key", "secret"}

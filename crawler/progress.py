@@ -156,6 +156,26 @@ class Progress:
             self._clear_tty()
 
 
+def _feed_line(feed: Any) -> str | None:
+    """One line on what the activity feed did for this snapshot."""
+    if not isinstance(feed, dict):
+        return None
+    status = feed.get("status")
+    if status == "read":
+        window = feed.get("window") or {}
+        events = feed.get("events") or {}
+        return (
+            f"read {window.get('created_at_gte')} .. {window.get('created_at_lt')}: "
+            f"{events.get('read', 0)} events ({events.get('acted', 0)} new), "
+            f"{feed.get('projects', 0)} projects named, {len(feed.get('pages') or [])} page(s)"
+        )
+    if status == "unavailable":
+        return f"unavailable: {feed.get('reason')}"
+    if status == "no_position":
+        return f"no usable position ({feed.get('reason')}): every project fetched"
+    return None
+
+
 def summary(manifest: dict[str, Any], archive: str) -> str:
     """The final report: what was collected, what it cost, and what failed."""
     c = manifest["counts"]
@@ -170,6 +190,9 @@ def summary(manifest: dict[str, Any], archive: str) -> str:
         f"{len(manifest['runs'])} run(s)",
         f"  archive    {archive}",
     ]
+    feed = _feed_line(manifest.get("feed"))
+    if feed:
+        lines.insert(-1, f"  feed       {feed}")
     failures = manifest.get("failures") or []
     if failures:
         lines.append(f"  failures   {len(failures)} (a rerun with the same filters retries them):")

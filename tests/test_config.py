@@ -109,6 +109,34 @@ def test_bare_date_means_midnight_utc_and_windows_tile() -> None:
     ]
 
 
+def test_updated_window_is_the_lists_updated_at_filter(tmp_path: Path) -> None:
+    s = build_settings(
+        parse("--updated-since", "2025-01-01", "--updated-until", "2025-02-01T00:00:00Z"),
+        {"ANTHROPIC_COMPLIANCE_ACCESS_KEY": KEY},
+    )
+    assert s.filters.query() == [
+        ("updated_at.gte", "2025-01-01T00:00:00Z"),
+        ("updated_at.lt", "2025-02-01T00:00:00Z"),
+    ]
+    assert s.filters.key() != Filters().key()
+    # Snapshots taken without them keep their filter key (resume and incremental match on it).
+    assert "updated_at" not in Filters().key()
+    toml = write(tmp_path, '[filters]\nupdated_since = "2025-03-01"\n')
+    s = build_settings(parse("--config", str(toml)), {"ANTHROPIC_COMPLIANCE_ACCESS_KEY": KEY})
+    assert s.filters.updated_at_gte == "2025-03-01T00:00:00Z"
+    with pytest.raises(UsageError, match=r"--updated-since .* must be before --updated-until"):
+        build_settings(
+            parse("--updated-since", "2025-02-01", "--updated-until", "2025-01-01"),
+            {"ANTHROPIC_COMPLIANCE_ACCESS_KEY": KEY},
+        )
+
+
+def test_feed_settings() -> None:
+    s = build_settings(parse("--require-feed"), {"ANTHROPIC_COMPLIANCE_ACCESS_KEY": KEY})
+    assert s.require_feed and s.feed_settle_seconds == 60 and s.feed_overlap_seconds == 3600
+    assert s.public()["require_feed"] is True
+
+
 def test_filter_key_ignores_order_and_duplicates() -> None:
     assert (
         Filters(organization_ids=("b", "a", "a")).key()

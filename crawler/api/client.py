@@ -162,9 +162,16 @@ class ComplianceClient:
     # -- public calls ---------------------------------------------------------------------
 
     async def get_json(
-        self, endpoint: str, path: PathLike, query: Sequence[tuple[str, str]] = ()
+        self,
+        endpoint: str,
+        path: PathLike,
+        query: Sequence[tuple[str, str]] = (),
+        validate: Callable[[Fetched], None] | None = None,
     ) -> Fetched:
-        """GET a JSON document; retried per the policy, malformed JSON included."""
+        """GET a JSON document; retried per the policy, malformed JSON (and a
+        ``validate`` BadResponseError) included."""
+        if validate is not None:
+            return await self._get_json(self._request(endpoint, "GET", path, query), validate)
         return await self.request_json(endpoint, "GET", path, query)
 
     async def request_json(

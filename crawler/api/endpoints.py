@@ -20,11 +20,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 from crawler.api.client import ComplianceClient
+from crawler.api.failures import check_activity_page
 from crawler.api.model import BodySink, Download, Fetched, Page, RequestStats
 from crawler.api.paging import pages
 from crawler.api.urls import ApiPath
 
 __all__ = [
+    "ACTIVITY_LIMIT",
     "DIRECTORY_LIMIT",
     "PAGE_LIMIT",
     "ComplianceApi",
@@ -36,11 +38,14 @@ __all__ = [
 PAGE_LIMIT = 100
 # Organisations and users come in pages of up to 1000.
 DIRECTORY_LIMIT = 1000
+# The Activity Feed serves up to 5000 events a page.
+ACTIVITY_LIMIT = 5000
 
 ORGANIZATIONS = ApiPath.of("organizations")
 PROJECTS = ApiPath.of("apps", "projects")
 DOCUMENTS = PROJECTS.child("documents")
 FILES = ApiPath.of("apps", "chats", "files")
+ACTIVITIES = ApiPath.of("activities")
 
 Query = Sequence[tuple[str, str]]
 
@@ -120,6 +125,52 @@ class ComplianceApi:
         return await self.client.download(
             "files.content", FILES.child(file_id, "content"), open_sink
         )
+
+    # -- deletes (through a client holding the delete key) --------------------------------
+
+    def project_path(self, project_id: str) -> str:
+        return PROJECTS.child(project_id).text
+
+    def document_path(self, document_id: str) -> str:
+        return DOCUMENTS.child(document_id).text
+
+    async def delete_project(self, project_id: str) -> Fetched:
+        """``{id, type?: "claude_project_deleted"}``; 409 while chats are attached."""
+        return await self.client.request_json(
+            "projects.delete", "DELETE", PROJECTS.child(project_id)
+        )
+
+    async def delete_document(self, document_id: str) -> Fetched:
+        """``{id, type: "claude_project_document_deleted"}``."""
+        return await self.client.request_json(
+            "documents.delete", "DELETE", DOCUMENTS.child(document_id)
+        )
+
+    # -- the activity feed (scope read:compliance_activities) --------------------------------
+
+    async def activities_page(
+        self, query: Query, after_id: str | None, limit: int = ACTIVITY_LIMIT
+    ) -> Page:
+        """One page of the feed. It pages by id, not by token: ``next_page`` here is the
+        page's ``last_id`` while ``has_more`` (continue with ``after_id``), else None."""
+        full = [*query, ("limit", str(limit))]
+        if after_id is not None:
+            full.append(("after_id", after_id))
+        fetched = await self.client.get_json(
+            "activities", ACTIVITIES, full, validate=check_activity_page
+        )
+        doc = fetched.json()
+        more = bool(doc.get("has_more", False))
+        return Page(
+            items=doc["data"],
+            next_page=doc["last_id"] if more else None,
+            has_more=more,
+            fetched=fetched,
+        )
+
+    def activities(self, query: Query, after_id: str | None = None) -> AsyncIterator[Page]:
+        """The feed under ``query`` (filters, ``order``), page by page, after ``after_id``."""
+        return pages(lambda t: self.activities_page(query, t), "activities", start=after_id)
 
 
 async def _items(walk: AsyncIterator[Page]) -> list[dict[str, Any]]:

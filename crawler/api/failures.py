@@ -31,6 +31,9 @@ from crawler.errors import (
 # The scope a key needs for each endpoint, for the 403 message.
 ORG_SCOPE = "read:compliance_org_data"
 USER_SCOPE = "read:compliance_user_data"
+DELETE_SCOPE = "delete:compliance_user_data"
+FEED_SCOPE = "read:compliance_activities"
+_SCOPE_OF = {"organizations": ORG_SCOPE, "activities": FEED_SCOPE}
 # Error bodies are small JSON; read no more than this of one.
 ERROR_BODY_LIMIT = 64 * 1024
 _KEY_PATTERN = re.compile(r"sk-ant-[A-Za-z0-9_\-]+")
@@ -87,6 +90,29 @@ def check_page(fetched: Fetched) -> None:
         )
 
 
+def check_activity_page(fetched: Fetched) -> None:
+    """A feed page is {data: [objects], has_more: bool, last_id: str|null}; else retry it."""
+    doc = fetched.json()
+    problem: str | None = None
+    if not isinstance(doc, dict):
+        problem = "not a JSON object"
+    elif not isinstance(doc.get("data"), list):
+        problem = "'data' is not a list"
+    elif not all(isinstance(item, dict) for item in doc["data"]):
+        problem = "'data' holds a non-object"
+    elif not isinstance(doc.get("has_more", False), bool):
+        problem = "'has_more' is not a boolean"
+    elif doc.get("has_more") and not (isinstance(doc.get("last_id"), str) and doc["last_id"]):
+        # Stopping here would silently lose the rest of the feed.
+        problem = "'has_more' is true but 'last_id' is missing"
+    if problem is not None:
+        raise BadResponseError(
+            f"{fetched.endpoint} {fetched.method} {fetched.path}: malformed page: {problem}",
+            request_id=fetched.request_id,
+            status=fetched.status,
+        )
+
+
 def status_error(
     req: Request,
     status: int,
@@ -108,11 +134,11 @@ def status_error(
     if status == 401:
         return AuthError(
             f"{head}: the access key was refused (missing, wrong or revoked){said}."
-            " Check ANTHROPIC_COMPLIANCE_ACCESS_KEY.",
+            f" Check {_key_variable(req.method)}.",
             **common,
         )
     if status == 403:
-        scope = ORG_SCOPE if req.endpoint == "organizations" else USER_SCOPE
+        scope = _SCOPE_OF.get(req.endpoint, DELETE_SCOPE if req.method == "DELETE" else USER_SCOPE)
         return ScopeError(
             f"{head}: the access key lacks a scope this request needs{said}."
             f" Use a key with {scope}.",
@@ -163,6 +189,13 @@ def scrub(exc: CrawlerError, api_key: str) -> None:
     if clean != exc.message:
         exc.message = clean
         exc.args = (clean,)
+
+
+def _key_variable(method: str) -> str:
+    # Deletes go with their own key (crawler retention apply); everything else reads.
+    if method == "DELETE":
+        return "ANTHROPIC_COMPLIANCE_DELETE_KEY"
+    return "ANTHROPIC_COMPLIANCE_ACCESS_KEY"
 
 
 async def read_error_body(resp: aiohttp.ClientResponse, stats: RequestStats) -> bytes:

@@ -28,9 +28,13 @@ async def pages(
     what: str,
     *,
     max_pages: int = MAX_PAGES,
+    start: str | None = None,
 ) -> AsyncIterator[Page]:
-    """Every page of one list: ``fetch_page(token)`` asks for one (None: the first)."""
-    token: str | None = None
+    """Every page of one list: ``fetch_page(token)`` asks for one (None: the first).
+
+    ``start``: continue after a stored cursor (the feed's ``after_id``) instead.
+    """
+    token: str | None = start
     seen: set[str] = set()
     for _ in range(max_pages):
         page = await fetch_page(token)

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 from crawler.config import DEFAULT_BACKOFF_BASE, DEFAULT_BACKOFF_CAP, DEFAULT_MAX_ATTEMPTS
-from crawler.errors import RetryableError
+from crawler.errors import RateLimitedError, RetryableError
 
 
 @dataclass
@@ -53,6 +53,18 @@ class RetryPolicy:
         """Seconds to wait before retrying after ``error`` from attempt ``attempt``."""
         floor = error.retry_after if error.retry_after is not None else 0.0
         return max(floor, self.backoff(attempt))
+
+
+@dataclass
+class DeletePolicy(RetryPolicy):
+    """For a DELETE: resend only after a 429, which the server refused before acting.
+
+    After a 5xx, a reset or a timeout the DELETE may have happened; sending it
+    again would be a second DELETE. The caller settles it with a GET instead.
+    """
+
+    def should_retry(self, error: BaseException, attempt: int) -> bool:
+        return isinstance(error, RateLimitedError) and super().should_retry(error, attempt)
 
 
 def parse_retry_after(

@@ -25,7 +25,7 @@ from crawler.errors import ArchiveError
 # What the archive does with a durable tmp file: place it, register it, say how it went.
 OnDurable = Callable[[Path, BlobRef, str], Awaitable["StoredBlob"]]
 
-BLOB_KINDS = frozenset({"file", "text", "json", "record"})
+BLOB_KINDS = frozenset({"file", "text", "json", "record", "plan", "receipt"})
 
 # Small chunks are gathered before each trip to a worker thread: one thread hop per
 # chunk would dominate the cost of a many-small-chunks body. Memory stays flat (this

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Self
 from urllib.parse import quote
 
-from crawler.archive.schema import SCHEMA, SCHEMA_VERSION, instant_key
+from crawler.archive.schema import FEED_SCHEMA, SCHEMA, SCHEMA_VERSION, instant_key
 from crawler.canonical import utc_now
 from crawler.errors import ArchiveError, DiskFullError
 
@@ -60,6 +60,10 @@ class Database:
                     )
                     c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             index._check_version()
+            with index._tx() as c:
+                for stmt in FEED_SCHEMA.split(";"):
+                    if stmt.strip():
+                        c.execute(stmt)
         except BaseException:
             conn.close()
             raise

@@ -14,6 +14,7 @@ from typing import Any
 
 from crawler.archive.blob_rows import BlobRows
 from crawler.archive.db import require_row
+from crawler.archive.feed_rows import FeedRows
 from crawler.archive.refs import BlobRef
 from crawler.archive.schema import (
     FINISHED_STATUSES,
@@ -50,7 +51,7 @@ __all__ = [
 ]
 
 
-class Index(BlobRows):
+class Index(FeedRows, BlobRows):
     """The catalogue's queries; open it with :meth:`open_writer` or :meth:`open_reader`."""
 
     # -- snapshots ---------------------------------------------------------------------------

@@ -64,6 +64,21 @@ CREATE INDEX failures_by_snapshot ON failures (snapshot_id, project_id);
 CREATE INDEX snapshots_by_filter ON snapshots (filter_key, status);
 """
 
+# The Activity Feed's tables (crawler/archive/feed_rows.py). Every writer creates them if
+# missing, so an archive made before them gains them and simply has no feed position.
+FEED_SCHEMA = """
+CREATE TABLE IF NOT EXISTS snapshot_feed (
+  snapshot_id TEXT PRIMARY KEY,
+  state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS feed_events (
+  snapshot_id TEXT NOT NULL, activity_id TEXT NOT NULL,
+  project_id TEXT, type TEXT, created_at TEXT, created_key TEXT NOT NULL,
+  acted INTEGER NOT NULL,
+  event TEXT NOT NULL,
+  PRIMARY KEY (snapshot_id, activity_id));
+CREATE INDEX IF NOT EXISTS feed_events_by_project ON feed_events (project_id, created_key)
+"""
+
 _RFC3339 = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})"
 )

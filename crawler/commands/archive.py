@@ -16,6 +16,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help=f"projects fetched at once (default {DEFAULT_CONCURRENCY})",
     )
+    _add_filter_arguments(parser)
+    _add_mode_arguments(parser)
+
+
+def _add_filter_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which projects: the project list's own filters."""
     parser.add_argument(
         "--org",
         action="append",
@@ -35,6 +41,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--until", metavar="TIME", help="created before TIME, exclusive")
     parser.add_argument(
+        "--updated-since",
+        metavar="TIME",
+        help="updated at or after TIME (the list's updated_at), inclusive",
+    )
+    parser.add_argument("--updated-until", metavar="TIME", help="updated before TIME, exclusive")
+
+
+def _add_mode_arguments(parser: argparse.ArgumentParser) -> None:
+    """What to fetch, and how a snapshot relates to the last one."""
+    parser.add_argument(
         "--files",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -50,13 +66,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--incremental",
         action="store_true",
         default=None,
-        help="carry projects whose list entry is unchanged since the last snapshot",
+        help="carry projects unchanged since the last snapshot (list entry, and the activity "
+        "feed when the key has read:compliance_activities)",
     )
     parser.add_argument(
         "--refresh-collaborators",
         action="store_true",
         default=None,
         help="with --incremental, refetch every project (covers collaborator changes)",
+    )
+    parser.add_argument(
+        "--require-feed",
+        action="store_true",
+        default=None,
+        help="fail (exit 2, nothing written) if the key cannot read the activity feed "
+        "(scope read:compliance_activities)",
     )
     parser.add_argument(
         "--restart",

@@ -22,7 +22,8 @@ import os
 import sys
 from pathlib import Path
 
-from crawler.config import add_archive_argument, archive_path_from, instant, parse_timestamp
+from crawler.canonical import parse_instant
+from crawler.config import add_archive_argument, archive_path_from, parse_timestamp
 from crawler.errors import UsageError
 from crawler.read.bag import DEFAULT_SOURCE, write_bag
 from crawler.read.connector import ExportFilters
@@ -52,6 +53,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="put each document's response (with its text) in attachments[].content",
     )
     parser.add_argument(
+        "--include-receipts",
+        action="store_true",
+        help="put each project's retention receipts in retention_receipts (crawler retention)",
+    )
+    parser.add_argument(
         "--org", action="append", metavar="ID", help="organisation: tagged id or UUID (repeatable)"
     )
     parser.add_argument(
@@ -59,6 +65,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--since", metavar="TIME", help="created at or after TIME")
     parser.add_argument("--until", metavar="TIME", help="created before TIME (exclusive)")
+    parser.add_argument("--updated-since", metavar="TIME", help="updated at or after TIME")
+    parser.add_argument("--updated-until", metavar="TIME", help="updated before TIME (exclusive)")
+    parser.add_argument(
+        "--include-activity",
+        action="store_true",
+        help="add each project's activity feed events (who changed what, when) as activities",
+    )
     parser.add_argument(
         "--exclude-deleted",
         action="store_true",
@@ -75,13 +88,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def filters_from(args: argparse.Namespace) -> ExportFilters:
     since = parse_timestamp(args.since, "--since") if args.since else None
     until = parse_timestamp(args.until, "--until") if args.until else None
-    if since and until and instant(since) >= instant(until):
+    if since and until and parse_instant(since) >= parse_instant(until):
         raise UsageError(f"--since {since} must be before --until {until}")
+    upd_since = (
+        parse_timestamp(args.updated_since, "--updated-since") if args.updated_since else None
+    )
+    upd_until = (
+        parse_timestamp(args.updated_until, "--updated-until") if args.updated_until else None
+    )
+    if upd_since and upd_until and parse_instant(upd_since) >= parse_instant(upd_until):
+        raise UsageError(f"--updated-since {upd_since} must be before --updated-until {upd_until}")
     return ExportFilters(
         orgs=tuple(o.strip() for o in args.org or ()),
         users=tuple(u.strip() for u in args.user or ()),
         since=since,
         until=until,
+        updated_since=upd_since,
+        updated_until=upd_until,
         exclude_deleted=bool(args.exclude_deleted),
     )
 
@@ -94,7 +117,9 @@ def run(args: argparse.Namespace) -> int:
         snapshot_id=args.snapshot,
         filters=filters,
         include_content=bool(args.include_content),
+        include_receipts=bool(args.include_receipts),
         files_dir=args.files_dir,
+        include_activity=bool(args.include_activity),
     )
     path = archive_path_from(args)
     with ArchiveReader.open(path) as reader:

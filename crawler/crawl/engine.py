@@ -2,7 +2,8 @@
 
 Ownership, one step each (numbers as in ``crawler/__init__.py``):
 
-2. :func:`~crawler.crawl.snapshot.open_snapshot` picks the snapshot.
+2. :func:`~crawler.crawl.snapshot.open_snapshot` picks the snapshot;
+   :class:`~crawler.crawl.feed.FeedStep` reads the Activity Feed for it (2b).
 3. :class:`~crawler.crawl.listing.Listing` walks the list into the queue.
 4. The bounded queue holds projects waiting for a worker: memory stays flat
    however long the list.
@@ -27,6 +28,7 @@ from crawler.api.endpoints import ComplianceApi
 from crawler.archive import Archive, SnapshotRow
 from crawler.canonical import utc_now
 from crawler.config import Settings
+from crawler.crawl.feed import FeedStep, FeedVerdict
 from crawler.crawl.listing import Listing
 from crawler.crawl.manifest import write_snapshot_manifest
 from crawler.crawl.project import ProjectFetcher
@@ -40,6 +42,14 @@ __all__ = ["STOP_GRACE_SECONDS", "Crawl", "RunResult"]
 
 STOP_GRACE_SECONDS = 5.0
 _DONE = object()
+
+
+def _feed_failed(err: SkipItemError) -> ListWalkError:
+    """Without the whole feed window an incremental cannot say what it carries is
+    current: stop (exit 1); a rerun continues at the stored cursor."""
+    return ListWalkError(
+        f"reading the activity feed failed: {err.message}", request_id=err.request_id
+    )
 
 
 async def _first(*aws: asyncio.Future[Any]) -> None:
@@ -72,6 +82,15 @@ class Crawl:
         self._stats: RunStats | None = None
         self._fatal: BaseException | None = None
         self._busy: set[asyncio.Task[Any]] = set()  # workers in the middle of a project
+        self.feed = FeedStep(
+            ComplianceApi(client),
+            archive,
+            organization_ids=settings.filters.organization_ids,
+            settle_seconds=settings.feed_settle_seconds,
+            overlap_seconds=settings.feed_overlap_seconds,
+            require=settings.require_feed,
+        )
+        self._verdict = FeedVerdict("full")
 
     @property
     def snapshot_id(self) -> str | None:
@@ -87,7 +106,12 @@ class Crawl:
     # -- the run ------------------------------------------------------------------------
 
     async def run(self) -> RunResult:
-        snapshot, resumed = open_snapshot(self.archive, self.settings, self._run_started)
+        try:
+            snapshot, resumed = await open_snapshot(
+                self.archive, self.settings, self._run_started, self.feed
+            )
+        except SkipItemError as err:  # the feed's first page, before anything is written
+            raise _feed_failed(err) from err
         self._snapshot = snapshot
         if snapshot.parent_id:
             self._parent = self.index.get_snapshot(snapshot.parent_id)
@@ -99,6 +123,12 @@ class Crawl:
             pacing=self.client.limiter.summary,
         )
         self.progress.start(snapshot.id, resumed=resumed, incremental=bool(snapshot.parent_id))
+        for note in self.feed.notes:
+            self.progress.log("feed", note)
+        self._verdict = await self._read_feed(snapshot)
+        if self.stopping:
+            stats.save("interrupted")
+            return RunResult(snapshot.id, "interrupted", None, resumed)
         queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=self.settings.concurrency * 2)
         fetcher = self._fetcher(snapshot.id)
         workers = [
@@ -113,6 +143,7 @@ class Crawl:
             self.progress,
             lambda: self.stopping,
             self._parent,
+            self._verdict,
         )
         producer = asyncio.create_task(listing.produce(queue, snapshot, resumed), name="producer")
         stats_task = asyncio.create_task(stats.save_periodically())
@@ -133,6 +164,13 @@ class Crawl:
             stats_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await stats_task
+
+    async def _read_feed(self, snapshot: SnapshotRow) -> FeedVerdict:
+        """Step 2b: the rest of the feed window; then which projects it names."""
+        try:
+            return await self.feed.read_rest(snapshot, lambda: self.stopping)
+        except SkipItemError as err:
+            raise _feed_failed(err) from err
 
     def _fetcher(self, snapshot_id: str) -> ProjectFetcher:
         return ProjectFetcher(
@@ -232,6 +270,12 @@ class Crawl:
     def _finish(self, snapshot: SnapshotRow, resumed: bool) -> RunResult:
         assert self._stats is not None
         header = write_snapshot_manifest(
-            self.archive, self.settings, snapshot, self._parent, self._stats
+            self.archive,
+            self.settings,
+            snapshot,
+            self._parent,
+            self._stats,
+            self.feed,
+            self._verdict,
         )
         return RunResult(snapshot.id, header["status"], header, resumed, header["failures"])

@@ -5,7 +5,8 @@ watermark are recorded in the index in one transaction, before the next page
 is asked for. On resume the walk restarts at the watermark (page tokens may
 have expired) and skips ids the snapshot already has; projects listed before
 the interruption but not finished are queued first. In an incremental snapshot
-a project whose list entry is unchanged is carried without a request.
+a project whose list entry is unchanged, and that the Activity Feed does not
+name (``FeedVerdict``), is carried without a request.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from crawler.archive.records import Record
 from crawler.canonical import canonical_json
 from crawler.config import Settings
 from crawler.crawl.bodies import fetch_json
+from crawler.crawl.feed import FeedVerdict
 from crawler.crawl.stats import RunStats
 from crawler.crawl.work import Outcome, ProjectJob
 from crawler.progress import Progress
@@ -39,6 +41,7 @@ class Listing:
         progress: Progress,
         stopping: Callable[[], bool],
         parent: SnapshotRow | None,
+        feed: FeedVerdict | None = None,
     ) -> None:
         self.api = api
         self.archive = archive
@@ -48,6 +51,7 @@ class Listing:
         self.progress = progress
         self.stopping = stopping
         self.parent = parent
+        self.feed = feed
 
     async def produce(
         self, queue: asyncio.Queue[Any], snapshot: SnapshotRow, resumed: bool
@@ -125,9 +129,11 @@ class Listing:
             )
 
     def _carry(self, entry: dict[str, Any]) -> ProjectRow | None:
-        """Incremental: the earlier row of a project whose list entry is unchanged (see README)."""
+        """Incremental: the earlier row of a project no change names (see README)."""
         if self.parent is None:
             return None
+        if self.feed is not None and self.feed.fetch_whole(str(entry["id"])):
+            return None  # the feed says it changed (or cannot say): fetch it whole
         old = self.index.get_project(self.parent.id, str(entry["id"]))
         if old is None or old.state not in ("done", "carried", "gone") or old.record is None:
             return None

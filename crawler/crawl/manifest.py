@@ -13,10 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 from crawler import __version__
-from crawler.archive import Archive, SnapshotRow
-from crawler.canonical import utc_now
+from crawler.archive import Archive, ProjectRow, SnapshotRow
+from crawler.canonical import canonical_json, utc_now
 from crawler.config import Settings
+from crawler.crawl.feed import FeedStep, FeedVerdict
+from crawler.crawl.feed_plan import reasons_json
 from crawler.crawl.stats import RunStats, merge_request_stats
+from crawler.retention.ledger import deleted_by_retention
 
 __all__ = ["write_snapshot_manifest"]
 
@@ -29,6 +32,8 @@ def write_snapshot_manifest(
     snapshot: SnapshotRow,
     parent: SnapshotRow | None,
     stats: RunStats,
+    feed: FeedStep,
+    verdict: FeedVerdict,
 ) -> dict[str, Any]:
     """Write the manifest and finish the snapshot; returns the manifest's header."""
     index = archive.index
@@ -40,7 +45,7 @@ def write_snapshot_manifest(
     status = "partial" if unfinished or retry else "complete"
     run_stats = stats.save(status)
     snap = index.get_snapshot(snapshot.id)
-    removed = _removed_since(archive, snapshot.id, parent)
+    removed, by_retention = _removals(archive, snap, parent)
     header: dict[str, Any] = {
         "manifest_format": 1,
         "snapshot_id": snapshot.id,
@@ -66,21 +71,77 @@ def write_snapshot_manifest(
             **{s: by_state.get(s, 0) for s in STATES},
             **stats.totals,
             "removed_since_parent": len(removed),
+            "deleted_by_retention": len(by_retention),
         },
         "requests": merge_request_stats(r["requests"] for r in run_stats["runs"]),
         "failures": failures,
         "removed_since_parent": removed,
+        "deleted_by_retention": by_retention,
+        "feed": feed.summary(snapshot.id),
     }
     entries = (
-        {
-            "id": row.project_id,
-            "state": row.state,
-            "record": row.record.to_json() if row.record else None,
-        }
+        _entry(archive, row, parent, verdict, settings.refresh_collaborators)
         for row in index.projects(snapshot.id)
     )
     archive.write_manifest_stream(snapshot.id, header, entries)
     return header
+
+
+def _removals(
+    archive: Archive, snap: SnapshotRow, parent: SnapshotRow | None
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """(removed since the parent, deleted by retention since the previous snapshot).
+
+    A project retention deleted (a receipt says so) is not counted as removed.
+    """
+    previous = parent or archive.index.latest_finished(snap.filter_key)
+    by_retention = deleted_by_retention(archive, snap.id, previous)
+    retained = {d["id"] for d in by_retention}
+    removed = [p for p in _removed_since(archive, snap.id, parent) if p not in retained]
+    return removed, by_retention
+
+
+def _entry(
+    archive: Archive,
+    row: ProjectRow,
+    parent: SnapshotRow | None,
+    verdict: FeedVerdict,
+    refresh_collaborators: bool,
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "id": row.project_id,
+        "state": row.state,
+        "record": row.record.to_json() if row.record else None,
+    }
+    if parent is not None:
+        why = _why(archive, row, parent, verdict, refresh_collaborators)
+        if why is not None:
+            entry["why"] = why
+    return entry
+
+
+def _why(
+    archive: Archive,
+    row: ProjectRow,
+    parent: SnapshotRow,
+    verdict: FeedVerdict,
+    refresh_collaborators: bool,
+) -> dict[str, Any] | None:
+    """Why an incremental fetched this project whole; None when it was carried."""
+    old = archive.index.get_project(parent.id, row.project_id)
+    if old is not None and old.record is not None and old.record == row.record:
+        return None  # the parent's record itself: carried
+    listed = "new" if old is None else None
+    if old is not None and canonical_json(old.list_entry) != canonical_json(row.list_entry):
+        listed = "changed"
+    why = reasons_json(listed, verdict.touched.get(row.project_id, ()))
+    if verdict.mode == "no_position":
+        why["no_feed_position"] = True
+    if old is not None and old.state not in ("done", "carried", "gone"):
+        why["parent_state"] = old.state  # not finished there: never carried
+    if not why and refresh_collaborators:
+        why["collaborators"] = "changed"
+    return why
 
 
 def _removed_since(archive: Archive, snapshot_id: str, parent: SnapshotRow | None) -> list[str]:

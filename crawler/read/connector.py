@@ -24,7 +24,12 @@ shape (docs: /work/shared/API.md, last section), extended:
   fetched in, ``carried_from``, the record blob, and the project's failures.
   A project whose record is missing (state ``failed`` or ``listed`` in a partial
   or running snapshot) has ``details``, ``attachments`` and ``collaborators``
-  ``null``: unknown, not empty.
+  ``null``: unknown, not empty;
+* ``activities`` (``--include-activity`` only): the Activity Feed events naming
+  the project that this snapshot or an earlier one read, oldest first, as the
+  API sent them (who uploaded, replaced or deleted what, granted or revoked
+  whom, and when). ``[]`` when none were read (a full snapshot reads none: its
+  successor's incremental does).
 
 Projects soft-deleted in claude.ai (``deleted_at`` set) are exported like any
 other unless ``--exclude-deleted`` is given.
@@ -45,7 +50,7 @@ from crawler.read.reader import ArchiveReader, ProjectData
 __all__ = ["ATTACHMENT_EXTENSIONS", "RECORD_EXTENSIONS", "ExportFilters", "export_record"]
 
 # Keys this tool adds to the connector's record and to attachment entries.
-RECORD_EXTENSIONS = ("details", "attachments", "collaborators", "gone", "_archive")
+RECORD_EXTENSIONS = ("details", "attachments", "collaborators", "gone", "activities", "_archive")
 ATTACHMENT_EXTENSIONS = ("archived", "archived_body", "content", "exported_file")
 
 
@@ -58,6 +63,7 @@ def export_record(
     *,
     include_content: bool,
     exported_file: Callable[[BlobRef], str] | None = None,
+    activities: list[Any] | None = None,
 ) -> dict[str, Any]:
     """The connector-shaped record of one project (see the module docstring)."""
     row, record = data.row, data.record
@@ -75,6 +81,8 @@ def export_record(
     if data.gone:
         # A hard delete removes the project's documents, files and grants upstream.
         out["attachments"], out["collaborators"] = [], []
+    if activities is not None:
+        out["activities"] = activities
     out["_archive"] = {
         "snapshot_id": row.snapshot_id,
         "state": row.state,
@@ -133,6 +141,8 @@ class ExportFilters:
     users: tuple[str, ...] = ()  # creator's user id or email address
     since: str | None = None  # created_at >= since (as instants)
     until: str | None = None  # created_at < until
+    updated_since: str | None = None  # updated_at >= updated_since
+    updated_until: str | None = None  # updated_at < updated_until
     exclude_deleted: bool = False
 
     def matches(self, row: ProjectRow) -> bool:
@@ -151,13 +161,26 @@ class ExportFilters:
             return False
         if self.until is not None and created >= instant_key(self.until):
             return False
+        if self.updated_since is not None or self.updated_until is not None:
+            if row.updated_at is None:
+                return False  # no updated_at: not updated in any window
+            updated = instant_key(row.updated_at)
+            if self.updated_since is not None and updated < instant_key(self.updated_since):
+                return False
+            if self.updated_until is not None and updated >= instant_key(self.updated_until):
+                return False
         return not (self.exclude_deleted and row.deleted_at is not None)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "organization_ids": list(self.orgs),
             "users": list(self.users),
             "created_at_gte": self.since,
             "created_at_lt": self.until,
             "exclude_deleted": self.exclude_deleted,
         }
+        if self.updated_since is not None:
+            out["updated_at_gte"] = self.updated_since
+        if self.updated_until is not None:
+            out["updated_at_lt"] = self.updated_until
+        return out

@@ -25,6 +25,7 @@ from crawler.canonical import utc_now
 from crawler.errors import ArchiveError, UsageError
 from crawler.read.connector import ExportFilters, export_record
 from crawler.read.reader import ArchiveReader, ProjectData
+from crawler.retention.receipts import receipts_by_project
 
 EXPORT_FORMAT = 1
 _CHUNK = 1024 * 1024
@@ -118,6 +119,8 @@ class ExportOptions:
     filters: ExportFilters = field(default_factory=ExportFilters)
     include_content: bool = False
     files_dir: Path | None = None
+    include_receipts: bool = False  # each record gains ``retention_receipts`` (may be [])
+    include_activity: bool = False
 
 
 @dataclass
@@ -154,6 +157,8 @@ class ExportResult:
             },
             "filters": self.options.filters.to_json(),
             "include_content": self.options.include_content,
+            "include_receipts": self.options.include_receipts,
+            "include_activity": self.options.include_activity,
             "output": {
                 "ndjson": self.ndjson.path if self.ndjson else None,
                 "gzip": self.gzip,
@@ -180,13 +185,20 @@ def write_ndjson(
     """
     files = FilesDir(reader, options.files_dir, base) if options.files_dir else None
     counts = dict.fromkeys(COUNT_KEYS, 0)
+    receipts = receipts_by_project(reader) if options.include_receipts else None
     for data in reader.projects(snapshot.id, options.filters.matches):
         rec = export_record(
             reader,
             data,
             include_content=options.include_content,
             exported_file=files.copy if files else None,
+            activities=(
+                reader.activities(snapshot, data.project_id) if options.include_activity else None
+            ),
         )
+        if receipts is not None:
+            rec["retention_receipts"] = receipts.get(data.project_id, [])
+            counts["receipts"] = counts.get("receipts", 0) + len(rec["retention_receipts"])
         sink.write(orjson.dumps(rec) + b"\n")
         _count(counts, data, rec)
     if files is not None:

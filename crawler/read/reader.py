@@ -44,6 +44,7 @@ import orjson
 
 from crawler.archive import MARKER, Archive, ProjectRow, SnapshotRow, read_marker
 from crawler.archive.fs import os_error
+from crawler.archive.index import instant_key
 from crawler.archive.records import Fetch, Record
 from crawler.archive.refs import BlobRef, check_ref
 from crawler.errors import ArchiveError, UsageError
@@ -95,6 +96,7 @@ class ArchiveReader:
         self._blobs_dir = archive.path / "blobs"
         # Collisions are rare: knowing them all up front saves a query per blob read.
         self._variants = archive.index.variant_blobs()
+        self._up_to: dict[str, list[str]] = {}  # snapshot id -> it and the snapshots before it
 
     # -- opening ---------------------------------------------------------------------------------
 
@@ -156,6 +158,19 @@ class ArchiveReader:
         for row in self._index.projects(snapshot_id):
             if where is None or where(row):
                 yield row
+
+    def activities(self, snapshot: SnapshotRow, project_id: str) -> list[Any]:
+        """The feed events naming a project that this snapshot, or any before it, read.
+
+        Once each (by id), oldest first, as the API sent them: who uploaded,
+        replaced or deleted what, and when. Empty for archives without the feed.
+        """
+        earlier = self._up_to.get(snapshot.id)
+        if earlier is None:  # once per snapshot, not once per project
+            upto = instant_key(snapshot.started_at)
+            earlier = [s.id for s in self.snapshots() if instant_key(s.started_at) <= upto]
+            self._up_to[snapshot.id] = earlier
+        return list(self._index.project_events(project_id, earlier))
 
     def row(self, snapshot_id: str, project_id: str) -> ProjectRow | None:
         return self._index.get_project(snapshot_id, project_id)

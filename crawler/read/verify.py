@@ -5,6 +5,9 @@ equals the index's; every manifest's project list equals the index's rows; every
 record the index references exists with the right size and parses; every blob a
 record references exists with the right size. One ``stat`` per blob, one read per record.
 
+receipts (whole-archive checks, both modes): every retention receipt against its
+stored plan, snapshot and record (:mod:`crawler.retention.audit`).
+
 full: also rehashes (md5 and sha256) every referenced blob and every file in
 ``blobs/``, and runs SQLite's integrity check. Orphans are reported as notes.
 
@@ -29,6 +32,7 @@ from crawler.archive.manifest import parse_manifest
 from crawler.archive.records import record_blob_refs
 from crawler.archive.refs import MD5_RE, SHA256_RE, BlobRef, hash_file
 from crawler.errors import ArchiveError
+from crawler.retention.audit import check_retention
 
 # How many ids a mismatch message lists before it says "and N more".
 _SHOW = 5
@@ -68,6 +72,7 @@ class VerifyReport:
             f"verify ({mode}): {verdict}: {c['snapshots']} snapshots, {c['manifests']} manifests, "
             f"{c['records']} records, {c['blobs']} blobs checked"
             + (f", {c['hashed']} blobs rehashed" if self.full else "")
+            + (f", {c['receipts']} receipts checked against their plans" if c["receipts"] else "")
             + f"; {len(self.problems)} problems, {len(self.notes)} notes"
         )
 
@@ -110,6 +115,15 @@ class _Verifier:
         for snap in snapshots:
             self.check_snapshot(snap)
         if snapshot_id is None:
+            # Before the orphan notes: plans, receipts and response bodies are referenced.
+            self.report.checked["receipts"] = check_retention(
+                archive,
+                self.report.problem,
+                self.report.notes.append,
+                self.check_blob,
+                self.referenced,
+                full=self.full,
+            )
             self.check_registered_blobs()
             self.check_snapshot_dir({s.id for s in snapshots})
         self.check_tmp()

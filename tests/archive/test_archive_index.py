@@ -219,6 +219,8 @@ def test_schema_and_pragmas(index: Index, tmp_path: Path) -> None:
             "snapshot_projects",
             "snapshot_documents",
             "failures",
+            "snapshot_feed",  # crawler/archive/feed_rows.py
+            "feed_events",
         }
     finally:
         conn.close()
