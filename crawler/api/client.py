@@ -123,11 +123,9 @@ class ComplianceClient:
     async def __aenter__(self) -> ComplianceClient:
         # Both are bound to the running loop, so they are made here, not in __init__.
         if self._limiter is None:
+            c = self.config
             self._limiter = RateLimiter(
-                self.config.rate,
-                self.config.rate_margin,
-                auto=self.config.rate_auto,
-                reserve=self.config.rate_reserve,
+                c.rate, c.rate_margin, auto=c.rate_auto, reserve=c.rate_reserve
             )
         self._session = aiohttp.ClientSession(
             headers={
