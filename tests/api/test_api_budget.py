@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -300,9 +299,18 @@ async def test_unlimited_ignores_the_budget(vclock: object) -> None:
 
 
 def test_reserve_is_checked() -> None:
-    async def make(reserve: float) -> Callable[[], None]:
-        RateLimiter(None, auto=True, reserve=reserve)
-        return lambda: None
+    async def make() -> None:
+        RateLimiter(None, auto=True, reserve=1.0)
 
     with pytest.raises(ValueError):
-        asyncio.run(make(1.0))
+        asyncio.run(make())
+
+
+async def test_auto_without_headers_keeps_the_default_rate(vclock: object) -> None:
+    h = Harness(4)
+    limiter = h.client(None, auto=True)
+    for _ in range(5):
+        started = await limiter.acquire()
+        limiter.observe_headers({}, started)
+    assert limiter.ceiling == 4.0 and limiter.pace() == 4.0
+    assert limiter.summary()["server_limit"] is None
