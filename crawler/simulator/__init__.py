@@ -5,7 +5,9 @@ synthetic organisation that is deterministic from a seed and holds the cases
 that break crawlers (ties at page boundaries, >100 attachments, hostile
 filenames, stale md5s, a project that 404s between list and fetch...). It
 behaves like the live service: key and scope checks, a strict sliding-window
-rate limit with the ``anthropic-ratelimit-*`` headers, opaque expiring page
+rate limit (any window length; ``reset`` is when the full budget is back, as
+documented; optionally another consumer spending the same budget) with the
+``anthropic-ratelimit-*`` headers, opaque expiring page
 tokens holding ``+ / =``, short and empty pages, the error body shape,
 ``request-id`` on every response. Faults (latency, 5xx, resets, truncated or
 malformed bodies, slow streams, wrong Content-MD5, token expiry) are seeded and
