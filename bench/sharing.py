@@ -126,7 +126,7 @@ def _achieved(admitted: list[float], tail: float | None) -> tuple[float, float]:
     if tail is not None:
         first = last - tail * (last - first)
         n = sum(1 for t in admitted if t >= first)
-        return n / (last - first), last - first
+        return (n - 1) / (last - first), last - first
     return (len(admitted) - 1) / (last - first), last - first
 
 
