@@ -1,0 +1,272 @@
+"""The search index, ``search.sqlite``: the one codec for its schema (docs/ARCHIVE.md).
+
+A derived file, never the source of truth: everything in it is rebuilt from the
+blobs by ``crawler reindex``. Each *body* (a document's text, a project's words,
+a filename) is stored and tokenised once, keyed by the md5 and sha256 of its
+UTF-8 bytes, however many projects and snapshots hold it. A *record* (one
+project record blob) is read once and says which bodies it holds; a snapshot's
+*members* point at records, so a carried project costs one small row.
+
+Two FTS5 tables index the same text: ``body_words`` (``unicode61``, diacritics
+folded: words in any script that separates words with spaces) and
+``body_grams`` (``trigram``: any substring of three or more characters, which is
+what finds CJK text and emoji). Both are external-content tables over
+``bodies``, so the text is stored once.
+
+Writes are small transactions: one per record, one per snapshot's members; a
+snapshot is marked indexed last, so a kill at any moment leaves an index that a
+rerun completes (``add_record`` and ``add_members`` are idempotent).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote
+
+from crawler.errors import ArchiveError
+
+__all__ = [
+    "KINDS",
+    "SEARCH_FILE",
+    "Body",
+    "Member",
+    "Occurrence",
+    "SearchIndex",
+    "body_of",
+]
+
+SEARCH_FILE = "search.sqlite"
+SCHEMA_VERSION = 1
+# What an occurrence of a body is: a document's text, a project's own words
+# (name, description, instructions, creator, collaborators), an attachment's filename.
+KINDS = ("document", "project", "filename")
+
+SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE bodies (
+  id INTEGER PRIMARY KEY, md5 TEXT NOT NULL, sha256 TEXT NOT NULL, text TEXT NOT NULL,
+  UNIQUE (md5, sha256));
+CREATE VIRTUAL TABLE body_words USING fts5(
+  text, content='bodies', content_rowid='id', tokenize='unicode61 remove_diacritics 2');
+CREATE VIRTUAL TABLE body_grams USING fts5(
+  text, content='bodies', content_rowid='id', tokenize='trigram');
+CREATE TABLE records (
+  id INTEGER PRIMARY KEY, md5 TEXT NOT NULL, sha256 TEXT NOT NULL,
+  project_id TEXT NOT NULL, name TEXT, UNIQUE (md5, sha256));
+CREATE TABLE occurrences (
+  record_id INTEGER NOT NULL, kind TEXT NOT NULL, item_id TEXT, label TEXT,
+  body_id INTEGER NOT NULL);
+CREATE INDEX occurrences_body ON occurrences (body_id);
+CREATE INDEX occurrences_record ON occurrences (record_id);
+CREATE TABLE members (
+  snapshot_id TEXT NOT NULL, project_id TEXT NOT NULL, record_id INTEGER NOT NULL,
+  organization_uuid TEXT, organization_id TEXT, user_id TEXT, user_email TEXT,
+  created_key TEXT, PRIMARY KEY (snapshot_id, project_id)) WITHOUT ROWID;
+CREATE INDEX members_record ON members (record_id, snapshot_id);
+CREATE TABLE snapshots (id TEXT PRIMARY KEY, finished_at TEXT, indexed_at TEXT NOT NULL)
+"""
+
+
+@dataclass(frozen=True)
+class Body:
+    """Text to index, named by the md5 and sha256 of its UTF-8 bytes."""
+
+    md5: str
+    sha256: str
+    text: str
+
+
+def body_of(text: str) -> Body:
+    raw = text.encode("utf-8", "surrogatepass")
+    return Body(hashlib.md5(raw).hexdigest(), hashlib.sha256(raw).hexdigest(), text)
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """Where a body appears in a record: ``kind``, the item's id and its label."""
+
+    kind: str
+    item_id: str | None
+    label: str | None
+    body: Body
+
+
+@dataclass(frozen=True)
+class Member:
+    """A project of a snapshot, with what the filters look at."""
+
+    project_id: str
+    record_md5: str
+    record_sha256: str
+    organization_uuid: str | None
+    organization_id: str | None
+    user_id: str | None
+    user_email: str | None
+    created_key: str | None
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class SearchIndex:
+    """``search.sqlite``: open with :meth:`open_writer` or :meth:`open_reader`."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+
+    @classmethod
+    def open_writer(cls, path: Path) -> SearchIndex:
+        """Open for update, creating the file and its schema when missing."""
+        try:
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 10000")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            index = cls(conn, path)
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0:
+                with index.tx() as c:
+                    for stmt in SCHEMA.split(";"):
+                        c.execute(stmt)
+                    c.execute(
+                        "INSERT INTO meta VALUES ('format', '1'), ('created_at', ?)", (_now(),)
+                    )
+                    c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            else:
+                index._check_version(version)
+        except sqlite3.Error as exc:
+            raise ArchiveError(f"search index {path}: {exc}") from exc
+        return index
+
+    @classmethod
+    def open_reader(cls, path: Path) -> SearchIndex | None:
+        """Read-only (SQLite ``mode=ro``), or None when the archive has no search index yet."""
+        if not path.is_file():
+            return None
+        try:
+            conn = sqlite3.connect(
+                f"file:{quote(str(path.resolve()))}?mode=ro",
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            index = cls(conn, path)
+            index._check_version(conn.execute("PRAGMA user_version").fetchone()[0])
+        except sqlite3.Error as exc:
+            raise ArchiveError(f"search index {path}: {exc}; rebuild it: crawler reindex") from exc
+        return index
+
+    def _check_version(self, version: int) -> None:
+        if version != SCHEMA_VERSION:
+            self.conn.close()
+            raise ArchiveError(
+                f"search index {self.path} has version {version}, this crawler reads "
+                f"{SCHEMA_VERSION}; rebuild it: crawler reindex --rebuild"
+            )
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    # -- what is there ----------------------------------------------------------------------------
+
+    def indexed_snapshots(self) -> set[str]:
+        return {r[0] for r in self.conn.execute("SELECT id FROM snapshots")}
+
+    def record_id(self, md5: str, sha256: str) -> int | None:
+        row = self.conn.execute(
+            "SELECT id FROM records WHERE md5 = ? AND sha256 = ?", (md5, sha256)
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def has_body(self, md5: str, sha256: str) -> bool:
+        row = self.conn.execute(
+            "SELECT 1 FROM bodies WHERE md5 = ? AND sha256 = ?", (md5, sha256)
+        ).fetchone()
+        return row is not None
+
+    def counts(self) -> dict[str, int]:
+        out = {}
+        for table in ("bodies", "records", "occurrences", "members", "snapshots"):
+            out[table] = int(self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        return out
+
+    def body_text(self, body_id: int) -> str | None:
+        row = self.conn.execute("SELECT text FROM bodies WHERE id = ?", (body_id,)).fetchone()
+        return None if row is None else str(row[0])
+
+    # -- writing ----------------------------------------------------------------------------------
+
+    def add_record(
+        self, md5: str, sha256: str, project_id: str, name: str | None, occ: Sequence[Occurrence]
+    ) -> int:
+        """Index one record and the bodies it holds, once; returns its id."""
+        with self.tx() as c:
+            existing = self.record_id(md5, sha256)
+            if existing is not None:
+                return existing
+            cur = c.execute(
+                "INSERT INTO records (md5, sha256, project_id, name) VALUES (?, ?, ?, ?)",
+                (md5, sha256, project_id, name),
+            )
+            record_id = int(cur.lastrowid or 0)
+            rows = [(record_id, o.kind, o.item_id, o.label, self._body_id(c, o.body)) for o in occ]
+            c.executemany("INSERT INTO occurrences VALUES (?, ?, ?, ?, ?)", rows)
+        return record_id
+
+    def _body_id(self, c: sqlite3.Connection, body: Body) -> int:
+        row = c.execute(
+            "SELECT id FROM bodies WHERE md5 = ? AND sha256 = ?", (body.md5, body.sha256)
+        ).fetchone()
+        if row is not None:
+            return int(row[0])
+        cur = c.execute(
+            "INSERT INTO bodies (md5, sha256, text) VALUES (?, ?, ?)",
+            (body.md5, body.sha256, body.text),
+        )
+        body_id = int(cur.lastrowid or 0)
+        c.execute("INSERT INTO body_words (rowid, text) VALUES (?, ?)", (body_id, body.text))
+        c.execute("INSERT INTO body_grams (rowid, text) VALUES (?, ?)", (body_id, body.text))
+        return body_id
+
+    def add_members(self, snapshot_id: str, members: Iterable[tuple[Member, int]]) -> None:
+        """Record which record each project of the snapshot has (idempotent)."""
+        rows = [
+            (
+                snapshot_id,
+                m.project_id,
+                record_id,
+                m.organization_uuid,
+                m.organization_id,
+                m.user_id,
+                m.user_email,
+                m.created_key,
+            )
+            for m, record_id in members
+        ]
+        with self.tx() as c:
+            c.executemany("INSERT OR REPLACE INTO members VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def mark_indexed(self, snapshot_id: str, finished_at: str | None) -> None:
+        with self.tx() as c:
+            c.execute(
+                "INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)",
+                (snapshot_id, finished_at, _now()),
+            )
