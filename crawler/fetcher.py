@@ -25,8 +25,9 @@ from urllib.parse import quote
 import orjson
 
 from crawler.api.client import ComplianceClient, Download, Fetched
-from crawler.archive import Archive
-from crawler.archive.blobs import BlobRef, BlobWriter
+from crawler.archive import Archive, records
+from crawler.archive.blobs import BlobWriter
+from crawler.archive.refs import BlobRef
 from crawler.errors import BadResponseError, GoneError, RetriesExhaustedError, SkipItemError
 
 PROJECTS = "/v1/compliance/apps/projects"
@@ -50,30 +51,28 @@ def segment(api_id: str) -> str:
 
 
 def fetch_json(f: Fetched, blob: BlobRef | None) -> dict[str, Any]:
-    """The chain of custody of one response (ARCHIVE.md, "Project records")."""
-    out: dict[str, Any] = {
-        "endpoint": f.endpoint,
-        "method": f.method,
-        "path": f.path,
-        "query": [list(kv) for kv in f.query],
-        "status": f.status,
-        "request_id": f.request_id,
-        "fetched_at": f.fetched_at,
-    }
-    if blob is not None:
-        out["blob"] = blob.to_json()
-    return out
+    """The record's fetch entry for one response (see :func:`records.fetch_entry`)."""
+    return records.fetch_entry(
+        endpoint=f.endpoint,
+        method=f.method,
+        path=f.path,
+        query=f.query,
+        status=f.status,
+        request_id=f.request_id,
+        fetched_at=f.fetched_at,
+        blob=blob,
+    )
 
 
 def failure_json(kind: str, item_id: str | None, err: SkipItemError) -> dict[str, Any]:
-    return {
-        "kind": kind,
-        "id": item_id,
-        "reason": str(err.message),
-        "status": err.status,
-        "error_type": err.error_type,
-        "request_id": err.request_id,
-    }
+    return records.failure_entry(
+        kind,
+        item_id,
+        reason=str(err.message),
+        status=err.status,
+        error_type=err.error_type,
+        request_id=err.request_id,
+    )
 
 
 @dataclass
@@ -156,8 +155,8 @@ class ProjectFetcher:
             items, fetches = await self._walk("collaborators", path)
         except SkipItemError as err:
             return Outcome("failed", None, [failure_json("project", job.project_id, err)])
-        earlier = self.archive.read_record(earlier_ref)
-        before = [stored_page_items(self.archive, f) for f in earlier.get("collaborators", [])]
+        earlier = records.Record(self.archive.read_record(earlier_ref))
+        before = [stored_page_items(self.archive, f) for f in earlier.collaborator_pages]
         if [item for page in before for item in page] == items:
             return Outcome("carried", earlier_ref, [])
         return await self._fetch(job, collaborators=(items, fetches))
@@ -168,27 +167,11 @@ class ProjectFetcher:
         collaborators: tuple[list[dict[str, Any]], list[dict[str, Any]]] | None = None,
     ) -> Outcome:
         pid = job.project_id
-        record: dict[str, Any] = {
-            "record_format": 1,
-            "project_id": pid,
-            "fetched_in": self.snapshot_id,
-            "carried_from": None,
-            "list_entry": job.entry,
-            "list_page": job.list_page,
-        }
         try:
             detail = await self.client.get_json("projects.get", f"{PROJECTS}/{segment(pid)}")
         except GoneError as err:
-            record.update(
-                state="gone",
-                detail=_gone_fetch(err, "projects.get", f"{PROJECTS}/{segment(pid)}"),
-                attachments=[],
-                collaborators=[],
-                documents=[],
-                files=[],
-                failures=[],
-                counts={},
-            )
+            gone = _gone_fetch(err, "projects.get", f"{PROJECTS}/{segment(pid)}")
+            record = records.gone_record(pid, self.snapshot_id, job.entry, job.list_page, gone)
             stored = await self.archive.put_record(record)
             return Outcome("gone", stored.ref, [])
         except SkipItemError as err:
@@ -238,17 +221,8 @@ class ProjectFetcher:
         file_entries = await asyncio.gather(*(one_file(a) for a in file_refs if "id" in a))
         for entry in file_entries:
             if entry is not None and entry.pop("collision", False):
-                failures.append(
-                    {
-                        "kind": "md5_collision",
-                        "id": entry["id"],
-                        "reason": "a different body with the same md5 is already archived; "
-                        "both are kept (told apart by sha256)",
-                        "status": None,
-                        "error_type": None,
-                        "request_id": (entry.get("content") or {}).get("request_id"),
-                    }
-                )
+                request_id = (entry.get("content") or {}).get("request_id")
+                failures.append(records.collision_entry(entry["id"], request_id))
 
         counts = {
             "attachments": len(attachments),
@@ -256,10 +230,11 @@ class ProjectFetcher:
             "documents": sum(1 for d in doc_entries if d is not None),
             "files": sum(1 for f in file_entries if f is not None),
         }
-        # A collision is reported, not failed: both bodies are kept, nothing is missing.
-        state = "partial" if any(f["kind"] != "md5_collision" for f in failures) else "done"
-        record.update(
-            state=state,
+        record = records.done_record(
+            pid,
+            self.snapshot_id,
+            job.entry,
+            job.list_page,
             detail=fetch_json(detail, detail_blob.ref),
             attachments=attachment_fetches,
             collaborators=collaborators[1],
@@ -269,7 +244,7 @@ class ProjectFetcher:
             counts=counts,
         )
         stored = await self.archive.put_record(record)
-        return Outcome(state, stored.ref, failures, counts)
+        return Outcome(record["state"], stored.ref, failures, counts)
 
     async def _walk(
         self, endpoint: str, path: str
@@ -325,15 +300,13 @@ class ProjectFetcher:
                     continue
             response_blob = await self.archive.blobs.put(response.body, "json")
             text_blob = await self.archive.blobs.put(text, "text")
-            entry: dict[str, Any] = {
-                "id": doc_id,
-                "response": fetch_json(response, response_blob.ref),
-                "text": text_blob.ref.to_json(),
-                "metadata": None,
-            }
+            meta_fetch = None
             if metadata is not None:
                 meta_blob = await self.archive.blobs.put(metadata.body, "json")
-                entry["metadata"] = fetch_json(metadata, meta_blob.ref)
+                meta_fetch = fetch_json(metadata, meta_blob.ref)
+            entry = records.document_entry(
+                doc_id, fetch_json(response, response_blob.ref), text_blob.ref, meta_fetch
+            )
             self.archive.index.put_document(self.snapshot_id, doc_id, entry)
             self.on_event("document", len(text))
             return entry
@@ -351,12 +324,7 @@ class ProjectFetcher:
         if listed_md5:
             known = self.archive.blobs.find_md5(listed_md5)
             if known is not None:
-                return {
-                    "id": file_id,
-                    "listed_md5": listed,
-                    "content": None,
-                    "blob": known.to_json(),
-                }
+                return records.file_entry(file_id, listed, None, known)
         # Two ids with one listed md5 pin the same bytes: while one downloads, the
         # other waits for it instead of downloading them again.
         key = f"md5:{listed_md5}" if listed_md5 else f"file:{file_id}"
@@ -387,18 +355,18 @@ class ProjectFetcher:
         content["content_disposition"] = headers.get("content-disposition")
         content["content_md5"] = download.content_md5
         self.on_event("file", stored.ref.size)
+        # "collision" is popped by the caller: a report, never stored in the entry.
         return {
-            "id": file_id,
-            "listed_md5": listed,
-            "content": content,
-            "blob": stored.ref.to_json(),
+            **records.file_entry(file_id, listed, content, stored.ref),
             "collision": stored.collision,
         }
 
 
-def stored_page_items(archive: Archive, fetch: dict[str, Any]) -> list[Any]:
+def stored_page_items(archive: Archive, fetch: records.Fetch) -> list[Any]:
     """The ``data`` items of a stored page."""
-    page = orjson.loads(archive.blobs.read(BlobRef.from_json(fetch["blob"])))
+    if fetch.blob is None:
+        return []
+    page = orjson.loads(archive.blobs.read(fetch.blob))
     items = page.get("data") if isinstance(page, dict) else None
     return items if isinstance(items, list) else []
 
@@ -413,11 +381,13 @@ def _object(f: Fetched) -> dict[str, Any]:
 
 
 def _gone_fetch(err: GoneError, endpoint: str, path: str) -> dict[str, Any]:
-    return {
-        "endpoint": endpoint,
-        "method": "GET",
-        "path": path,
-        "query": [],
-        "status": err.status or 404,
-        "request_id": err.request_id,
-    }
+    return records.fetch_entry(
+        endpoint=endpoint,
+        method="GET",
+        path=path,
+        query=(),
+        status=err.status or 404,
+        request_id=err.request_id,
+        fetched_at=None,
+        blob=None,
+    )

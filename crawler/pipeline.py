@@ -34,6 +34,7 @@ from crawler import __version__
 from crawler.api.client import ComplianceClient
 from crawler.archive import Archive, new_snapshot_id
 from crawler.archive.index import ProjectRow, SnapshotRow
+from crawler.archive.records import Record
 from crawler.config import Settings
 from crawler.errors import FatalError, ListWalkError, SkipItemError
 from crawler.fetcher import (
@@ -396,14 +397,13 @@ class Crawl:
         for row in self.index.projects(snapshot.id):
             if row.record is None:
                 continue
-            record = self.archive.read_record(row.record)
-            counts = record.get("counts") or {}
+            record = Record(self.archive.read_record(row.record))
+            counts = record.counts
             for k in ("documents", "files", "collaborators", "attachments"):
-                totals[k] += int(counts.get(k, 0))
+                totals[k] += counts.get(k, 0)
             # Bytes of the bodies this snapshot refers to; a body shared by two
             # projects counts twice (the blob store holds it once).
-            totals["bytes"] += sum(int(d["text"]["size"]) for d in record.get("documents", []))
-            totals["bytes"] += sum(int(f["blob"]["size"]) for f in record.get("files", []))
+            totals["bytes"] += record.body_bytes()
         removed: list[str] = []
         if self._parent is not None:
             removed = [

@@ -9,8 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from crawler.archive import Archive
-from crawler.archive.blobs import BlobRef
+from crawler.archive import Archive, BlobRef
 from crawler.simulator import DatasetSpec, FaultPlan, SimulatorConfig, running_simulator
 from tests.support import crawl
 

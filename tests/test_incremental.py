@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from crawler.archive import Archive
-from crawler.archive.blobs import BlobRef
+from crawler.archive import Archive, BlobRef
 from crawler.simulator import DatasetSpec, SimulatorConfig, running_simulator
 from tests.support import crawl
 from tests.test_archive_run import SMALL, page_items, read_json

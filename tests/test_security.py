@@ -23,8 +23,7 @@ import pytest
 
 from crawler import cli
 from crawler.api.client import ClientConfig, ComplianceClient
-from crawler.archive import Archive
-from crawler.archive.blobs import BlobRef
+from crawler.archive import Archive, BlobRef
 from crawler.config import check_base_url
 from crawler.errors import ArchiveError, FatalError, RejectedError, UsageError
 from crawler.fetcher import segment

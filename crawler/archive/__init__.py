@@ -33,8 +33,11 @@ from typing import Any
 import orjson
 
 from crawler.archive import manifest as _manifest
-from crawler.archive.blobs import BlobRef, BlobStore, StoredBlob, atomic_write, make_dir, os_error
+from crawler.archive.blobs import BlobStore, StoredBlob
+from crawler.archive.fs import atomic_write, make_dir, os_error
 from crawler.archive.index import Index, SnapshotRow, check_snapshot_id
+from crawler.archive.records import decode_record, encode_record
+from crawler.archive.refs import BlobRef
 from crawler.errors import ArchiveBusyError, ArchiveError
 
 __all__ = [
@@ -191,17 +194,11 @@ class Archive:
     # -- records and manifests ---------------------------------------------------------------
 
     def read_record(self, ref: BlobRef) -> dict[str, Any]:
-        data = self.blobs.read(ref)
-        try:
-            record = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            raise ArchiveError(f"record {ref.md5} is damaged: not valid JSON") from None
-        if not isinstance(record, dict):
-            raise ArchiveError(f"record {ref.md5} is damaged: not a JSON object")
-        return record
+        """A stored project record, parsed (see :mod:`crawler.archive.records`)."""
+        return decode_record(self.blobs.read(ref), f"record {ref.md5}")
 
     async def put_record(self, record: dict[str, Any]) -> StoredBlob:
-        return await self.blobs.put(orjson.dumps(record), "record")
+        return await self.blobs.put(encode_record(record), "record")
 
     def write_manifest(self, snapshot_id: str, manifest: dict[str, Any]) -> str:
         """See :func:`crawler.archive.manifest.write_manifest`."""

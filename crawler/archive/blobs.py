@@ -1,9 +1,5 @@
 """Content-addressed blobs: ``blobs/ab/<md5>`` (and ``<md5>.<sha256>`` on a collision).
 
-Also the few filesystem helpers the whole archive shares (atomic writes, directory
-fsync, and the one place an ``OSError`` becomes an ``ArchiveError``), because blobs are
-the lowest layer and every other archive module already imports this one.
-
 A blob is streamed into ``tmp/<random>``, hashed (md5 and sha256) while it is written,
 fsynced, renamed into place, and its directory fsynced; only then does the index gain
 its row. See docs/ARCHIVE.md, "Write order".
@@ -13,25 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import hashlib
 import os
-import re
-import secrets
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
-from crawler.errors import ArchiveError, DiskFullError
+from crawler.archive.fs import fsync_dir, make_dir, os_error, tmp_name, unlink_quietly, write_all
+from crawler.archive.refs import MD5_RE, BlobRef, check_ref
+from crawler.errors import ArchiveError
 
 if TYPE_CHECKING:
     from crawler.archive.index import Index
 
-MD5_RE = re.compile(r"[0-9a-f]{32}")
-SHA256_RE = re.compile(r"[0-9a-f]{64}")
 BLOB_KINDS = frozenset({"file", "text", "json", "record"})
 
 # Small chunks are gathered before each trip to a worker thread: one thread hop per
@@ -39,141 +32,6 @@ BLOB_KINDS = frozenset({"file", "text", "json", "record"})
 # much per open writer, whatever the body's size).
 _FLUSH_BYTES = 256 * 1024
 _READ_CHUNK = 1024 * 1024
-_DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
-
-
-# -- shared filesystem helpers ---------------------------------------------------------------
-
-
-def os_error(exc: OSError, action: str, path: Path | str) -> ArchiveError:
-    """The one place an OSError becomes an archive error: disk full, or what failed where."""
-    reason = exc.strerror or str(exc)
-    if exc.errno in _DISK_FULL_ERRNOS:
-        return DiskFullError(f"disk full while {action} {path}: {reason}; free space, then rerun")
-    return ArchiveError(f"cannot {action} {path}: {reason}")
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename or a new entry in ``path`` durable."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def make_dir(path: Path) -> bool:
-    """Create a 0700 directory (and fsync its parent) if missing; True if created."""
-    try:
-        path.mkdir(mode=0o700)
-    except FileExistsError:
-        return False
-    # mkdir's mode is filtered by the umask; say exactly what we mean.
-    os.chmod(path, 0o700)
-    fsync_dir(path.parent)
-    return True
-
-
-def tmp_name(tmp_dir: Path) -> Path:
-    return tmp_dir / f"{os.getpid()}-{secrets.token_hex(8)}"
-
-
-def atomic_write(tmp_dir: Path, dest: Path, data: bytes) -> None:
-    """Write ``data`` to ``dest`` all or nothing: tmp file, fsync, rename, fsync the dir.
-
-    Raises ArchiveError (DiskFullError on ENOSPC); the temporary file never survives
-    a failure.
-    """
-    tmp = tmp_name(tmp_dir)
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            _write_all(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, dest)
-        fsync_dir(dest.parent)
-    except OSError as exc:
-        _unlink_quietly(tmp)
-        raise os_error(exc, "write", dest) from exc
-
-
-def atomic_write_chunks(tmp_dir: Path, dest: Path, chunks: Iterable[bytes]) -> str:
-    """:func:`atomic_write` for a stream of chunks; returns the sha256 of what was written."""
-    tmp = tmp_name(tmp_dir)
-    digest = hashlib.sha256()
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            for chunk in chunks:
-                digest.update(chunk)
-                _write_all(fd, chunk)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, dest)
-        fsync_dir(dest.parent)
-    except BaseException as exc:
-        _unlink_quietly(tmp)
-        if isinstance(exc, OSError):
-            raise os_error(exc, "write", dest) from exc
-        raise
-    return digest.hexdigest()
-
-
-def _write_all(fd: int, data: bytes | memoryview) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
-
-
-def _unlink_quietly(path: Path) -> None:
-    # Already gone, or the disk is in trouble: tmp/ is swept on the next open anyway.
-    with contextlib.suppress(OSError):
-        os.unlink(path)
-
-
-def hash_file(path: Path) -> tuple[str, str, int]:
-    """(md5, sha256, size) of a file, read in flat-memory chunks."""
-    md5, sha = hashlib.md5(), hashlib.sha256()
-    size = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(_READ_CHUNK):
-            md5.update(chunk)
-            sha.update(chunk)
-            size += len(chunk)
-    return md5.hexdigest(), sha.hexdigest(), size
-
-
-# -- references ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BlobRef:
-    """What names a blob anywhere (records, manifests, the index)."""
-
-    md5: str
-    sha256: str
-    size: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {"md5": self.md5, "sha256": self.sha256, "size": self.size}
-
-    @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> BlobRef:
-        if not isinstance(d, Mapping):
-            raise ArchiveError(f"malformed blob reference: {d!r:.200}")
-        md5, sha, size = d.get("md5"), d.get("sha256"), d.get("size")
-        if not (isinstance(md5, str) and MD5_RE.fullmatch(md5)):
-            raise ArchiveError(f"malformed blob reference: md5 {md5!r:.80}")
-        if not (isinstance(sha, str) and SHA256_RE.fullmatch(sha)):
-            raise ArchiveError(f"malformed blob reference: sha256 {sha!r:.80}")
-        # bool is an int subclass: refuse it so that `true` never passes for a size.
-        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            raise ArchiveError(f"malformed blob reference: size {size!r:.80}")
-        return cls(md5, sha, size)
 
 
 @dataclass(frozen=True)
@@ -293,7 +151,7 @@ class BlobWriter:
             self._fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         self._md5.update(data)
         self._sha.update(data)
-        _write_all(self._fd, data)
+        write_all(self._fd, data)
         self._size += len(data)
 
     def _sync_and_close(self) -> None:
@@ -313,7 +171,7 @@ class BlobWriter:
                 fd, self._fd = self._fd, None
                 with contextlib.suppress(OSError):
                     os.close(fd)
-            _unlink_quietly(self._tmp)
+            unlink_quietly(self._tmp)
 
 
 class BlobStore:
@@ -355,7 +213,7 @@ class BlobStore:
         return rows[0][0]
 
     def path_of(self, ref: BlobRef) -> Path:
-        _check_ref(ref)
+        check_ref(ref)
         primary = self.blobs_dir / ref.md5[:2] / ref.md5
         variant = primary.with_name(f"{ref.md5}.{ref.sha256}")
         row = self.index.find_blob(ref.md5, ref.sha256)
@@ -394,7 +252,7 @@ class BlobStore:
         try:
             created, variant = await asyncio.to_thread(self._place_sync, tmp, ref, known)
         except OSError as exc:
-            _unlink_quietly(tmp)
+            unlink_quietly(tmp)
             raise os_error(exc, "store blob", self.blobs_dir / ref.md5[:2] / ref.md5) from exc
         # Blob before index: the row is added only once the file is durable.
         self.index.add_blob(ref, kind, variant=variant)
@@ -452,9 +310,3 @@ class BlobStore:
     def _require_writable(self) -> None:
         if not self.writable:
             raise ArchiveError(f"archive {self.root} is open read-only")
-
-
-def _check_ref(ref: BlobRef) -> None:
-    # A ref becomes a path: never let anything but lowercase hex through.
-    if not (MD5_RE.fullmatch(ref.md5) and SHA256_RE.fullmatch(ref.sha256)):
-        raise ArchiveError(f"malformed blob reference: {ref!r:.200}")

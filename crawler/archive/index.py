@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 import orjson
 
-from crawler.archive.blobs import BlobRef
+from crawler.archive.refs import BlobRef
 from crawler.errors import ArchiveError, DiskFullError
 
 SCHEMA_VERSION = 1
@@ -388,6 +388,10 @@ class Index:
             "SELECT md5, sha256, size, variant FROM blobs WHERE md5 = ? ORDER BY variant", (md5,)
         )
         return [(BlobRef(r[0], r[1], r[2]), bool(r[3])) for r in rows]
+
+    def variant_blobs(self) -> set[tuple[str, str]]:
+        """(md5, sha256) of every blob stored as ``<md5>.<sha256>`` (after a collision)."""
+        return {(r[0], r[1]) for r in self._all("SELECT md5, sha256 FROM blobs WHERE variant = 1")}
 
     def iter_blobs(self) -> Iterator[tuple[BlobRef, str, bool]]:
         """(ref, kind, variant) for every registered blob."""

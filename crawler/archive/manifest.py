@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from crawler.archive.blobs import BlobRef, atomic_write_chunks, os_error
+from crawler.archive.fs import atomic_write_chunks, os_error
 from crawler.archive.index import FINISHED_STATUSES, check_snapshot_id
+from crawler.archive.refs import BlobRef
 from crawler.errors import ArchiveError
 
 if TYPE_CHECKING:

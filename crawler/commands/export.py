@@ -6,7 +6,7 @@
     crawler export --archive DIR --bag BAGDIR [same filters] [--source-organization TEXT]
 
 The record shape, and how gone, soft-deleted and unfetched projects appear, is
-described in :mod:`crawler.export`. A file export also writes ``<out>.md5``
+described in :mod:`crawler.read.export`. A file export also writes ``<out>.md5``
 (``md5sum -c`` format) and ``<out>.manifest.json`` (for ``crawler verify-export``);
 an export to standard output has no manifest, and says so on stderr.
 
@@ -22,19 +22,12 @@ import os
 import sys
 from pathlib import Path
 
-from crawler.archive import Archive
-from crawler.bag import DEFAULT_SOURCE, write_bag
 from crawler.config import add_archive_argument, archive_path_from, instant, parse_timestamp
 from crawler.errors import UsageError
-from crawler.export import (
-    ExportFilters,
-    ExportOptions,
-    ExportResult,
-    export_to_file,
-    export_to_stdout,
-    open_archive,
-    pick_snapshot,
-)
+from crawler.read.bag import DEFAULT_SOURCE, write_bag
+from crawler.read.connector import ExportFilters
+from crawler.read.export import ExportOptions, ExportResult, export_to_file, export_to_stdout
+from crawler.read.reader import ArchiveReader
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -104,16 +97,16 @@ def run(args: argparse.Namespace) -> int:
         files_dir=args.files_dir,
     )
     path = archive_path_from(args)
-    with open_archive(path) as archive:
-        _warn_unfinished(archive, options.snapshot_id)
+    with ArchiveReader.open(path) as reader:
+        _warn_unfinished(reader, options.snapshot_id)
         if args.bag is not None:
             result = write_bag(
-                archive, path, options, args.bag, source_organization=args.source_organization
+                reader, options, args.bag, source_organization=args.source_organization
             )
             _summary(result, f"bag {args.bag}")
         elif args.out == "-":
             try:
-                result = export_to_stdout(archive, path, options)
+                result = export_to_stdout(reader, options)
             except BrokenPipeError:
                 # The reader went away (e.g. `| head`): stop quietly, and keep Python's
                 # final flush of stdout from raising again.
@@ -133,13 +126,13 @@ def run(args: argparse.Namespace) -> int:
                 raise UsageError(f"--out {out} is a directory; name a file")
             if not out.parent.is_dir():
                 raise UsageError(f"--out {out}: the directory {out.parent} does not exist")
-            result, manifest = export_to_file(archive, path, options, out)
+            result, manifest = export_to_file(reader, options, out)
             _summary(result, f"{out} (manifest {manifest})")
     return 0
 
 
-def _warn_unfinished(archive: Archive, snapshot_id: str | None) -> None:
-    snap = pick_snapshot(archive, snapshot_id)
+def _warn_unfinished(reader: ArchiveReader, snapshot_id: str | None) -> None:
+    snap = reader.snapshot(snapshot_id)
     if snap.status not in ("complete", "partial"):
         print(
             f"crawler: warning: snapshot {snap.id} is {snap.status}: projects not yet fetched "

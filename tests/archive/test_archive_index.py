@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from crawler.archive import Archive
-from crawler.archive.blobs import BlobRef
+from crawler.archive import Archive, BlobRef
 from crawler.archive.index import Index, instant_key
 from crawler.errors import ArchiveError
 

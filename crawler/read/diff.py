@@ -34,9 +34,9 @@ from typing import Any
 
 import orjson
 
-from crawler.archive import Archive
 from crawler.archive.index import ProjectRow, SnapshotRow
-from crawler.export import ProjectData, load_project
+from crawler.canonical import canonical_json
+from crawler.read.reader import ArchiveReader, ProjectData
 
 PRINCIPAL_FIELDS = {
     "user": "user_id",
@@ -121,7 +121,7 @@ def _brief(row: ProjectRow) -> dict[str, Any]:
     return {"id": row.project_id, "name": row.list_entry.get("name"), "state": row.state}
 
 
-def diff_snapshots(archive: Archive, a: SnapshotRow, b: SnapshotRow) -> SnapshotDiff:
+def diff_snapshots(reader: ArchiveReader, a: SnapshotRow, b: SnapshotRow) -> SnapshotDiff:
     """Compare snapshot ``a`` (before) with ``b`` (after)."""
     result = SnapshotDiff(a, b)
     if a.filter_key != b.filter_key:
@@ -136,10 +136,10 @@ def diff_snapshots(archive: Archive, a: SnapshotRow, b: SnapshotRow) -> Snapshot
             )
     # Only what is needed to match and to report a removal: flat in the record sizes.
     before: dict[str, tuple[str, str | None, Any]] = {}
-    for row in archive.index.projects(a.id):
+    for row in reader.rows(a.id):
         sha = row.record.sha256 if row.record else None
         before[row.project_id] = (row.state, sha, row.list_entry.get("name"))
-    for row in archive.index.projects(b.id):
+    for row in reader.rows(b.id):
         old = before.pop(row.project_id, None)
         if old is None:
             result.added.append(_brief(row))
@@ -159,9 +159,9 @@ def diff_snapshots(archive: Archive, a: SnapshotRow, b: SnapshotRow) -> Snapshot
                 }
             )
             continue
-        old_row = archive.index.get_project(a.id, row.project_id)
+        old_row = reader.row(a.id, row.project_id)
         assert old_row is not None  # listed in a moment ago; a reader sees one state
-        change = compare_projects(load_project(archive, old_row), load_project(archive, row))
+        change = compare_projects(reader.project(old_row), reader.project(row))
         if change.empty():
             result.unchanged += 1
         else:
@@ -191,7 +191,7 @@ def _field_changes(
     out = []
     for key in list(before) + [k for k in after if k not in before]:
         a, b = before.get(key, _MISSING), after.get(key, _MISSING)
-        if a is _MISSING or b is _MISSING or _canon(a) != _canon(b):
+        if a is _MISSING or b is _MISSING or canonical_json(a) != canonical_json(b):
             item: dict[str, Any] = {"source": source, "field": key}
             item["before"] = None if a is _MISSING else a
             item["after"] = None if b is _MISSING else b
@@ -201,10 +201,6 @@ def _field_changes(
                 item["removed"] = True
             out.append(item)
     return out
-
-
-def _canon(value: Any) -> bytes:
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
 def _by_id(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -265,8 +261,8 @@ def principal(entry: dict[str, Any]) -> dict[str, Any]:
 def _collaborator_changes(
     change: ProjectChange, before: list[dict[str, Any]], after: list[dict[str, Any]]
 ) -> None:
-    a = Counter(_canon(e) for e in before)
-    b = Counter(_canon(e) for e in after)
+    a = Counter(canonical_json(e) for e in before)
+    b = Counter(canonical_json(e) for e in after)
     for key, n in (b - a).items():
         change.collaborators_granted += [principal(orjson.loads(key))] * n
     for key, n in (a - b).items():

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,9 +24,10 @@ from typing import Any
 import orjson
 
 from crawler.archive import MARKER, Archive, read_marker
-from crawler.archive.blobs import MD5_RE, SHA256_RE, BlobRef, hash_file
 from crawler.archive.index import FINISHED_STATUSES, SNAPSHOT_ID_RE, SnapshotRow
 from crawler.archive.manifest import manifest_path, parse_manifest
+from crawler.archive.records import record_blob_refs
+from crawler.archive.refs import MD5_RE, SHA256_RE, BlobRef, hash_file
 from crawler.errors import ArchiveError
 
 # How many ids a mismatch message lists before it says "and N more".
@@ -334,49 +334,6 @@ class _Verifier:
                 )
                 return False
         return True
-
-
-def _fetch_blob(fetch: Any, what: str) -> Iterator[tuple[str, BlobRef]]:
-    if fetch is None:
-        return
-    if not isinstance(fetch, dict):
-        raise ArchiveError(f"{what} is not a fetch object")
-    if fetch.get("blob") is not None:
-        yield what, BlobRef.from_json(fetch["blob"])
-
-
-def _list(value: Any, what: str) -> list[Any]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise ArchiveError(f"{what} is not a list")
-    return value
-
-
-def record_blob_refs(record: dict[str, Any]) -> Iterator[tuple[str, BlobRef]]:
-    """Every blob a project record refers to, as (where in the record, ref).
-
-    Walks the record's known structure (docs/ARCHIVE.md, "Project records"); the
-    ``list_entry`` is API data and is never mistaken for a reference.
-    """
-    yield from _fetch_blob(record.get("list_page"), "list_page")
-    yield from _fetch_blob(record.get("detail"), "detail")
-    for name in ("attachments", "collaborators"):
-        for i, fetch in enumerate(_list(record.get(name), name)):
-            yield from _fetch_blob(fetch, f"{name}[{i}]")
-    for i, doc in enumerate(_list(record.get("documents"), "documents")):
-        if not isinstance(doc, dict):
-            raise ArchiveError(f"documents[{i}] is not an object")
-        yield from _fetch_blob(doc.get("response"), f"documents[{i}].response")
-        if doc.get("text") is not None:
-            yield f"documents[{i}].text", BlobRef.from_json(doc["text"])
-        yield from _fetch_blob(doc.get("metadata"), f"documents[{i}].metadata")
-    for i, item in enumerate(_list(record.get("files"), "files")):
-        if not isinstance(item, dict):
-            raise ArchiveError(f"files[{i}] is not an object")
-        yield from _fetch_blob(item.get("content"), f"files[{i}].content")
-        if item.get("blob") is not None:
-            yield f"files[{i}].blob", BlobRef.from_json(item["blob"])
 
 
 def verify(archive: Archive, *, full: bool = False, snapshot_id: str | None = None) -> VerifyReport:
