@@ -69,7 +69,8 @@ CREATE TABLE members (
   organization_uuid TEXT, organization_id TEXT, user_id TEXT, user_email TEXT,
   created_key TEXT, PRIMARY KEY (snapshot_id, project_id)) WITHOUT ROWID;
 CREATE INDEX members_record ON members (record_id, snapshot_id);
-CREATE TABLE snapshots (id TEXT PRIMARY KEY, finished_at TEXT, indexed_at TEXT NOT NULL)
+CREATE TABLE snapshots (
+  id TEXT PRIMARY KEY, manifest_sha256 TEXT, indexed_at TEXT NOT NULL)
 """
 
 
@@ -187,8 +188,9 @@ class SearchIndex:
 
     # -- what is there ----------------------------------------------------------------------------
 
-    def indexed_snapshots(self) -> set[str]:
-        return {r[0] for r in self.conn.execute("SELECT id FROM snapshots")}
+    def indexed_snapshots(self) -> dict[str, str | None]:
+        """Snapshot id -> the manifest sha256 it was indexed as (a rerun may replace it)."""
+        return {r[0]: r[1] for r in self.conn.execute("SELECT id, manifest_sha256 FROM snapshots")}
 
     def record_id(self, md5: str, sha256: str) -> int | None:
         row = self.conn.execute(
@@ -264,9 +266,9 @@ class SearchIndex:
         with self.tx() as c:
             c.executemany("INSERT OR REPLACE INTO members VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
-    def mark_indexed(self, snapshot_id: str, finished_at: str | None) -> None:
+    def mark_indexed(self, snapshot_id: str, manifest_sha256: str | None) -> None:
         with self.tx() as c:
             c.execute(
                 "INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)",
-                (snapshot_id, finished_at, _now()),
+                (snapshot_id, manifest_sha256, _now()),
             )
