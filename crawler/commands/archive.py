@@ -16,6 +16,7 @@ from crawler.commands import client_config
 from crawler.config import Settings, add_crawl_arguments, build_settings
 from crawler.pipeline import Crawl, RunResult
 from crawler.progress import Progress, summary
+from crawler.read.indexer import update_after_snapshot
 
 EXIT_OK, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 130
 
@@ -92,6 +93,8 @@ async def _archive(settings: Settings) -> int:
             ticker = asyncio.create_task(progress.run())
             try:
                 result = await crawl.run()
+                if result.manifest is not None:  # a finished snapshot: make it searchable
+                    update_after_snapshot(archive, lambda m: progress.log("search_index", m))
             except asyncio.CancelledError:
                 # The second interrupt: everything written so far is whole (atomic writes).
                 result = RunResult(crawl.snapshot_id or "?", "interrupted", None, True)

@@ -12,13 +12,16 @@ the old index or the new, and never touches anything else in the archive.
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crawler.archive import Archive
 from crawler.archive.index import FINISHED_STATUSES, ProjectRow, SnapshotRow, instant_key
+from crawler.errors import ArchiveError
 from crawler.read.reader import ArchiveReader, ProjectData
 from crawler.read.searchindex import (
     SEARCH_FILE,
@@ -29,7 +32,14 @@ from crawler.read.searchindex import (
     body_of,
 )
 
-__all__ = ["IndexStats", "project_text", "rebuild", "search_path", "update"]
+__all__ = [
+    "IndexStats",
+    "project_text",
+    "rebuild",
+    "search_path",
+    "update",
+    "update_after_snapshot",
+]
 
 _BATCH = 2000
 PRINCIPAL_KEYS = ("user_id", "group_id", "organization_uuid", "organization_role")
@@ -78,20 +88,14 @@ def rebuild(reader: ArchiveReader, log: Callable[[str], None] | None = None) -> 
     tmp = Path(reader.path) / "tmp" / f"search-{os.urandom(6).hex()}.sqlite"
     try:
         stats = update(reader, tmp, log)
-        # Rollback-journal mode before the rename: one self-contained file, no -wal beside it.
-        index = SearchIndex.open_writer(tmp)
-        index.conn.execute("PRAGMA journal_mode = DELETE")
-        index.close()
         fd = os.open(tmp, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
-        for suffix in ("-wal", "-shm"):
-            Path(str(dest) + suffix).unlink(missing_ok=True)
         os.replace(tmp, dest)
     finally:
-        for suffix in ("", "-wal", "-shm"):
+        for suffix in ("", "-journal"):
             Path(str(tmp) + suffix).unlink(missing_ok=True)
     return stats
 
@@ -181,3 +185,16 @@ def project_text(data: ProjectData) -> str:
 
 def _str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def update_after_snapshot(archive: Archive, warn: Callable[[str], None]) -> IndexStats | None:
+    """The crawl's last step: index what the snapshot added. Never fails the crawl.
+
+    The search index is derived data: if it cannot be updated now (a damaged
+    index file, a full disk), the snapshot stands and ``crawler reindex`` catches up.
+    """
+    try:
+        return update(ArchiveReader(archive))
+    except (ArchiveError, sqlite3.Error, OSError) as exc:
+        warn(f"search index not updated ({exc}); the snapshot is saved: run crawler reindex")
+        return None

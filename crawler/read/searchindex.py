@@ -129,8 +129,9 @@ class SearchIndex:
         try:
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA busy_timeout = 10000")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
+            # A rollback journal, not WAL: a read-only opener (crawler serve) never creates
+            # -wal/-shm files in the archive.
+            conn.execute("PRAGMA journal_mode = DELETE")
             index = cls(conn, path)
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version == 0:
@@ -159,6 +160,7 @@ class SearchIndex:
                 isolation_level=None,
                 check_same_thread=False,
             )
+            conn.execute("PRAGMA busy_timeout = 10000")
             index = cls(conn, path)
             index._check_version(conn.execute("PRAGMA user_version").fetchone()[0])
         except sqlite3.Error as exc:
