@@ -221,6 +221,31 @@ def _opt_str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+# Sort orders of ``page_projects``: name -> "column direction".
+PROJECT_SORTS = {
+    "created": "instant(created_at) ASC",
+    "-created": "instant(created_at) DESC",
+    "updated": "instant(updated_at) ASC",
+    "-updated": "instant(updated_at) DESC",
+    "name": "lower(json_extract(list_entry, '$.name')) ASC",
+    "-name": "lower(json_extract(list_entry, '$.name')) DESC",
+    "state": "state ASC",
+}
+
+
+@dataclass(frozen=True)
+class ProjectQuery:
+    """Filters, sort and page of a snapshot's project list."""
+
+    organization: str | None = None  # uuid or tagged id
+    creator: str | None = None  # user id or email
+    deleted: bool | None = None
+    text: str | None = None  # in the name, or the exact project id
+    sort: str = "created"
+    limit: int = 50
+    offset: int = 0
+
+
 class Index:
     """``index.sqlite``. Open it with :meth:`open_writer` or :meth:`open_reader`."""
 
@@ -701,6 +726,43 @@ class Index:
             "at",
         )
         return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    # -- pages of projects (the web view: never a whole 20,000-project snapshot) --------------
+
+    def page_projects(self, snapshot_id: str, q: ProjectQuery) -> tuple[list[ProjectRow], int]:
+        """One page of the snapshot's projects that pass ``q``, and how many pass in all."""
+        where = ["snapshot_id = ?"]
+        params: list[Any] = [snapshot_id]
+        if q.organization:
+            where.append("(organization_uuid = ? OR organization_id = ?)")
+            params += [q.organization, q.organization]
+        if q.creator:
+            where.append("(user_id = ? OR user_email = ?)")
+            params += [q.creator, q.creator]
+        if q.deleted is not None:
+            where.append("deleted_at IS NOT NULL" if q.deleted else "deleted_at IS NULL")
+        if q.text:
+            where.append(
+                "(instr(lower(json_extract(list_entry, '$.name')), ?) > 0 OR project_id = ?)"
+            )
+            params += [q.text.lower(), q.text]
+        cond = " AND ".join(where)
+        total = int(self._one(f"SELECT count(*) FROM snapshot_projects WHERE {cond}", params)[0])
+        column, _, direction = PROJECT_SORTS[q.sort].rpartition(" ")
+        rows = self._all(
+            f"SELECT {_PROJECT_COLS} FROM snapshot_projects WHERE {cond} "
+            f"ORDER BY {column} {direction}, project_id {direction} LIMIT ? OFFSET ?",
+            [*params, q.limit, q.offset],
+        )
+        return [_project(r) for r in rows], total
+
+    def project_organizations(self, snapshot_id: str) -> list[str]:
+        rows = self._all(
+            "SELECT DISTINCT organization_uuid FROM snapshot_projects "
+            "WHERE snapshot_id = ? AND organization_uuid IS NOT NULL ORDER BY 1",
+            (snapshot_id,),
+        )
+        return [r[0] for r in rows]
 
     def clear_failures(self, snapshot_id: str, project_id: str) -> None:
         with self._tx() as c:

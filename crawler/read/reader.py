@@ -16,6 +16,8 @@ Public API (stable: other modules build on these names)::
     reader.manifest(id)       -> dict                 checked against the index's sha256
     reader.rows(id, where=None)     -> Iterator[ProjectRow]   streamed, list order
     reader.row(id, project_id)      -> ProjectRow | None
+    reader.page(id, ProjectQuery)   -> (rows, total)      one filtered, sorted page
+    reader.organizations(id)        -> [organization uuid]
     reader.record(row)              -> Record | None  (archive.records.Record)
     reader.project(row)             -> ProjectData    record + parsed response blobs
     reader.projects(id, where=None) -> Iterator[ProjectData]
@@ -44,7 +46,7 @@ import orjson
 
 from crawler.archive import MARKER, Archive, read_marker
 from crawler.archive.fs import os_error
-from crawler.archive.index import ProjectRow, SnapshotRow
+from crawler.archive.index import PROJECT_SORTS, ProjectQuery, ProjectRow, SnapshotRow
 from crawler.archive.records import Fetch, Record
 from crawler.archive.refs import BlobRef, check_ref
 from crawler.errors import ArchiveError, UsageError
@@ -160,6 +162,16 @@ class ArchiveReader:
 
     def row(self, snapshot_id: str, project_id: str) -> ProjectRow | None:
         return self._index.get_project(snapshot_id, project_id)
+
+    def page(self, snapshot_id: str, query: ProjectQuery) -> tuple[list[ProjectRow], int]:
+        """One page of the snapshot's projects (filtered, sorted) and the total that match."""
+        if query.sort not in PROJECT_SORTS:
+            raise UsageError(f"unknown sort {query.sort!r}: one of {', '.join(PROJECT_SORTS)}")
+        return self._index.page_projects(snapshot_id, query)
+
+    def organizations(self, snapshot_id: str) -> list[str]:
+        """The organisation uuids the snapshot's projects belong to."""
+        return self._index.project_organizations(snapshot_id)
 
     def record(self, row: ProjectRow) -> Record | None:
         """The project's record (None if it has none); damage names the project and blob."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,6 +74,7 @@ class SearchResult:
     query: str
     count: int
     hits: list[Hit]
+    seconds: float = 0.0
 
 
 def run_search(
@@ -86,6 +88,7 @@ def run_search(
     offset: int = 0,
 ) -> SearchResult:
     """Every hit counted, ``limit`` of them returned from ``offset``, best first."""
+    started = time.perf_counter()
     if filters.kind is not None and filters.kind not in KINDS:
         raise UsageError(f"search: --kind must be one of {', '.join(KINDS)}")
     with _LOCK:
@@ -118,7 +121,7 @@ def run_search(
         hits = [_hit(row) for row in rows]
         for hit in hits:
             hit.snippet, hit.highlights = snippets.make(conn, hit.body_id)
-    return SearchResult(query, count, hits)
+    return SearchResult(query, count, hits, time.perf_counter() - started)
 
 
 def _hit(row: Sequence[Any]) -> Hit:
