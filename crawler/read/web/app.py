@@ -85,22 +85,24 @@ def make_app(
         reader.close()
 
     app.on_cleanup.append(close)
+    app.on_response_prepare.append(_headers)
     return app
 
 
 @web.middleware
 async def _security(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
-        response = await handler(request)
-    except web.HTTPException as exc:
-        response = exc
+        return await handler(request)
     except ArchiveError as exc:  # damage: say what and where, as the CLI would
-        response = web.Response(
+        return web.Response(
             status=500, text=f"the archive could not be read: {exc}", content_type="text/plain"
         )
+
+
+async def _headers(request: web.Request, response: web.StreamResponse) -> None:
+    # On prepare, not in a middleware: a streamed download sends its headers early.
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
-    return response
 
 
 def _host_ok(request: web.Request) -> bool:
