@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
+import orjson
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
@@ -69,6 +70,15 @@ def highlight(snippet: str, spans: Sequence[Sequence[int]]) -> Markup:
     return Markup("").join(out)
 
 
+def value(v: Any) -> str:
+    """Any JSON value on one line: strings as they are, the rest as JSON; then ``name``."""
+    if v is None:
+        return "—"
+    if isinstance(v, str):
+        return name(v)
+    return name(orjson.dumps(v).decode())
+
+
 def path_part(value: Any) -> str:
     """An id as one URL path segment: everything but unreserved characters encoded."""
     return quote(str(value), safe="")
@@ -87,5 +97,7 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(name=name, text=text, highlight=highlight, seg=path_part, short=short)
+    env.filters.update(
+        name=name, value=value, text=text, highlight=highlight, seg=path_part, short=short
+    )
     return env
