@@ -11,6 +11,7 @@ the old index or the new, and never touches anything else in the archive.
 
 from __future__ import annotations
 
+import itertools
 import os
 import sqlite3
 import time
@@ -41,7 +42,7 @@ __all__ = [
     "update_after_snapshot",
 ]
 
-_BATCH = 2000
+_BATCH = 500
 PRINCIPAL_KEYS = ("user_id", "group_id", "organization_uuid", "organization_role")
 
 
@@ -103,21 +104,25 @@ def rebuild(reader: ArchiveReader, log: Callable[[str], None] | None = None) -> 
 def _index_snapshot(
     reader: ArchiveReader, index: SearchIndex, snap: SnapshotRow, stats: IndexStats
 ) -> None:
-    members: list[tuple[Member, int]] = []
-    for row in reader.rows(snap.id):
-        if row.record is None:
-            continue  # listed or failed: nothing archived to search
-        record_id = index.record_id(row.record.md5, row.record.sha256)
-        if record_id is None:
-            record_id = _index_record(reader, index, row, stats)
-        members.append((_member(row), record_id))
-        if len(members) >= _BATCH:
+    rows = reader.rows(snap.id)
+    while True:
+        # One transaction per batch: a commit per record would cost an fsync per project.
+        with index.tx():
+            members: list[tuple[Member, int]] = []
+            taken = 0
+            for row in itertools.islice(rows, _BATCH):
+                taken += 1
+                if row.record is None:
+                    continue  # listed or failed: nothing archived to search
+                record_id = index.record_id(row.record.md5, row.record.sha256)
+                if record_id is None:
+                    record_id = _index_record(reader, index, row, stats)
+                members.append((_member(row), record_id))
             index.add_members(snap.id, members)
             stats.projects += len(members)
-            members.clear()
-    index.add_members(snap.id, members)
-    stats.projects += len(members)
-    index.mark_indexed(snap.id, snap.manifest_sha256)
+            if taken < _BATCH:  # the last batch: the snapshot is whole
+                index.mark_indexed(snap.id, snap.manifest_sha256)
+                break
     stats.snapshots.append(snap.id)
 
 

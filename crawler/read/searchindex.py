@@ -13,9 +13,10 @@ folded: words in any script that separates words with spaces) and
 what finds CJK text and emoji). Both are external-content tables over
 ``bodies``, so the text is stored once.
 
-Writes are small transactions: one per record, one per snapshot's members; a
-snapshot is marked indexed last, so a kill at any moment leaves an index that a
-rerun completes (``add_record`` and ``add_members`` are idempotent).
+Writes happen inside ``tx()``, in batches of a few hundred projects (records,
+bodies and members together); a snapshot is marked indexed in its last batch,
+so a kill at any moment leaves an index that a rerun completes (``add_record``
+and ``add_members`` are idempotent).
 """
 
 from __future__ import annotations
@@ -227,18 +228,18 @@ class SearchIndex:
     def add_record(
         self, md5: str, sha256: str, project_id: str, name: str | None, occ: Sequence[Occurrence]
     ) -> int:
-        """Index one record and the bodies it holds, once; returns its id."""
-        with self.tx() as c:
-            existing = self.record_id(md5, sha256)
-            if existing is not None:
-                return existing
-            cur = c.execute(
-                "INSERT INTO records (md5, sha256, project_id, name) VALUES (?, ?, ?, ?)",
-                (md5, sha256, project_id, name),
-            )
-            record_id = int(cur.lastrowid or 0)
-            rows = [(record_id, o.kind, o.item_id, o.label, self._body_id(c, o.body)) for o in occ]
-            c.executemany("INSERT INTO occurrences VALUES (?, ?, ?, ?, ?)", rows)
+        """Index one record and the bodies it holds, once; returns its id. Inside ``tx()``."""
+        c = self.conn
+        existing = self.record_id(md5, sha256)
+        if existing is not None:
+            return existing
+        cur = c.execute(
+            "INSERT INTO records (md5, sha256, project_id, name) VALUES (?, ?, ?, ?)",
+            (md5, sha256, project_id, name),
+        )
+        record_id = int(cur.lastrowid or 0)
+        rows = [(record_id, o.kind, o.item_id, o.label, self._body_id(c, o.body)) for o in occ]
+        c.executemany("INSERT INTO occurrences VALUES (?, ?, ?, ?, ?)", rows)
         return record_id
 
     def _body_id(self, c: sqlite3.Connection, body: Body) -> int:
@@ -257,7 +258,7 @@ class SearchIndex:
         return body_id
 
     def add_members(self, snapshot_id: str, members: Iterable[tuple[Member, int]]) -> None:
-        """Record which record each project of the snapshot has (idempotent)."""
+        """Record which record each project of the snapshot has (idempotent). Inside ``tx()``."""
         rows = [
             (
                 snapshot_id,
@@ -271,12 +272,13 @@ class SearchIndex:
             )
             for m, record_id in members
         ]
-        with self.tx() as c:
-            c.executemany("INSERT OR REPLACE INTO members VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO members VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
+        )
 
     def mark_indexed(self, snapshot_id: str, manifest_sha256: str | None) -> None:
-        with self.tx() as c:
-            c.execute(
-                "INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)",
-                (snapshot_id, manifest_sha256, _now()),
-            )
+        """The snapshot is whole in the index. Inside ``tx()``, with its last members."""
+        self.conn.execute(
+            "INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)",
+            (snapshot_id, manifest_sha256, _now()),
+        )

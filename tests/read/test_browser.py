@@ -75,7 +75,7 @@ def served(desk: Desk) -> Iterator[str]:
 def browser_page(served: str) -> Iterator[object]:
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        page = browser.new_page(viewport={"width": 1180, "height": 820})
+        page = browser.new_page(viewport={"width": 1024, "height": 640})
         yield page
         browser.close()
 
@@ -84,7 +84,9 @@ def _shots(tmp_path: Path) -> Path:
     return DOCS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
 
 
-def test_a_reviewer_walks_the_desk(browser_page: object, served: str, desk: Desk, tmp_path: Path) -> None:
+def test_a_reviewer_walks_the_desk(
+    browser_page: object, served: str, desk: Desk, tmp_path: Path
+) -> None:
     page = browser_page
     expect = sync_api.expect
     shots = _shots(tmp_path)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import sqlite3
 from pathlib import Path
 
 import orjson
@@ -14,7 +13,7 @@ from crawler.cli import main
 from crawler.read import indexer
 from crawler.read.reader import ArchiveReader
 from crawler.read.search import SearchFilters, run_search
-from crawler.read.searchindex import SEARCH_FILE, Body, Member, Occurrence, SearchIndex, body_of
+from crawler.read.searchindex import SEARCH_FILE, Member, Occurrence, SearchIndex, body_of
 from tests.read.conftest import Desk
 
 
@@ -123,10 +122,11 @@ def _hits(archive: Path, snapshot: str, query: str) -> list[tuple[str, str | Non
 def _tiny(tmp_path: Path, texts: dict[str, str]) -> SearchIndex:
     index = SearchIndex.open_writer(tmp_path / SEARCH_FILE)
     occ = [Occurrence("document", k, f"{k}.txt", body_of(v)) for k, v in texts.items()]
-    rid = index.add_record("a" * 32, "b" * 64, "proj", "P", occ)
-    member = Member("proj", "a" * 32, "b" * 64, "org-1", "org_1", "user_1", "u@x", "2025")
-    index.add_members("S", [(member, rid)])
-    index.mark_indexed("S", None)
+    with index.tx():
+        rid = index.add_record("a" * 32, "b" * 64, "proj", "P", occ)
+        member = Member("proj", "a" * 32, "b" * 64, "org-1", "org_1", "user_1", "u@x", "2025")
+        index.add_members("S", [(member, rid)])
+        index.mark_indexed("S", None)
     return index
 
 
@@ -209,3 +209,19 @@ def test_all_snapshots_says_which_snapshots_held_a_hit(
     )
     hits = [orjson.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert any(set(h["snapshots"]) == {desk.s1, desk.s2} for h in hits)
+
+
+def test_small_batches_still_cover_every_project(
+    desk: Desk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = _copy(desk, tmp_path)
+    (archive / SEARCH_FILE).unlink()
+    monkeypatch.setattr(indexer, "_BATCH", 7)
+    with ArchiveReader.open(archive) as reader:
+        stats = indexer.update(reader)
+        with_record = sum(1 for s in (desk.s1, desk.s2) for r in reader.rows(s) if r.record)
+    assert stats.projects == with_record
+    index = SearchIndex.open_reader(archive / SEARCH_FILE)
+    assert index is not None
+    with index:
+        assert index.counts()["members"] == with_record

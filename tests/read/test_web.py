@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from crawler.commands.serve import run as serve_run
 from crawler.errors import UsageError
 from crawler.read.web.app import CSP, make_app
-from tests.read.conftest import HOSTILE_DOC_NAME, HOSTILE_NAME, LONG_NAME, Desk
+from tests.read.conftest import HOSTILE_DOC_NAME, LONG_NAME, Desk
 
 TOKEN = "t" * 32
 
