@@ -59,6 +59,11 @@ Modules, one job each::
     export, bag         NDJSON in the connector's shape, and BagIt (offline)
     verify_export       a recipient's check of an export against its manifest
     diff                what changed between two snapshots (offline)
+    read/searchindex    search.sqlite: the search index's one codec (FTS5 words + trigrams)
+    read/indexer        archive -> search index, once per record and per text (crawl's last step)
+    read/query, search  query -> set algebra over bodies -> ranked, filtered hits with snippets
+    read/presets        DLP patterns (--preset secrets)
+    read/web/*          crawler serve: the read-only desk (aiohttp, Jinja2, no script)
     simulator/*         the local Compliance API: dataset, endpoints, faults, mutations
     demo, loop          ``make demo``; uvloop where available
 """

@@ -94,7 +94,7 @@ async def _archive(settings: Settings) -> int:
             try:
                 result = await crawl.run()
                 if result.manifest is not None:  # a finished snapshot: make it searchable
-                    update_after_snapshot(archive, lambda m: progress.log("search_index", m))
+                    update_after_snapshot(archive, _warn)
             except asyncio.CancelledError:
                 # The second interrupt: everything written so far is whole (atomic writes).
                 result = RunResult(crawl.snapshot_id or "?", "interrupted", None, True)
@@ -106,6 +106,10 @@ async def _archive(settings: Settings) -> int:
             return _report(result, settings)
     finally:
         archive.close()
+
+
+def _warn(message: str) -> None:
+    print(f"crawler: warning: {message}", file=sys.stderr)
 
 
 def _report(result: RunResult, settings: Settings) -> int:

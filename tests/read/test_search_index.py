@@ -225,3 +225,23 @@ def test_small_batches_still_cover_every_project(
     assert index is not None
     with index:
         assert index.counts()["members"] == with_record
+
+
+async def test_a_broken_search_index_never_fails_the_crawl(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from crawler.simulator import DatasetSpec, running_simulator
+    from tests.support import crawl
+
+    archive = tmp_path / "archive"
+    async with running_simulator(dataset=DatasetSpec.small(projects=12), rate=None) as sim:
+        assert await crawl(sim.base_url, sim.key, archive) == 0
+        (archive / SEARCH_FILE).write_bytes(b"not a database at all" * 100)
+        assert await crawl(sim.base_url, sim.key, archive) == 0
+    assert "search index not updated" in capsys.readouterr().err
+    assert main(["verify", "--archive", str(archive)]) == 0
+    assert main(["reindex", "--archive", str(archive), "--rebuild", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["search", "--archive", str(archive), "--all-snapshots", "--json", "Be"]) == 0
+    hits = [orjson.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len({s for h in hits for s in h["snapshots"]}) == 2
