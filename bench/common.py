@@ -1,6 +1,6 @@
 """Shared helpers for the benchmarks: running the crawler and the simulator, measuring, tables.
 
-The crawler always runs as ``crawler archive`` does (``commands.archive._archive``
+The crawler always runs as ``crawler archive`` does (``app.run_archive``
 on ``crawler.loop``); the simulator runs either in-process (when a benchmark
 needs its counters or wraps its limiter) or as ``crawler simulate`` in a
 subprocess (when the crawler's own CPU time or memory must be measured alone).
@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crawler.app import run_archive
 from crawler.archive import Archive
-from crawler.commands.archive import _archive, add_arguments
+from crawler.commands.archive import add_arguments
 from crawler.config import build_settings
 from crawler.simulator import DatasetSpec
 
@@ -128,7 +129,7 @@ async def crawl(
     settings = build_settings(args, {"ANTHROPIC_COMPLIANCE_ACCESS_KEY": key})
     # The command prints its summary; the benchmark prints its own table instead.
     with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
-        return await _archive(settings)
+        return await run_archive(settings)
 
 
 def latest_manifest(archive: Path) -> dict[str, Any]:

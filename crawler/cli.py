@@ -2,8 +2,7 @@
 
 Each subcommand lives in ``crawler.commands.<name>`` and exposes
 ``add_arguments(parser)`` and ``run(args) -> int``. Modules are imported only
-when their subcommand runs, so ``crawler --help`` stays fast and a broken
-optional piece cannot stop the others.
+when the parser is built.
 
 Exit codes: 0 success; 1 finished but with failed items or a failed check;
 2 usage, configuration or authentication errors; 130 interrupted.
@@ -38,13 +37,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def _load(module: str) -> ModuleType | None:
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
-            return None  # subcommand not built yet
-        raise
+def _load(module: str) -> ModuleType:
+    # A module that fails to import is a broken install: say so, never hide the command.
+    return importlib.import_module(module)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,8 +51,6 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         module = _load(module_name)
-        if module is None:
-            continue
         p = sub.add_parser(name, help=help_text, description=help_text)
         module.add_arguments(p)
         p.set_defaults(_module=module)

@@ -11,7 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from crawler.commands.archive import _archive, add_arguments
+from crawler.app import run_archive
+from crawler.commands.archive import add_arguments
 from crawler.config import build_settings
 from crawler.simulator import DatasetSpec, EndpointFaults, Simulator, SimulatorConfig
 
@@ -35,7 +36,7 @@ async def crawl(
     )
     settings = build_settings(args, {TEST_KEY_ENV: key})
     settings = dataclasses.replace(settings, **overrides)
-    return await _archive(settings)
+    return await run_archive(settings)
 
 
 class ThreadedSimulator:

@@ -20,14 +20,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+from crawler.config import DEFAULT_BACKOFF_BASE, DEFAULT_BACKOFF_CAP, DEFAULT_MAX_ATTEMPTS
 from crawler.errors import RetryableError
 
 
 @dataclass
 class RetryPolicy:
-    max_attempts: int = 8
-    base: float = 1.0
-    cap: float = 60.0
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    base: float = DEFAULT_BACKOFF_BASE
+    cap: float = DEFAULT_BACKOFF_CAP
     jitter: float = 0.5
     # Injectable so tests can pin the jitter; the default is seeded from the OS.
     rng: random.Random = field(default_factory=random.Random, repr=False)

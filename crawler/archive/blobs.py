@@ -12,18 +12,18 @@ import contextlib
 import hashlib
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, BinaryIO, Protocol
+from typing import BinaryIO, Protocol
 
 from crawler.archive.fs import fsync_dir, make_dir, os_error, tmp_name, unlink_quietly, write_all
-from crawler.archive.refs import MD5_RE, BlobRef, check_ref
+from crawler.archive.refs import BlobRef, check_ref
 from crawler.errors import ArchiveError
 
-if TYPE_CHECKING:
-    from crawler.archive.index import Index
+# What the archive does with a durable tmp file: place it, register it, say how it went.
+OnDurable = Callable[[Path, BlobRef, str], Awaitable["StoredBlob"]]
 
 BLOB_KINDS = frozenset({"file", "text", "json", "record"})
 
@@ -65,10 +65,11 @@ class BlobWriter:
     leaving the block by an exception before ``commit`` aborts (removes the tmp file).
     """
 
-    def __init__(self, store: BlobStore, kind: str) -> None:
+    def __init__(self, store: BlobStore, kind: str, on_durable: OnDurable) -> None:
         if kind not in BLOB_KINDS:
             raise ValueError(f"unknown blob kind {kind!r}")
         self._store = store
+        self._on_durable = on_durable
         self._kind = kind
         self._tmp = tmp_name(store.tmp_dir)
         self._fd: int | None = None
@@ -124,7 +125,7 @@ class BlobWriter:
             raise os_error(exc, "write", self._tmp) from exc
         self._done = True
         ref = BlobRef(self._md5.hexdigest(), self._sha.hexdigest(), self._size)
-        return await self._store._place(self._tmp, ref, self._kind)
+        return await self._on_durable(self._tmp, ref, self._kind)
 
     async def _flush(self) -> None:
         if not self._pending:
@@ -175,13 +176,17 @@ class BlobWriter:
 
 
 class BlobStore:
-    """The ``blobs/`` directory plus its rows in the index."""
+    """The ``blobs/`` directory: placing durable bodies under their md5, reading them back.
 
-    def __init__(self, root: Path, index: Index, *, writable: bool) -> None:
+    Knows only the disk. Which blobs exist, and of what kind, is the index's
+    business: the archive (:mod:`crawler.archive.repository`) asks it before a
+    placement and registers the row after.
+    """
+
+    def __init__(self, root: Path, *, writable: bool) -> None:
         self.root = root
         self.blobs_dir = root / "blobs"
         self.tmp_dir = root / "tmp"
-        self.index = index
         self.writable = writable
         # Injectable so tests can fabricate an md5 collision (real ones are costly).
         self.md5_factory: Callable[[], _Hash] = hashlib.md5
@@ -190,40 +195,22 @@ class BlobStore:
         # event loop but place in worker threads, so a thread lock.
         self._place_lock = threading.Lock()
 
-    def writer(self, kind: str) -> BlobWriter:
+    def writer(self, kind: str, on_durable: OnDurable) -> BlobWriter:
+        """A writer whose durable tmp file is handed to ``on_durable`` on commit."""
         self._require_writable()
-        return BlobWriter(self, kind)
+        return BlobWriter(self, kind, on_durable)
 
-    async def put(self, data: bytes, kind: str) -> StoredBlob:
-        async with self.writer(kind) as w:
-            await w.write(data)
-            return await w.commit()
-
-    def find_md5(self, md5: str) -> BlobRef | None:
-        """The stored blob with this md5, if exactly one is known to the index.
-
-        With a collision on record the md5 alone does not say which body was meant,
-        so None: the caller downloads and stores the body it actually gets.
-        """
-        if not MD5_RE.fullmatch(md5):
-            return None
-        rows = self.index.blobs_with_md5(md5)
-        if len(rows) != 1:
-            return None
-        return rows[0][0]
-
-    def path_of(self, ref: BlobRef) -> Path:
+    def path_of(self, ref: BlobRef, variant: bool | None = None) -> Path:
+        """Where the blob lives; ``variant`` unknown (None): whichever file exists."""
         check_ref(ref)
         primary = self.blobs_dir / ref.md5[:2] / ref.md5
-        variant = primary.with_name(f"{ref.md5}.{ref.sha256}")
-        row = self.index.find_blob(ref.md5, ref.sha256)
-        if row is not None:
-            return variant if row[1] else primary
-        # Not in the index (an orphan, or an index that lost a row): look on disk.
-        return variant if variant.exists() else primary
+        other = primary.with_name(f"{ref.md5}.{ref.sha256}")
+        if variant is None:
+            variant = other.exists()
+        return other if variant else primary
 
-    def read(self, ref: BlobRef) -> bytes:
-        path = self.path_of(ref)
+    def read(self, path: Path, ref: BlobRef) -> bytes:
+        """The bytes at ``path`` (see :meth:`path_of`), refused unless ``ref.size`` long."""
         try:
             data = path.read_bytes()
         except FileNotFoundError:
@@ -236,8 +223,7 @@ class BlobStore:
             )
         return data
 
-    def open(self, ref: BlobRef) -> BinaryIO:
-        path = self.path_of(ref)
+    def open(self, path: Path, ref: BlobRef) -> BinaryIO:
         try:
             return open(path, "rb")
         except FileNotFoundError:
@@ -247,16 +233,19 @@ class BlobStore:
 
     # -- placement ---------------------------------------------------------------------------
 
-    async def _place(self, tmp: Path, ref: BlobRef, kind: str) -> StoredBlob:
-        known = self.index.blobs_with_md5(ref.md5)
+    async def place(
+        self, tmp: Path, ref: BlobRef, known: list[tuple[BlobRef, bool]]
+    ) -> tuple[bool, bool]:
+        """Move a durable tmp file into blobs/; (created, stored_as_variant).
+
+        ``known``: the blobs already registered with this md5 (and whether each is a
+        variant), so an existing body is recognised without rehashing it.
+        """
         try:
-            created, variant = await asyncio.to_thread(self._place_sync, tmp, ref, known)
+            return await asyncio.to_thread(self._place_sync, tmp, ref, known)
         except OSError as exc:
             unlink_quietly(tmp)
             raise os_error(exc, "store blob", self.blobs_dir / ref.md5[:2] / ref.md5) from exc
-        # Blob before index: the row is added only once the file is durable.
-        self.index.add_blob(ref, kind, variant=variant)
-        return StoredBlob(ref=ref, kind=kind, created=created, collision=variant)
 
     def _place_sync(
         self, tmp: Path, ref: BlobRef, known: list[tuple[BlobRef, bool]]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import hashlib
 import io
 import os
@@ -18,15 +19,18 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
-from crawler.errors import ArchiveError, DiskFullError
+from crawler.errors import ArchiveBusyError, ArchiveError, DiskFullError
 
 __all__ = [
     "AtomicFile",
     "atomic_write",
     "atomic_write_chunks",
     "fsync_dir",
+    "hold_private_umask",
     "make_dir",
     "os_error",
+    "release_private_umask",
+    "take_lock",
     "tmp_name",
     "unlink_quietly",
     "write_all",
@@ -189,3 +193,55 @@ def write_file_atomic(dest: Path, data: bytes) -> tuple[str, str, int]:
         out.abort()
         raise
     return out.commit()
+
+
+# -- permissions and the writer's lock -------------------------------------------------------
+
+# umask is process-wide: set it while any archive is open for writing, restore it
+# when the last one closes.
+_umask_holders = 0
+_saved_umask = 0
+
+
+def hold_private_umask() -> None:
+    """umask 077 (files 0600, directories 0700) until the matching release."""
+    global _umask_holders, _saved_umask
+    if _umask_holders == 0:
+        _saved_umask = os.umask(0o077)
+    _umask_holders += 1
+
+
+def release_private_umask() -> None:
+    global _umask_holders
+    _umask_holders -= 1
+    if _umask_holders == 0:
+        os.umask(_saved_umask)
+
+
+def take_lock(path: Path) -> int:
+    """flock ``path/lock`` exclusively (ArchiveBusyError naming the holder's pid); its fd."""
+    lock = path / "lock"
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise os_error(exc, "create", lock) from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        try:
+            pid = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+        except OSError:
+            pid = "unknown"
+        os.close(fd)
+        raise ArchiveBusyError(f"another crawler is writing to {path} (pid {pid})") from None
+    except OSError as exc:
+        os.close(fd)
+        raise os_error(exc, "lock", lock) from exc
+    try:
+        os.fchmod(fd, 0o600)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    except OSError as exc:
+        os.close(fd)
+        raise os_error(exc, "write", lock) from exc
+    return fd

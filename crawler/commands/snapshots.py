@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from crawler.archive.index import SnapshotRow
+from crawler.archive import SnapshotRow
 from crawler.config import add_archive_argument, archive_path_from
 from crawler.errors import ArchiveError
 from crawler.read.reader import ArchiveReader

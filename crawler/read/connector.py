@@ -36,7 +36,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from crawler.archive.index import ProjectRow, instant_key
+from crawler.archive import ProjectRow
+from crawler.archive.index import instant_key
 from crawler.archive.refs import BlobRef
 from crawler.errors import ArchiveError
 from crawler.read.reader import ArchiveReader, ProjectData
@@ -62,40 +63,12 @@ def export_record(
     row, record = data.row, data.record
     out: dict[str, Any] = dict(row.list_entry)
     out["details"] = data.details
-    attachments: list[dict[str, Any]] | None = None
+    attachments = None
     if data.attachments is not None:
-        attachments = []
-        for entry in data.attachments:
-            att = dict(entry) if isinstance(entry, dict) else {"value": entry}
-            aid = str(att.get("id"))
-            body = data.bodies.get(aid)
-            if body is not None:
-                # Never overwrite what the API sent, even null: only fill a missing key.
-                att.setdefault("md5", body.md5)
-                att.setdefault("size_bytes", body.size)
-                att["archived"] = True
-                att["archived_body"] = {
-                    "md5": body.md5,
-                    "sha256": body.sha256,
-                    "size_bytes": body.size,
-                }
-            else:
-                att["archived"] = False
-                att["archived_body"] = None
-            kind = att.get("type")
-            if include_content and kind == "project_doc" and aid in data.doc_responses:
-                try:
-                    att["content"] = reader.json_blob(data.doc_responses[aid])
-                except ArchiveError as exc:
-                    raise ArchiveError(
-                        f"project {data.project_id}: document {aid}: {exc}"
-                    ) from None
-            if exported_file is not None and kind == "project_file" and body is not None:
-                try:
-                    att["exported_file"] = exported_file(body)
-                except ArchiveError as exc:
-                    raise ArchiveError(f"project {data.project_id}: file {aid}: {exc}") from None
-            attachments.append(att)
+        attachments = [
+            _attachment(reader, data, entry, include_content, exported_file)
+            for entry in data.attachments
+        ]
     out["attachments"] = attachments
     out["collaborators"] = data.collaborators
     out["gone"] = data.gone
@@ -113,6 +86,40 @@ def export_record(
         "failures": record.raw.get("failures", []) if record else [],
     }
     return out
+
+
+def _attachment(
+    reader: ArchiveReader,
+    data: ProjectData,
+    entry: Any,
+    include_content: bool,
+    exported_file: Callable[[BlobRef], str] | None,
+) -> dict[str, Any]:
+    """One attachment entry as listed, extended with what the archive holds for it."""
+    att = dict(entry) if isinstance(entry, dict) else {"value": entry}
+    aid = str(att.get("id"))
+    body = data.bodies.get(aid)
+    if body is not None:
+        # Never overwrite what the API sent, even null: only fill a missing key.
+        att.setdefault("md5", body.md5)
+        att.setdefault("size_bytes", body.size)
+        att["archived"] = True
+        att["archived_body"] = {"md5": body.md5, "sha256": body.sha256, "size_bytes": body.size}
+    else:
+        att["archived"] = False
+        att["archived_body"] = None
+    kind = att.get("type")
+    if include_content and kind == "project_doc" and aid in data.doc_responses:
+        try:
+            att["content"] = reader.json_blob(data.doc_responses[aid])
+        except ArchiveError as exc:
+            raise ArchiveError(f"project {data.project_id}: document {aid}: {exc}") from None
+    if exported_file is not None and kind == "project_file" and body is not None:
+        try:
+            att["exported_file"] = exported_file(body)
+        except ArchiveError as exc:
+            raise ArchiveError(f"project {data.project_id}: file {aid}: {exc}") from None
+    return att
 
 
 # -- filters ------------------------------------------------------------------------------------

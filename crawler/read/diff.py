@@ -34,7 +34,7 @@ from typing import Any
 
 import orjson
 
-from crawler.archive.index import ProjectRow, SnapshotRow
+from crawler.archive import ProjectRow, SnapshotRow
 from crawler.canonical import canonical_json
 from crawler.read.reader import ArchiveReader, ProjectData
 

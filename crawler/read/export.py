@@ -18,8 +18,8 @@ from typing import Any, Protocol
 import orjson
 
 from crawler import __version__
+from crawler.archive import SnapshotRow
 from crawler.archive.fs import AtomicFile, os_error, write_file_atomic
-from crawler.archive.index import SnapshotRow
 from crawler.archive.refs import BlobRef
 from crawler.canonical import utc_now
 from crawler.errors import ArchiveError, UsageError

@@ -44,9 +44,9 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from crawler.archive import MARKER, Archive, read_marker
+from crawler.archive import MARKER, Archive, ProjectRow, SnapshotRow, read_marker
 from crawler.archive.fs import os_error
-from crawler.archive.index import PROJECT_SORTS, ProjectQuery, ProjectRow, SnapshotRow
+from crawler.archive.project_pages import PROJECT_SORTS, ProjectQuery
 from crawler.archive.records import Fetch, Record
 from crawler.archive.refs import BlobRef, check_ref
 from crawler.errors import ArchiveError, UsageError

@@ -23,9 +23,9 @@ from typing import Any
 
 import orjson
 
-from crawler.archive import MARKER, Archive, read_marker
-from crawler.archive.index import FINISHED_STATUSES, SNAPSHOT_ID_RE, SnapshotRow
-from crawler.archive.manifest import manifest_path, parse_manifest
+from crawler.archive import MARKER, Archive, SnapshotRow, read_marker
+from crawler.archive.index import FINISHED_STATUSES, SNAPSHOT_ID_RE
+from crawler.archive.manifest import parse_manifest
 from crawler.archive.records import record_blob_refs
 from crawler.archive.refs import MD5_RE, SHA256_RE, BlobRef, hash_file
 from crawler.errors import ArchiveError
@@ -198,7 +198,7 @@ class _Verifier:
         self, snap: SnapshotRow, rows: dict[str, tuple[str, dict[str, Any] | None]]
     ) -> None:
         sid = snap.id
-        path = manifest_path(self.archive, sid)
+        path = self.archive.manifest_path(sid)
         finished = snap.status in FINISHED_STATUSES
         try:
             data = path.read_bytes()
@@ -233,6 +233,15 @@ class _Verifier:
         except ArchiveError as exc:
             self.report.problem("manifest_damaged", path, str(exc))
             return
+        self.compare_projects(path, manifest, rows)
+
+    def compare_projects(
+        self,
+        path: Path,
+        manifest: dict[str, Any],
+        rows: dict[str, tuple[str, dict[str, Any] | None]],
+    ) -> None:
+        """The manifest's project list against the index's rows: same ids, states, records."""
         listed = {p["id"]: p for p in manifest["projects"]}
         missing = set(rows) - set(listed)
         extra = set(listed) - set(rows)

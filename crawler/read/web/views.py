@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from crawler.archive.index import ProjectQuery, ProjectRow, SnapshotRow
+from crawler.archive.index import ProjectRow, SnapshotRow
+from crawler.archive.project_pages import ProjectQuery
 from crawler.archive.records import Fetch, Record
 from crawler.archive.refs import BlobRef
 from crawler.errors import ArchiveError, UsageError

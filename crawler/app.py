@@ -1,0 +1,149 @@
+"""The composition root: the calls the CLI, the tests and the benchmarks make.
+
+Each wires the parts together for one job and nothing else does::
+
+    run_archive(settings)        -> exit code: a snapshot taken (or continued), summary printed
+    archive(settings)            -> RunResult: the same, without the report
+    organizations(settings)      -> the organisations the key can see
+    users(settings, org_uuid)    -> one organisation's users
+    client_config(settings)      -> ClientConfig for the one client of a run
+
+Commands parse flags into ``Settings`` (:mod:`crawler.config`), make one call
+here, and turn its result into an exit code. The offline commands read through
+the read model instead (``ArchiveReader.open(path)``, :mod:`crawler.read.reader`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shlex
+import signal
+import sys
+from typing import Any
+
+from crawler.api import ClientConfig, ComplianceApi, ComplianceClient
+from crawler.archive import Archive
+from crawler.config import Settings
+from crawler.crawl import Crawl, RunResult
+from crawler.progress import Progress, summary
+from crawler.read.indexer import update_after_snapshot
+
+__all__ = [
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_PARTIAL",
+    "archive",
+    "client_config",
+    "organizations",
+    "run_archive",
+    "users",
+]
+
+EXIT_OK, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 130
+
+
+def client_config(settings: Settings) -> ClientConfig:
+    return ClientConfig(
+        base_url=settings.base_url,
+        api_key=settings.api_key,
+        rate=settings.rate,
+        max_attempts=settings.max_attempts,
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        max_json_bytes=settings.max_json_bytes,
+        backoff_base=settings.backoff_base,
+        backoff_cap=settings.backoff_cap,
+    )
+
+
+async def run_archive(settings: Settings) -> int:
+    """``crawler archive``: take or continue a snapshot, print the summary; the exit code."""
+    return report(await archive(settings), settings)
+
+
+async def archive(settings: Settings) -> RunResult:
+    """Take or continue a snapshot. SIGINT/SIGTERM: stop cleanly; a second one: at once."""
+    arc = Archive.open_for_writing(settings.archive)
+    try:
+        async with ComplianceClient(client_config(settings)) as client:
+            progress = Progress.for_terminal(
+                client.stats.snapshot, quiet=settings.quiet, log_format=settings.log_format
+            )
+            crawl = Crawl(settings, client, arc, progress)
+            signals = _StopOnSignal(crawl, progress, asyncio.current_task())
+            ticker = asyncio.create_task(progress.run())
+            try:
+                result = await crawl.run()
+                if result.manifest is not None:  # the last step: make the snapshot searchable
+                    update_after_snapshot(arc, _warn)
+                return result
+            except asyncio.CancelledError:
+                # The second interrupt: everything written so far is whole (atomic writes).
+                return RunResult(crawl.snapshot_id or "?", "interrupted", None, True)
+            finally:
+                signals.remove()
+                ticker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await ticker
+    finally:
+        arc.close()
+
+
+def _warn(message: str) -> None:
+    print(f"crawler: warning: {message}", file=sys.stderr)
+
+
+def report(result: RunResult, settings: Settings) -> int:
+    """The summary (stdout) or the resume hint (stderr), and the exit code."""
+    if result.status == "interrupted" or result.manifest is None:
+        print(
+            f"crawler: interrupted; snapshot {result.snapshot_id} is saved and resumable. "
+            f"Resume with: {resume_command()}",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    print(summary(result.manifest, str(settings.archive)))
+    return EXIT_OK if result.status == "complete" else EXIT_PARTIAL
+
+
+def resume_command() -> str:
+    argv = [a for a in sys.argv[1:] if a != "--restart"]
+    return "crawler " + shlex.join(argv)
+
+
+async def organizations(settings: Settings) -> list[dict[str, Any]]:
+    async with ComplianceClient(client_config(settings)) as client:
+        return await ComplianceApi(client).organizations()
+
+
+async def users(settings: Settings, org_uuid: str) -> list[dict[str, Any]]:
+    async with ComplianceClient(client_config(settings)) as client:
+        return await ComplianceApi(client).users(org_uuid)
+
+
+class _StopOnSignal:
+    """First SIGINT/SIGTERM: stop cleanly. Second: stop at once (the archive stays consistent)."""
+
+    def __init__(self, crawl: Crawl, progress: Progress, main: asyncio.Task[Any] | None) -> None:
+        self.crawl, self.progress, self.main = crawl, progress, main
+        self.loop = asyncio.get_running_loop()
+        self.installed: list[int] = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                self.loop.add_signal_handler(sig, self._on_signal)
+                self.installed.append(sig)
+
+    def _on_signal(self) -> None:
+        if not self.crawl.stopping:
+            self.progress.log(
+                "stopping",
+                "stopping: finishing in-flight requests (interrupt again to stop at once)",
+            )
+            self.crawl.request_stop()
+        elif self.main is not None:
+            self.main.cancel()
+
+    def remove(self) -> None:
+        for sig in self.installed:
+            self.loop.remove_signal_handler(sig)
