@@ -135,3 +135,33 @@ def test_binding_beyond_loopback_needs_a_token(desk: Desk, monkeypatch: pytest.M
     )
     with pytest.raises(UsageError, match="--token"):
         serve_run(args)
+
+
+def test_a_megabyte_document_page_is_cut_and_inert() -> None:
+    from types import SimpleNamespace
+
+    from crawler.read.web.render import environment
+    from crawler.read.web.views import DOC_SHOWN
+
+    text = ("</script><script>alert(1)</script>\x00\u202e " * 30_000)[:1_000_000]
+    ref = SimpleNamespace(md5="0" * 32, sha256="0" * 64, size=len(text))
+    snap = SimpleNamespace(id="20260101T000000Z-abcdef")
+    row = SimpleNamespace(project_id="claude_proj_x")
+    html = (
+        environment()
+        .get_template("document.html")
+        .render(
+            snap=snap,
+            row=row,
+            about={"name": "x" * 300},
+            doc_id="d",
+            filename=None,
+            ref=ref,
+            text=text[:DOC_SHOWN],
+            cut=len(text) - DOC_SHOWN,
+            fetch=None,
+        )
+    )
+    assert "<script>" not in html and "\x00" not in html and "\u202e" not in html
+    assert html.count("&lt;/script&gt;&lt;script&gt;alert(1)") > 1000
+    assert f"{len(text) - DOC_SHOWN} more in the download" in html
