@@ -165,3 +165,14 @@ def test_a_megabyte_document_page_is_cut_and_inert() -> None:
     assert "<script>" not in html and "\x00" not in html and "\u202e" not in html
     assert html.count("&lt;/script&gt;&lt;script&gt;alert(1)") > 1000
     assert f"{len(text) - DOC_SHOWN} more in the download" in html
+
+
+async def test_history_and_project_diff(client: TestClient, desk: Desk) -> None:  # type: ignore[type-arg]
+    renamed = next(p for p in desk.dataset.projects.values() if "(renamed" in p.name)
+    body = await (await client.get(f"/projects/{_seg(renamed.id)}")).text()
+    assert body.count('<td class="mono"><a href="/snapshots/') == 2
+    assert desk.s1 in body and desk.s2 in body
+    link = f"/diff?a={desk.s1}&amp;b={desk.s2}&amp;project={_seg(renamed.id)}"
+    assert link in body
+    diff = await (await client.get(link.replace("&amp;", "&"))).text()
+    assert "list.name" in diff and renamed.name in diff
