@@ -105,23 +105,46 @@ def run_search(
             snippets = _match_raw(conn, query)
         else:
             snippets = _match_query(conn, query)
-        where, params = _where(filters)
-        grouped = (
-            "SELECT r.project_id, max(r.name), o.kind, o.item_id, max(o.label), "
-            "group_concat(DISTINCT mb.snapshot_id), min(m.score), o.body_id "
-            "FROM temp.matched m JOIN occurrences o ON o.body_id = m.id "
-            "JOIN records r ON r.id = o.record_id JOIN members mb ON mb.record_id = r.id "
-            f"WHERE {where} GROUP BY r.project_id, o.kind, o.item_id, o.body_id"
-        )
-        count = int(conn.execute(f"SELECT count(*) FROM ({grouped})", params).fetchone()[0])
-        rows = conn.execute(
-            f"{grouped} ORDER BY min(m.score), r.project_id, o.kind, o.item_id LIMIT ? OFFSET ?",
-            [*params, limit, offset],
-        ).fetchall()
+        count, rows = _select(conn, filters, limit, offset)
         hits = [_hit(row) for row in rows]
         for hit in hits:
             hit.snippet, hit.highlights = snippets.make(conn, hit.body_id)
     return SearchResult(query, count, hits, time.perf_counter() - started)
+
+
+def _select(
+    conn: sqlite3.Connection, filters: SearchFilters, limit: int, offset: int
+) -> tuple[int, list[Any]]:
+    """Matched bodies -> their occurrences in the chosen snapshots: a count and one page.
+
+    The join is driven from the matched bodies (CROSS JOIN fixes the order), so a
+    rare term costs what it finds, not what the snapshot holds.
+    """
+    where, params = _where(filters)
+    joins = (
+        "FROM temp.matched m CROSS JOIN occurrences o ON o.body_id = m.id "
+        "CROSS JOIN records r ON r.id = o.record_id "
+        f"CROSS JOIN members mb ON mb.record_id = r.id WHERE {where}"
+    )
+    order = "ORDER BY 7, 1, 3, 4 LIMIT ? OFFSET ?"
+    if filters.snapshot_ids is not None and len(filters.snapshot_ids) == 1:
+        # One snapshot holds a project once: no grouping needed.
+        cols = (
+            "r.project_id, r.name, o.kind, o.item_id, o.label, mb.snapshot_id, m.score, o.body_id"
+        )
+        count = int(conn.execute(f"SELECT count(*) {joins}", params).fetchone()[0])
+        rows = conn.execute(f"SELECT {cols} {joins} {order}", [*params, limit, offset])
+        return count, rows.fetchall()
+    grouped = (
+        "SELECT r.project_id, max(r.name), o.kind, o.item_id, max(o.label), "
+        f"group_concat(DISTINCT mb.snapshot_id), min(m.score), o.body_id {joins} "
+        "GROUP BY r.project_id, o.kind, o.item_id, o.body_id"
+    )
+    conn.execute("DROP TABLE IF EXISTS temp.grouped")
+    conn.execute(f"CREATE TEMP TABLE grouped AS {grouped}", params)
+    count = int(conn.execute("SELECT count(*) FROM temp.grouped").fetchone()[0])
+    rows = conn.execute(f"SELECT * FROM temp.grouped {order}", [limit, offset])
+    return count, rows.fetchall()
 
 
 def _hit(row: Sequence[Any]) -> Hit:
