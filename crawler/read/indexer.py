@@ -108,15 +108,15 @@ def _index_snapshot(
     while True:
         # One transaction per batch: a commit per record would cost an fsync per project.
         with index.tx():
-            members: list[tuple[Member, int]] = []
+            members: list[tuple[Member, int | None]] = []
             taken = 0
             for row in itertools.islice(rows, _BATCH):
                 taken += 1
-                if row.record is None:
-                    continue  # listed or failed: nothing archived to search
-                record_id = index.record_id(row.record.md5, row.record.sha256)
-                if record_id is None:
-                    record_id = _index_record(reader, index, row, stats)
+                record_id = None  # listed or failed: in the list, nothing to search
+                if row.record is not None:
+                    record_id = index.record_id(row.record.md5, row.record.sha256)
+                    if record_id is None:
+                        record_id = _index_record(reader, index, row, stats)
                 members.append((_member(row), record_id))
             index.add_members(snap.id, members)
             stats.projects += len(members)
@@ -127,16 +127,18 @@ def _index_snapshot(
 
 
 def _member(row: ProjectRow) -> Member:
-    assert row.record is not None
+    name = row.list_entry.get("name")
     return Member(
         project_id=row.project_id,
-        record_md5=row.record.md5,
-        record_sha256=row.record.sha256,
         organization_uuid=row.organization_uuid,
         organization_id=row.organization_id,
         user_id=row.user_id,
         user_email=row.user_email,
         created_key=instant_key(row.created_at),
+        updated_key=instant_key(row.updated_at),
+        name_key=name.casefold() if isinstance(name, str) else None,
+        deleted=row.deleted_at is not None,
+        state=row.state,
     )
 
 

@@ -1,4 +1,4 @@
-"""Open an archive's search index for a search: resolve snapshots, filters, staleness.
+"""Where the read model and the search index meet: searches' filters, and the project list.
 
 Shared by ``crawler search`` and the web view, so both pick the snapshot the same
 way (the latest finished by default) and refuse, with the command that fixes it,
@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from crawler.archive.index import instant_key
+from crawler.archive.index import ProjectRow, instant_key
+from crawler.archive.project_pages import ProjectQuery
 from crawler.config import parse_timestamp
 from crawler.errors import UsageError
 from crawler.read.indexer import search_path
 from crawler.read.reader import ArchiveReader
 from crawler.read.search import SearchFilters
-from crawler.read.searchindex import SearchIndex
+from crawler.read.searchindex import MEMBER_SORTS, SearchIndex
 
-__all__ = ["make_filters", "open_search_index"]
+__all__ = ["make_filters", "open_search_index", "project_page"]
 
 
 def open_search_index(reader: ArchiveReader) -> SearchIndex:
@@ -56,3 +57,28 @@ def make_filters(
     since_key = instant_key(parse_timestamp(since, "--since")) if since else None
     until_key = instant_key(parse_timestamp(until, "--until")) if until else None
     return SearchFilters(snapshot_ids, tuple(orgs), tuple(users), since_key, until_key, kind)
+
+
+def project_page(
+    reader: ArchiveReader, search: SearchIndex | None, snapshot_id: str, query: ProjectQuery
+) -> tuple[list[ProjectRow], int]:
+    """One page of a snapshot's project list: ids from the search index's sort-key indexes
+    when it holds the snapshot (fast at any size), the rows themselves from the archive.
+    A snapshot not indexed (unfinished, or no index) is paged by the archive's index alone.
+    """
+    if query.sort not in MEMBER_SORTS:
+        raise UsageError(f"unknown sort {query.sort!r}: one of {', '.join(MEMBER_SORTS)}")
+    if search is None or snapshot_id not in search.indexed_snapshots():
+        return reader.page(snapshot_id, query)
+    ids, total = search.page_members(
+        snapshot_id,
+        organization=query.organization,
+        creator=query.creator,
+        deleted=query.deleted,
+        text=query.text,
+        sort=query.sort,
+        limit=query.limit,
+        offset=query.offset,
+    )
+    rows = [reader.row(snapshot_id, pid) for pid in ids]
+    return [r for r in rows if r is not None], total

@@ -176,3 +176,36 @@ async def test_history_and_project_diff(client: TestClient, desk: Desk) -> None:
     assert link in body
     diff = await (await client.get(link.replace("&amp;", "&"))).text()
     assert "list.name" in diff and renamed.name in diff
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {},
+        {"sort": "-created", "offset": 10},
+        {"sort": "name"},
+        {"sort": "-updated", "deleted": False},
+        {"deleted": True},
+        {"text": "cobalt", "sort": "-name"},
+        {"sort": "state", "limit": 7, "offset": 3},
+    ],
+)
+def test_the_project_list_from_the_search_index_equals_the_archives(
+    desk: Desk, query: dict[str, object]
+) -> None:
+    from crawler.archive.project_pages import ProjectQuery
+    from crawler.read.reader import ArchiveReader
+    from crawler.read.searching import project_page
+    from crawler.read.searchindex import SEARCH_FILE, SearchIndex
+
+    q = ProjectQuery(**query)  # type: ignore[arg-type]
+    org = desk.dataset.orgs[0].uuid
+    with (
+        ArchiveReader.open(desk.archive) as reader,
+        SearchIndex.open_reader(desk.archive / SEARCH_FILE) as search,
+    ):  # type: ignore[union-attr]
+        for q2 in (q, ProjectQuery(**{**query, "organization": org})):  # type: ignore[arg-type]
+            fast, n_fast = project_page(reader, search, desk.s2, q2)
+            slow, n_slow = reader.page(desk.s2, q2)
+            assert n_fast == n_slow > 0
+            assert [r.project_id for r in fast] == [r.project_id for r in slow]

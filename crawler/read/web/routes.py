@@ -60,9 +60,11 @@ async def snapshots(request: web.Request) -> web.Response:
 
 
 async def projects(request: web.Request) -> web.Response:
-    reader = request.app[STATE].reader
+    state = request.app[STATE]
     try:
-        ctx = views.projects(reader, request.match_info["sid"], dict(request.query))
+        ctx = views.projects(
+            state.reader, state.search, request.match_info["sid"], dict(request.query)
+        )
     except views.NotFound as exc:
         return _not_found(request, str(exc))
     return page(request, "projects.html", **ctx)

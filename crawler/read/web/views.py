@@ -17,6 +17,8 @@ from crawler.archive.refs import BlobRef
 from crawler.errors import ArchiveError, UsageError
 from crawler.read.diff import compare_projects, diff_snapshots
 from crawler.read.reader import ArchiveReader, ProjectData
+from crawler.read.searchindex import SearchIndex
+from crawler.read.searching import project_page
 
 __all__ = ["NotFound", "document", "find_file", "history", "project", "projects", "snapshots"]
 
@@ -67,7 +69,9 @@ def snapshots(reader: ArchiveReader) -> dict[str, Any]:
     return {"snapshots": items}
 
 
-def projects(reader: ArchiveReader, snapshot_id: str, params: dict[str, str]) -> dict[str, Any]:
+def projects(
+    reader: ArchiveReader, search: SearchIndex | None, snapshot_id: str, params: dict[str, str]
+) -> dict[str, Any]:
     snap = snapshot_or_404(reader, snapshot_id)
     page = max(1, _int(params.get("page"), 1))
     deleted = {"yes": True, "no": False}.get(params.get("deleted", ""))
@@ -81,7 +85,7 @@ def projects(reader: ArchiveReader, snapshot_id: str, params: dict[str, str]) ->
         offset=(page - 1) * PAGE_SIZE,
     )
     try:
-        rows, total = reader.page(snap.id, query)
+        rows, total = project_page(reader, search, snap.id, query)
     except UsageError as exc:
         raise NotFound(str(exc)) from None
     return {
