@@ -195,8 +195,8 @@ def test_the_project_list_from_the_search_index_equals_the_archives(
 ) -> None:
     from crawler.archive.project_pages import ProjectQuery
     from crawler.read.reader import ArchiveReader
-    from crawler.read.searching import project_page
     from crawler.read.searchindex import SEARCH_FILE, SearchIndex
+    from crawler.read.searching import project_page
 
     q = ProjectQuery(**query)  # type: ignore[arg-type]
     org = desk.dataset.orgs[0].uuid
