@@ -32,11 +32,16 @@ def check_archive_matches(archive_dir: Path, dataset: Any) -> int:
         rows = {row.project_id: row for row in archive.index.projects(snap.id)}
         truths = list(dataset.projects_truth())
         assert set(rows) == {t.id for t in truths}
+        summed = dict.fromkeys(("documents", "files", "collaborators", "attachments", "bytes"), 0)
         for truth in truths:
             row = rows[truth.id]
             assert row.record is not None
             record = archive.read_record(row.record)
             assert record["list_entry"] == truth.list_entry
+            for key, n in record["counts"].items():
+                summed[key] += n
+            summed["bytes"] += sum(d["text"]["size"] for d in record["documents"])
+            summed["bytes"] += sum(f["blob"]["size"] for f in record["files"])
             if truth.gone:
                 assert row.state == "gone" and record["detail"]["status"] == 404
                 continue
@@ -60,6 +65,10 @@ def check_archive_matches(archive_dir: Path, dataset: Any) -> int:
                 assert ref.md5 == f.md5 and ref.size == f.size
                 assert hashlib.md5(archive.blobs.read(ref)).hexdigest() == f.md5
                 assert archive.blobs.path_of(ref).name == f.md5
+        # The manifest's content counts (added up as the run went, across any
+        # kills and resumes) equal the records' own.
+        counts = archive.read_manifest(snap.id)["counts"]
+        assert {k: counts[k] for k in summed} == summed
         return len(truths)
 
 
