@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Callable
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 _BATCH = 500
+_UTC_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z")
 PRINCIPAL_KEYS = ("user_id", "group_id", "organization_uuid", "organization_role")
 
 
@@ -134,8 +136,8 @@ def _member(row: ProjectRow) -> Member:
         organization_id=row.organization_id,
         user_id=row.user_id,
         user_email=row.user_email,
-        created_key=instant_key(row.created_at),
-        updated_key=instant_key(row.updated_at),
+        created_key=_instant(row.created_at),
+        updated_key=_instant(row.updated_at),
         name_key=name.casefold() if isinstance(name, str) else None,
         deleted=row.deleted_at is not None,
         state=row.state,
@@ -188,6 +190,14 @@ def project_text(data: ProjectData) -> str:
         if line:
             seen.setdefault(line, None)
     return "\n".join(seen)
+
+
+def _instant(ts: str | None) -> str:
+    """``instant_key``, with a fast path for the common ``...Z`` spelling (20,000 rows a snapshot)."""
+    if ts is not None and _UTC_Z.fullmatch(ts) and ts[17:19] != "60":
+        frac = ts[20:-1] if ts[19] == "." else ""
+        return f"{ts[:19]}.{frac.ljust(9, '0')[:9]}Z"
+    return instant_key(ts)
 
 
 def _str(value: Any) -> str | None:

@@ -245,3 +245,22 @@ async def test_a_broken_search_index_never_fails_the_crawl(
     assert main(["search", "--archive", str(archive), "--all-snapshots", "--json", "Be"]) == 0
     hits = [orjson.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len({s for h in hits for s in h["snapshots"]}) == 2
+
+
+@pytest.mark.parametrize(
+    "ts",
+    [
+        "2024-01-01T00:00:00Z",
+        "2024-01-01T00:00:00.5Z",
+        "2024-01-01T00:00:00.1234567891Z",
+        "2024-06-30T23:59:60Z",
+        "2024-01-01T01:00:00+01:00",
+        "2024-01-01t00:00:00z",
+        None,
+        "not a time",
+    ],
+)
+def test_the_fast_sort_key_is_instant_key(ts: str | None) -> None:
+    from crawler.archive.index import instant_key
+
+    assert indexer._instant(ts) == instant_key(ts)

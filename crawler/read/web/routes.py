@@ -63,7 +63,7 @@ async def projects(request: web.Request) -> web.Response:
     state = request.app[STATE]
     try:
         ctx = views.projects(
-            state.reader, state.search, request.match_info["sid"], dict(request.query)
+            state.reader, state.search, request.match_info["sid"], dict(request.query), state.orgs
         )
     except views.NotFound as exc:
         return _not_found(request, str(exc))

@@ -29,6 +29,7 @@ class DeskState:
     verify_error: str | None = None
     verify_at: float | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    orgs: dict[str, list[str]] = field(default_factory=dict)  # finished snapshot -> its orgs
 
 
 STATE: web.AppKey[DeskState] = web.AppKey("desk", DeskState)

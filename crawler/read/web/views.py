@@ -70,7 +70,11 @@ def snapshots(reader: ArchiveReader) -> dict[str, Any]:
 
 
 def projects(
-    reader: ArchiveReader, search: SearchIndex | None, snapshot_id: str, params: dict[str, str]
+    reader: ArchiveReader,
+    search: SearchIndex | None,
+    snapshot_id: str,
+    params: dict[str, str],
+    orgs_cache: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
     snap = snapshot_or_404(reader, snapshot_id)
     page = max(1, _int(params.get("page"), 1))
@@ -95,8 +99,19 @@ def projects(
         "page": page,
         "pages": max(1, -(-total // PAGE_SIZE)),
         "params": params,
-        "orgs": reader.organizations(snap.id),
+        "orgs": _organizations(reader, snap, orgs_cache),
     }
+
+
+def _organizations(
+    reader: ArchiveReader, snap: SnapshotRow, cache: dict[str, list[str]] | None
+) -> list[str]:
+    """A finished snapshot's organisations never change: asked once (a scan of its rows)."""
+    if cache is None or snap.finished_at is None:
+        return reader.organizations(snap.id)
+    if snap.id not in cache:
+        cache[snap.id] = reader.organizations(snap.id)
+    return cache[snap.id]
 
 
 def custody(record: Record) -> list[tuple[str, Fetch]]:
