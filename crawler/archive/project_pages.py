@@ -1,11 +1,14 @@
-"""Pages of a snapshot's projects: filtered, sorted, one SQL page at a time.
+"""Pages of a snapshot's projects, and its ids by state: what the offline readers ask
+without parsing every row.
 
-What the web view's project list asks (``ArchiveReader.page``): a 20,000-project
-snapshot is never loaded whole, only the page shown and a count.
+The web view's project list (``ArchiveReader.page``): a 20,000-project snapshot is
+never loaded whole, only the page shown and a count. The search indexer
+(``ArchiveReader.project_ids``): an incremental snapshot's carried projects.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +71,18 @@ class ProjectPages(Database):
             [*params, q.limit, q.offset],
         )
         return [project_row(r) for r in rows], total
+
+    def project_ids_in(self, snapshot_id: str, states: Collection[str]) -> list[str]:
+        """Ids of the snapshot's projects in ``states`` (e.g. the carried ones)."""
+        states = list(states)
+        if not states:
+            return []
+        rows = self._all(
+            "SELECT project_id FROM snapshot_projects WHERE snapshot_id = ? "
+            f"AND state IN ({', '.join('?' * len(states))})",
+            [snapshot_id, *states],
+        )
+        return [r[0] for r in rows]
 
     def project_organizations(self, snapshot_id: str) -> list[str]:
         """The organisation uuids the snapshot's projects belong to."""

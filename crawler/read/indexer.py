@@ -4,7 +4,8 @@
 manifest was replaced by a rerun): for each project row it reads the project's
 record only when that record blob is new to the index, and each document text
 only when its body is new, so the cost follows what is new, not the archive's
-size. A carried project costs one member row. ``rebuild(reader)`` builds a new
+size. The projects an incremental snapshot carried are copied from its
+parent's member rows in SQL, without parsing their rows. ``rebuild(reader)`` builds a new
 index in ``tmp/`` and renames it over the old one: a kill at any moment leaves
 the old index or the new, and never touches anything else in the archive.
 """
@@ -22,7 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from crawler.archive import Archive
-from crawler.archive.index import FINISHED_STATUSES, ProjectRow, SnapshotRow, instant_key
+from crawler.archive.index import (
+    FINISHED_STATUSES,
+    PROJECT_STATES,
+    ProjectRow,
+    SnapshotRow,
+    instant_key,
+)
 from crawler.errors import ArchiveError
 from crawler.read.reader import ArchiveReader, ProjectData
 from crawler.read.searchindex import (
@@ -52,6 +59,7 @@ PRINCIPAL_KEYS = ("user_id", "group_id", "organization_uuid", "organization_role
 class IndexStats:
     snapshots: list[str] = field(default_factory=list)
     projects: int = 0  # member rows written
+    carried: int = 0  # of which copied from the parent snapshot's (carried projects)
     records: int = 0  # records read (new to the index)
     documents: int = 0  # document texts read (new bodies)
     bytes: int = 0  # bytes of document text read
@@ -106,7 +114,17 @@ def rebuild(reader: ArchiveReader, log: Callable[[str], None] | None = None) -> 
 def _index_snapshot(
     reader: ArchiveReader, index: SearchIndex, snap: SnapshotRow, stats: IndexStats
 ) -> None:
-    rows = reader.rows(snap.id)
+    states = None
+    if snap.parent_id is not None and snap.parent_id in index.indexed_snapshots():
+        # An incremental snapshot: what it carried is its parent's, row for row.
+        carried = reader.project_ids(snap.id, ["carried"])
+        with index.tx():
+            copied = index.carry_members(snap.parent_id, snap.id, carried)
+        if copied == len(carried):
+            states = PROJECT_STATES - {"carried"}
+            stats.projects += copied
+            stats.carried += copied
+    rows = reader.rows(snap.id, states=states)
     while True:
         # One transaction per batch: a commit per record would cost an fsync per project.
         with index.tx():

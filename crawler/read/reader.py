@@ -16,6 +16,7 @@ Public API (stable: other modules build on these names)::
     reader.manifest(id)       -> dict                 checked against the index's sha256
     reader.rows(id, where=None)     -> Iterator[ProjectRow]   streamed, list order
     reader.row(id, project_id)      -> ProjectRow | None
+    reader.project_ids(id, states)  -> [project id]       ids only, by index state
     reader.page(id, ProjectQuery)   -> (rows, total)      one filtered, sorted page
     reader.organizations(id)        -> [organization uuid]
     reader.record(row)              -> Record | None  (archive.records.Record)
@@ -36,7 +37,7 @@ Errors about damage name the project and the blob.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -154,11 +155,20 @@ class ArchiveReader:
 
     # -- projects --------------------------------------------------------------------------------
 
-    def rows(self, snapshot_id: str, where: RowFilter | None = None) -> Iterator[ProjectRow]:
-        """The snapshot's index rows that pass ``where``, streamed in list order."""
-        for row in self._index.projects(snapshot_id):
+    def rows(
+        self,
+        snapshot_id: str,
+        where: RowFilter | None = None,
+        states: Collection[str] | None = None,
+    ) -> Iterator[ProjectRow]:
+        """The snapshot's index rows (in ``states``, if given) that pass ``where``, in list order."""
+        for row in self._index.projects(snapshot_id, states):
             if where is None or where(row):
                 yield row
+
+    def project_ids(self, snapshot_id: str, states: Collection[str]) -> list[str]:
+        """The ids of the snapshot's projects in ``states``: no row is parsed."""
+        return self._index.project_ids_in(snapshot_id, states)
 
     def row(self, snapshot_id: str, project_id: str) -> ProjectRow | None:
         return self._index.get_project(snapshot_id, project_id)

@@ -300,6 +300,18 @@ class SearchIndex:
             "INSERT OR REPLACE INTO members VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
         )
 
+    def carry_members(self, parent_id: str, snapshot_id: str, project_ids: Sequence[str]) -> int:
+        """Copy projects carried unchanged from the parent's members (same record, state
+        ``carried``); how many were copied. Inside ``tx()``."""
+        before = self.conn.total_changes
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO members SELECT ?, project_id, record_id, organization_uuid, "
+            "organization_id, user_id, user_email, created_key, updated_key, name_key, deleted, "
+            "'carried' FROM members WHERE snapshot_id = ? AND project_id = ?",
+            [(snapshot_id, parent_id, pid) for pid in project_ids],
+        )
+        return self.conn.total_changes - before
+
     def page_members(
         self,
         snapshot_id: str,

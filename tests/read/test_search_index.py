@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from pathlib import Path
 
 import orjson
@@ -264,3 +265,33 @@ def test_the_fast_sort_key_is_instant_key(ts: str | None) -> None:
     from crawler.archive.index import instant_key
 
     assert indexer._instant(ts) == instant_key(ts)
+
+
+async def test_an_incremental_snapshot_copies_what_it_carried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crawler.simulator import DatasetSpec, running_simulator
+    from tests.support import crawl
+
+    archive = tmp_path / "archive"
+    async with running_simulator(dataset=DatasetSpec.small(projects=30), rate=None) as sim:
+        assert await crawl(sim.base_url, sim.key, archive) == 0
+        sim.mutate(seed=2, fraction=0.2)
+        assert await crawl(sim.base_url, sim.key, archive, "--incremental") in (0, 1)
+
+    def members(path: Path) -> list[tuple[object, ...]]:
+        with sqlite3.connect(path) as c:
+            return c.execute(
+                "SELECT m.snapshot_id, m.project_id, r.md5, m.created_key, m.updated_key, "
+                "m.name_key, m.deleted, m.state FROM members m LEFT JOIN records r "
+                "ON r.id = m.record_id ORDER BY 1, 2"
+            ).fetchall()
+
+    with ArchiveReader.open(archive) as reader:
+        carried = len(reader.project_ids(reader.snapshot().id, ["carried"]))
+        fast = indexer.update(reader, tmp_path / "fast.sqlite")
+        monkeypatch.setattr(SearchIndex, "carry_members", lambda *a: -1)  # the slow path
+        slow = indexer.update(reader, tmp_path / "slow.sqlite")
+    assert carried > 10 and fast.carried == carried and slow.carried == 0
+    assert fast.projects == slow.projects
+    assert members(tmp_path / "fast.sqlite") == members(tmp_path / "slow.sqlite")
