@@ -295,3 +295,17 @@ async def test_an_incremental_snapshot_copies_what_it_carried(
     assert carried > 10 and fast.carried == carried and slow.carried == 0
     assert fast.projects == slow.projects
     assert members(tmp_path / "fast.sqlite") == members(tmp_path / "slow.sqlite")
+
+
+def test_cli_time_window_and_bad_flags(desk: Desk, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["search", "--archive", str(desk.archive), "--json", "--limit", "100000", "audit"]
+    assert main(base) == 0
+    everything = capsys.readouterr().out.splitlines()
+    assert main([*base, "--since", "2000-01-01", "--until", "2100-01-01T00:00:00Z"]) == 0
+    assert capsys.readouterr().out.splitlines() == everything
+    assert main([*base, "--since", "2100-01-01"]) == 0
+    assert capsys.readouterr().out == ""
+    assert main([*base, "--since", "yesterday"]) == 2
+    assert main(["search", "--archive", str(desk.archive)]) == 2  # no query, no preset
+    assert main(["search", "--archive", str(desk.archive), "NOT audit"]) == 2
+    assert main(["search", "--archive", str(desk.archive), "--snapshot", "nope", "x"]) == 2

@@ -209,3 +209,14 @@ def test_the_project_list_from_the_search_index_equals_the_archives(
             slow, n_slow = reader.page(desk.s2, q2)
             assert n_fast == n_slow > 0
             assert [r.project_id for r in fast] == [r.project_id for r in slow]
+
+
+async def test_search_page_reports_bad_syntax_and_runs_presets(
+    client: TestClient, desk: Desk
+) -> None:  # type: ignore[type-arg]
+    bad = await (await client.get("/search", params={"q": 'alpha AND "', "raw": "1"})).text()
+    assert 'id="error"' in bad and "FTS5" in bad
+    preset = await (await client.get("/search", params={"preset": "secrets"})).text()
+    assert '<p id="count">0 hits' in preset  # the simulator's texts hold no secrets
+    every = await (await client.get("/search", params={"q": "日本語", "all": "1"})).text()
+    assert "in 2 snapshots" in every
