@@ -76,6 +76,7 @@ async def archive(settings: Settings) -> RunResult:
             try:
                 result = await crawl.run()
                 if result.manifest is not None:  # the last step: make the snapshot searchable
+                    progress.log("search_index", "updating the search index")
                     update_after_snapshot(arc, _warn)
                 return result
             except asyncio.CancelledError:
