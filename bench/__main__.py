@@ -1,7 +1,7 @@
-"""``make bench``: the five benchmarks of issue #6 in sequence, then a one-line verdict each.
+"""``make bench``: the benchmarks in sequence, then a one-line verdict each.
 
 Each is also runnable alone: ``python -m bench.budget``, ``bench.efficiency``,
-``bench.overhead``, ``bench.scale``, ``bench.growth``.
+``bench.overhead``, ``bench.scale``, ``bench.growth``, ``bench.desk``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench import budget, efficiency, growth, overhead, scale
+from bench import budget, desk, efficiency, growth, overhead, scale
 from bench.common import table, title
 
 BENCHMARKS: tuple[tuple[str, Callable[[], dict[str, Any]]], ...] = (
@@ -21,6 +21,7 @@ BENCHMARKS: tuple[tuple[str, Callable[[], dict[str, Any]]], ...] = (
     ("3. overhead", overhead.run),
     ("4. scale", scale.run),
     ("5. archive growth", growth.run),
+    ("6. reviewer's desk", desk.run),
 )
 
 
