@@ -79,7 +79,7 @@ Modules, one job each::
     crawl/manifest      the snapshot manifest, written last
     archive/refs, fs    BlobRef and hashing; atomic writes, fsync, umask, lock (leaves)
     archive/layout      the marker, fixed names, snapshot ids
-    archive/schema, db, blob_rows, index   the SQLite catalogue: SQL, connection, queries
+    archive/schema, db, blob_rows, project_pages, index   the SQLite catalogue: SQL, queries
     archive/blobs       BlobStore: md5-named files, streamed, deduplicated, collisions kept
     archive/records     the one project-record codec (records_read: typed accessors)
     archive/feed_rows   the feed's tables: each snapshot's feed state and the events it read
@@ -97,6 +97,11 @@ Modules, one job each::
     retention/plan, planner        the plan codec (own sha256); ``retention plan`` (never deletes)
     retention/apply, receipts      ``retention apply``: intent, DELETE, confirm, receipt
     retention/audit, ledger, report   verify's receipt checks; deletions in manifests; tables
+    read/searchindex    search.sqlite: the search index's one codec (FTS5 words + trigrams)
+    read/indexer        archive -> search index, once per record and per text (crawl's last step)
+    read/query, search  query -> set algebra over bodies -> ranked, filtered hits with snippets
+    read/presets        DLP patterns (--preset secrets)
+    read/web/*          crawler serve: the read-only desk (aiohttp, Jinja2, no script)
     progress            live line, log lines (text/json), final summary
     simulator/*         the local Compliance API: dataset, endpoints, activity feed, faults, mutations
     demo, loop          ``make demo``; uvloop where available

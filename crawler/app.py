@@ -32,6 +32,7 @@ from crawler.archive import Archive
 from crawler.config import Settings
 from crawler.crawl import Crawl, RunResult
 from crawler.progress import Progress, summary
+from crawler.read.indexer import update_after_snapshot
 from crawler.read.reader import ArchiveReader
 from crawler.retention.apply import Applier, ApplyResult
 from crawler.retention.planner import make_plan
@@ -87,7 +88,11 @@ async def archive(settings: Settings) -> RunResult:
             signals = _StopOnSignal(crawl, progress, asyncio.current_task())
             ticker = asyncio.create_task(progress.run())
             try:
-                return await crawl.run()
+                result = await crawl.run()
+                if result.manifest is not None:  # the last step: make the snapshot searchable
+                    progress.log("search_index", "updating the search index")
+                    update_after_snapshot(arc, _warn)
+                return result
             except asyncio.CancelledError:
                 # The second interrupt: everything written so far is whole (atomic writes).
                 return RunResult(crawl.snapshot_id or "?", "interrupted", None, True)
@@ -98,6 +103,10 @@ async def archive(settings: Settings) -> RunResult:
                     await ticker
     finally:
         arc.close()
+
+
+def _warn(message: str) -> None:
+    print(f"crawler: warning: {message}", file=sys.stderr)
 
 
 def report(result: RunResult, settings: Settings) -> int:

@@ -15,6 +15,7 @@ from typing import Any
 from crawler.archive.blob_rows import BlobRows
 from crawler.archive.db import require_row
 from crawler.archive.feed_rows import FeedRows
+from crawler.archive.project_pages import ProjectPages
 from crawler.archive.refs import BlobRef
 from crawler.archive.schema import (
     FINISHED_STATUSES,
@@ -51,7 +52,7 @@ __all__ = [
 ]
 
 
-class Index(FeedRows, BlobRows):
+class Index(FeedRows, BlobRows, ProjectPages):
     """The catalogue's queries; open it with :meth:`open_writer` or :meth:`open_reader`."""
 
     # -- snapshots ---------------------------------------------------------------------------

@@ -16,6 +16,9 @@ Public API (stable: other modules build on these names)::
     reader.manifest(id)       -> dict                 checked against the index's sha256
     reader.rows(id, where=None)     -> Iterator[ProjectRow]   streamed, list order
     reader.row(id, project_id)      -> ProjectRow | None
+    reader.project_ids(id, states)  -> [project id]       ids only, by index state
+    reader.page(id, ProjectQuery)   -> (rows, total)      one filtered, sorted page
+    reader.organizations(id)        -> [organization uuid]
     reader.record(row)              -> Record | None  (archive.records.Record)
     reader.project(row)             -> ProjectData    record + parsed response blobs
     reader.projects(id, where=None) -> Iterator[ProjectData]
@@ -34,7 +37,7 @@ Errors about damage name the project and the blob.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -45,6 +48,7 @@ import orjson
 from crawler.archive import MARKER, Archive, ProjectRow, SnapshotRow, read_marker
 from crawler.archive.fs import os_error
 from crawler.archive.index import instant_key
+from crawler.archive.project_pages import PROJECT_SORTS, ProjectQuery
 from crawler.archive.records import Fetch, Record
 from crawler.archive.refs import BlobRef, check_ref
 from crawler.errors import ArchiveError, UsageError
@@ -153,9 +157,14 @@ class ArchiveReader:
 
     # -- projects --------------------------------------------------------------------------------
 
-    def rows(self, snapshot_id: str, where: RowFilter | None = None) -> Iterator[ProjectRow]:
-        """The snapshot's index rows that pass ``where``, streamed in list order."""
-        for row in self._index.projects(snapshot_id):
+    def rows(
+        self,
+        snapshot_id: str,
+        where: RowFilter | None = None,
+        states: Collection[str] | None = None,
+    ) -> Iterator[ProjectRow]:
+        """The snapshot's index rows (in ``states``, if given) that pass ``where``, in list order."""
+        for row in self._index.projects(snapshot_id, states):
             if where is None or where(row):
                 yield row
 
@@ -172,8 +181,22 @@ class ArchiveReader:
             self._up_to[snapshot.id] = earlier
         return list(self._index.project_events(project_id, earlier))
 
+    def project_ids(self, snapshot_id: str, states: Collection[str]) -> list[str]:
+        """The ids of the snapshot's projects in ``states``: no row is parsed."""
+        return self._index.project_ids_in(snapshot_id, states)
+
     def row(self, snapshot_id: str, project_id: str) -> ProjectRow | None:
         return self._index.get_project(snapshot_id, project_id)
+
+    def page(self, snapshot_id: str, query: ProjectQuery) -> tuple[list[ProjectRow], int]:
+        """One page of the snapshot's projects (filtered, sorted) and the total that match."""
+        if query.sort not in PROJECT_SORTS:
+            raise UsageError(f"unknown sort {query.sort!r}: one of {', '.join(PROJECT_SORTS)}")
+        return self._index.page_projects(snapshot_id, query)
+
+    def organizations(self, snapshot_id: str) -> list[str]:
+        """The organisation uuids the snapshot's projects belong to."""
+        return self._index.project_organizations(snapshot_id)
 
     def record(self, row: ProjectRow) -> Record | None:
         """The project's record (None if it has none); damage names the project and blob."""
