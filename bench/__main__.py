@@ -1,7 +1,8 @@
-"""``make bench``: the five benchmarks of issue #6 in sequence, then a one-line verdict each.
+"""``make bench``: every benchmark in sequence (issues #6, #11, #13), then a one-line verdict each.
 
 Each is also runnable alone: ``python -m bench.budget``, ``bench.efficiency``,
-``bench.overhead``, ``bench.scale``, ``bench.growth``.
+``bench.overhead``, ``bench.scale``, ``bench.growth``, ``bench.desk``, ``bench.sharing``
+(``abcd`` or a subset of its runs as argument).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench import budget, efficiency, growth, overhead, scale
+from bench import budget, desk, efficiency, growth, overhead, scale, sharing
 from bench.common import table, title
 
 BENCHMARKS: tuple[tuple[str, Callable[[], dict[str, Any]]], ...] = (
@@ -21,6 +22,8 @@ BENCHMARKS: tuple[tuple[str, Callable[[], dict[str, Any]]], ...] = (
     ("3. overhead", overhead.run),
     ("4. scale", scale.run),
     ("5. archive growth", growth.run),
+    ("6. reviewer's desk", desk.run),
+    ("7. sharing the budget", sharing.run),
 )
 
 

@@ -1,6 +1,6 @@
 """Shared helpers for the benchmarks: running the crawler and the simulator, measuring, tables.
 
-The crawler always runs as ``crawler archive`` does (``commands.archive._archive``
+The crawler always runs as ``crawler archive`` does (``app.run_archive``
 on ``crawler.loop``); the simulator runs either in-process (when a benchmark
 needs its counters or wraps its limiter) or as ``crawler simulate`` in a
 subprocess (when the crawler's own CPU time or memory must be measured alone).
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import resource
@@ -23,8 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crawler.app import run_archive
 from crawler.archive import Archive
-from crawler.commands.archive import _archive, add_arguments
+from crawler.commands.archive import add_arguments
 from crawler.config import build_settings
 from crawler.simulator import DatasetSpec
 
@@ -106,7 +108,13 @@ def disk_usage(path: Path) -> dict[str, int]:
 
 
 async def crawl(
-    base_url: str, key: str, archive: Path, *flags: str, rate: float = 0, concurrency: int = 16
+    base_url: str,
+    key: str,
+    archive: Path,
+    *flags: str,
+    rate: float = 0,
+    concurrency: int = 16,
+    **overrides: Any,
 ) -> int:
     """``crawler archive`` in-process on the running loop; returns its exit code."""
     parser = argparse.ArgumentParser()
@@ -126,9 +134,12 @@ async def crawl(
         ]
     )
     settings = build_settings(args, {"ANTHROPIC_COMPLIANCE_ACCESS_KEY": key})
+    # Settings without a flag (e.g. feed_settle_seconds=0: the simulator's events are
+    # visible at once, so the feed window may end now instead of a minute ago).
+    settings = dataclasses.replace(settings, **overrides)
     # The command prints its summary; the benchmark prints its own table instead.
     with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
-        return await _archive(settings)
+        return await run_archive(settings)
 
 
 def latest_manifest(archive: Path) -> dict[str, Any]:

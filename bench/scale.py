@@ -13,7 +13,7 @@ this machine's disk (ext4 mounted with online discard).
   size of a file.
 
 "Before finish" is the peak while projects are crawled, before the manifest is
-written (``Crawl._finish``, step 10), which reads every project record back.
+written (``Crawl._finish``, step 10), which streams the project list from the index.
 """
 
 from __future__ import annotations

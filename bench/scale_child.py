@@ -16,7 +16,7 @@ from typing import Any
 
 from bench.common import crawl, latest_manifest, vm_hwm_bytes, vm_rss_bytes
 from crawler import loop
-from crawler.pipeline import Crawl
+from crawler.crawl import Crawl
 
 
 def main(argv: list[str]) -> int:

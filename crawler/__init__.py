@@ -3,66 +3,115 @@
 Read this first. The data of one ``crawler archive`` run flows one way, and
 each step has one owner::
 
-    cli ─> config ─> pipeline ──────────────────────────────────> archive
-                       │ producer: project list pages                 ├─ blobs    md5-named bodies, atomic writes
-                       │   └─> bounded queue                          ├─ index    SQLite: snapshots, projects, run state
-                       │ workers: detail, attachments,                └─ manifest snapshots/<id>.json, written last
-                       │   collaborators, documents, files
-                       └─> api client ─> limiter (one per run, every request)
-                             └─ retry policy, error mapping
+    cli/commands ─> app ─> crawl ────────────────────────────────────────> archive
+                            │ listing: project list pages                    ├─ blobs     md5-named bodies (disk only)
+                            │   └─> bounded queue                            ├─ index     SQLite catalogue, run state
+                            │ project, bodies: detail, attachments,          ├─ records   the one project-record codec
+                            │   collaborators, documents, files              ├─ manifest  snapshots/<id>.json, written last
+                            │ stats, manifest                                └─ repository Archive: blobs, then rows
+                            └─> api: endpoints ─> client ─> limiter (one per run, every request)
+                                                    └─ retry policy, error mapping
+
+    read: reader (the offline read model) ─> export, bag, diff, status, snapshots
 
 1. ``cli`` / ``commands.archive`` parse flags; ``config`` merges defaults <
    TOML < environment < flags into one frozen ``Settings`` and rejects bad
-   input before anything is written.
-2. ``pipeline.Crawl`` picks the snapshot: continue the unfinished one with
+   input before anything is written; ``app.run_archive`` wires the run, after
+   a TCP connect that says in seconds when the API cannot be reached at all
+   (``api.reach``).
+2. ``crawl.snapshot`` picks the snapshot: continue the unfinished one with
    the same filters, or start a new one (incremental: against the last).
-3. The producer (``pipeline``) walks ``/apps/projects`` at ``limit=100``;
-   each page is stored as a blob, and its projects and the ``created_at``
-   watermark are recorded in the index in one transaction before the next
-   page is asked for. The whole walk comes first (one request per 100
-   projects), so the run's total is known early, for the progress ETA.
-4. A bounded ``asyncio.Queue`` holds projects waiting for a worker, read back
-   from the index (memory stays flat).
-5. A worker (``fetcher.ProjectFetcher``) fetches the project's detail,
+   2b. ``crawl.feed`` reads the Activity Feed since the last snapshot's
+   position (incremental) and names the projects to fetch whole; every
+   snapshot records where the next one starts.
+3. ``crawl.listing`` walks ``/apps/projects`` at ``limit=100`` (through
+   ``api.endpoints`` and the one paginator, ``api.paging``); each page is
+   stored as a blob, and its projects and the ``created_at`` watermark are
+   recorded in the index in one transaction before the next page is asked for.
+   The walk never waits for a worker; when it ends, the run's total is known
+   (the progress bar's ETA).
+4. Side by side with the walk, the listing feeds a bounded ``asyncio.Queue``
+   from the index: the projects still to settle, in the order listed, a batch
+   at a time (memory stays flat).
+5. A worker (``crawl.project.ProjectFetcher``) fetches the project's detail,
 6. its attachment pages (none when ``attachments_count`` is 0),
 7. its collaborator pages,
-8. each document's body, once per snapshot (``SharedWork`` coalesces
-   concurrent askers), storing the raw response and the text,
+8. each document's body, once per snapshot (``crawl.bodies``; ``SharedWork``
+   coalesces concurrent askers), storing the raw response and the text,
 9. each file body, streamed to a blob while hashed, unless its listed md5 is
-   already archived; then writes the project record blob and marks the
-   project done in the index.
-10. ``pipeline.Crawl._finish`` writes the snapshot manifest: the collection
-    record (filters, settings, times, counts, requests, failures).
+   already archived; then writes the project record blob (``archive.records``)
+   and ``crawl.stats`` records the outcome, its failures and the content
+   totals in the index in one transaction.
+10. ``crawl.manifest`` writes the snapshot manifest: the collection record
+    (filters, settings, times, counts, requests, failures).
 
 Every request in steps 3–9 goes through ``api.client.ComplianceClient``: the
 one ``api.limiter.RateLimiter`` paces it, ``api.retry.RetryPolicy`` decides
 retries, and every failure is translated once into ``errors`` (fatal, retry,
 skip the item). ``api`` knows nothing of disks, ``archive`` nothing of HTTP;
-only ``pipeline`` and ``fetcher`` join them. ``verify``, ``export`` and
-``diff`` read the archive and never touch the network. ``simulator`` is the
-local stand-in for the API that the demo, tests and benchmarks crawl; it
-shares no code with the client. The archive format is ``docs/ARCHIVE.md``.
+only ``crawl`` joins them (``tests/test_structure.py`` holds these lines, and
+finds import cycles). The offline commands read through ``read.reader`` and
+never touch the network. ``simulator`` is the local stand-in for the API that
+the demo, tests and benchmarks crawl; it shares no code with the client. The
+archive format is ``docs/ARCHIVE.md``. Deleting upstream is ``retention``'s
+alone, with its own key, and only what a verified snapshot holds (README,
+"Retention").
 
 Modules, one job each::
 
-    cli, commands/*     flags in, exit codes out; one module per subcommand
-    config              defaults < TOML < environment < flags -> frozen Settings
+    cli, commands/*     flags in, one call out, exit codes; one module per subcommand
+    app                 the composition root: run_archive(settings) and friends
+    config              defaults (each once) < TOML < environment < flags -> frozen Settings
+    config_sources      the TOML file (schema-checked, "did you mean") and the access key
+    canonical           the UTC timestamp and canonical JSON every layer shares
     errors              the typed error tree (fatal / retry / skip the item)
-    api/client          HTTP: auth headers, timeouts, error mapping, pages, streamed bodies
-    api/limiter         the one rate limiter: smooth spacing, shared pauses, server budget
+    api/endpoints       one typed call per endpoint; the only place paths are named
+    api/paging          the one page walk (repeated-token and page-cap guards)
+    api/urls            ApiPath and the one id encoding (each id encoded once)
+    api/client          HTTP: session, auth headers, timeouts, the retry loop, streamed bodies
+    api/failures        HTTP and transport failures -> typed errors; the key scrubbed
+    api/model           ClientConfig, Fetched, Page, Download, RequestStats
+    api/limiter         the one rate limiter: pace, window test, shared pauses, --rate auto
+    api/budget          the shared budget read from the rate-limit headers (own vs others' use)
     api/retry           whether and when to retry (retry-after floor, backoff, jitter)
     api/reach           before the first request: can the host be reached at all (seconds)
-    pipeline            snapshot choice, producer, queue, workers, stop, manifest
-    fetcher             one project's requests -> one project record
-    progress            live line, log lines (text/json), final summary
-    archive/blobs       md5-named blobs: atomic, streamed, deduplicated, collisions kept
-    archive/index       SQLite catalogue: snapshots, projects, documents, failures, run state
+    crawl/engine        Crawl.run(): queue, workers, stop and wind-down
+    crawl/snapshot      which snapshot a run writes into
+    crawl/feed          the Activity Feed: window, position, dedupe (feed_plan); what changed
+    crawl/listing       the list walk, and the queue fed from the index; carrying unchanged projects
+    crawl/project       one project's requests -> one project record
+    crawl/bodies        document and file bodies, once per snapshot / per md5
+    crawl/work          ProjectJob, Outcome, SharedWork
+    crawl/stats         runs, request counts and content totals, saved with each project
+    crawl/manifest      the snapshot manifest, written last
+    archive/refs, fs    BlobRef and hashing; atomic writes, fsync, umask, lock (leaves)
+    archive/layout      the marker, fixed names, snapshot ids
+    archive/schema, db, blob_rows, project_pages, index   the SQLite catalogue: SQL, queries
+    archive/blobs       BlobStore: md5-named files, streamed, deduplicated, collisions kept
+    archive/records     the one project-record codec (records_read: typed accessors)
+    archive/feed_rows   the feed's tables: each snapshot's feed state and the events it read
     archive/manifest    snapshot manifests, streamed, written last
-    verify              fast and full integrity checks (offline)
-    export, bag         NDJSON in the connector's shape, and BagIt (offline)
-    verify_export       a recipient's check of an export against its manifest
-    diff                what changed between two snapshots (offline)
-    simulator/*         the local Compliance API: dataset, endpoints, faults, mutations
+    archive/repository  Archive: puts blobs, then their index rows; records; manifests
+    read/reader         the offline read model: snapshots, projects, records, blobs
+    read/connector      a project as the connector's record; export filters
+    read/export, bag    NDJSON (+ md5 and manifest) and BagIt, atomic and hashed
+    read/verify         fast and full integrity checks of an archive
+    read/verify_export  a recipient's check of an export against its manifest
+    read/diff           what changed between two snapshots
+    retention/store     retention.sqlite: append-only holds and receipts, stored plans, intents
+    retention/holds, select, rules, changes   holds in force, the selection, eligibility (pure)
+    retention/facts, check, feed   an item's archived copy and re-hash, fresh read, feed
+    retention/plan, planner        the plan codec (own sha256); ``retention plan`` (never deletes)
+    retention/apply, receipts      ``retention apply``: intent, DELETE, confirm, receipt
+    retention/audit, ledger, report   verify's receipt checks; deletions in manifests; tables
+    read/searchindex    search.sqlite: the search index's one codec (FTS5 words + trigrams)
+    read/indexer        archive -> search index, once per record and per text (crawl's last step)
+    read/query, search  query -> set algebra over bodies -> ranked, filtered hits with snippets
+    read/presets        DLP patterns (--preset secrets)
+    read/web/*          crawler serve: the read-only desk (aiohttp, Jinja2, no script)
+    progress            live bar with ETA, log lines (text/json)
+    summary             sizes, durations, the pace against the budget, the final summary
+    simulator/*         the local Compliance API: dataset, endpoints, activity feed, faults, mutations
     demo, loop          ``make demo``; uvloop where available
 """
 

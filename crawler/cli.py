@@ -2,8 +2,7 @@
 
 Each subcommand lives in ``crawler.commands.<name>`` and exposes
 ``add_arguments(parser)`` and ``run(args) -> int``. Modules are imported only
-when their subcommand runs, so ``crawler --help`` stays fast and a broken
-optional piece cannot stop the others.
+when the parser is built.
 
 Exit codes: 0 success; 1 finished but with failed items or a failed check;
 2 usage, configuration or authentication errors; 130 interrupted.
@@ -18,7 +17,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from crawler import __version__
-from crawler.config import did_you_mean
+from crawler.config_sources import did_you_mean
 from crawler.errors import CrawlerError, FatalError
 
 # name -> (module, one-line help). Order is the order shown in --help.
@@ -30,19 +29,20 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("crawler.commands.export", "export a snapshot as NDJSON or a BagIt bag (offline)"),
     "verify-export": ("crawler.commands.verify_export", "check an export against its manifest"),
     "diff": ("crawler.commands.diff", "compare two snapshots (offline)"),
+    "hold": ("crawler.commands.hold", "legal holds: add, list, release (kept in the archive)"),
+    "retention": ("crawler.commands.retention", "plan deletions upstream, then apply a plan"),
+    "search": ("crawler.commands.search", "search every archived word (offline)"),
+    "reindex": ("crawler.commands.reindex", "update or rebuild the search index (offline)"),
+    "serve": ("crawler.commands.serve", "browse an archive in a web browser (read-only)"),
     "orgs": ("crawler.commands.orgs", "list the organisations the key can see"),
     "users": ("crawler.commands.users", "list the users of one organisation"),
     "simulate": ("crawler.simulator.cli", "run the local Compliance API simulator"),
 }
 
 
-def _load(module: str) -> ModuleType | None:
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
-            return None  # subcommand not built yet
-        raise
+def _load(module: str) -> ModuleType:
+    # A module that fails to import is a broken install: say so, never hide the command.
+    return importlib.import_module(module)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,8 +54,6 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         module = _load(module_name)
-        if module is None:
-            continue
         p = sub.add_parser(name, help=help_text, description=help_text)
         module.add_arguments(p)
         p.set_defaults(_module=module)

@@ -150,6 +150,9 @@ class SkipItemError(CrawlerError):
 class GoneError(SkipItemError):
     """404 on an id that was listed: hard-deleted upstream or removed by retention."""
 
+    # The path as requested, so a record can name the fetch that answered 404.
+    path: str | None = None
+
 
 class RejectedError(SkipItemError):
     """The server will never accept this request as sent (400, 409, deterministic 500)."""

@@ -29,6 +29,8 @@ from typing import Any, TextIO
 
 import orjson
 
+from crawler.summary import human_bytes, human_duration, pace_line
+
 LOG_EVERY_SECONDS = 10.0
 TTY_EVERY_SECONDS = 0.25
 LIST_ENDPOINT = "projects.list"
@@ -36,23 +38,6 @@ LIST_ENDPOINT = "projects.list"
 MIN_MEASURED_PROJECTS = 5
 BAR_WIDTH = 24
 MARK_DIV = 4
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
-
-
-def human_duration(seconds: float) -> str:
-    s = max(0, round(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s // 3600}h{s % 3600 // 60:02d}m"
 
 
 @dataclass(frozen=True)
@@ -76,7 +61,7 @@ class Progress:
         mode: str = "log",  # tty | log | quiet
         log_format: str = "text",
         stream: TextIO | None = None,
-        rate: float = 0.0,
+        rate: float | Callable[[], float] = 0.0,
         clock: Callable[[], float] = time.monotonic,
         width: int | None = None,
     ) -> None:
@@ -84,7 +69,8 @@ class Progress:
         self.mode = mode
         self.log_format = log_format
         self.stream = stream or sys.stderr
-        self.rate = rate
+        # The configured rate, or a reading of the limiter's (``--rate auto`` moves it).
+        self._rate = rate if callable(rate) else (lambda: float(rate))
         self.clock = clock
         self.width = width
         self.snapshot_id = ""
@@ -109,7 +95,7 @@ class Progress:
         *,
         quiet: bool,
         log_format: str,
-        rate: float = 0.0,
+        rate: float | Callable[[], float] = 0.0,
     ) -> Progress:
         if quiet:
             mode = "quiet"
@@ -119,7 +105,12 @@ class Progress:
             mode = "log"
         return cls(request_stats, mode=mode, log_format=log_format, rate=rate)
 
-    # -- events from the pipeline -------------------------------------------------------
+    @property
+    def rate(self) -> float:
+        """Requests per second the run may send now (0: unlimited)."""
+        return self._rate()
+
+    # -- events from the crawl -------------------------------------------------------
 
     def start(self, snapshot_id: str, *, resumed: bool, incremental: bool) -> None:
         self.snapshot_id = snapshot_id
@@ -194,12 +185,13 @@ class Progress:
                 # Projects in flight are half done, on average.
                 left = round(per_project * max(0.0, total - done - self.in_flight / 2))
         eta: float | None = None
+        rate = self.rate
         if left is not None:
             # The rate limit sets the pace; a run held below it (429s, a slow server)
             # goes at what it achieves.
-            pace = min(self.rate, achieved) if self.rate > 0 else achieved
+            pace = min(rate, achieved) if rate > 0 else achieved
             eta = left / pace if pace > 0 else (0.0 if left == 0 else None)
-        return Estimate(requests, left, eta, achieved, self.rate, done, total)
+        return Estimate(requests, left, eta, achieved, rate, done, total)
 
     # -- rendering ----------------------------------------------------------------------
 
@@ -309,45 +301,5 @@ class Progress:
             self._clear_tty()
 
     def pace(self) -> str:
-        """This run against the budget's floor: elapsed ÷ (requests ÷ rate); 1.00x is perfect."""
-        requests = int(self.request_stats().get("total", 0))
-        elapsed = self.elapsed()
-        head = f"{requests} in {human_duration(elapsed)} this run"
-        if self.rate <= 0:
-            return f"{head} (rate unlimited: no floor)"
-        floor = requests / self.rate
-        if floor <= 0:
-            return f"{head} (no requests: no floor)"
-        return (
-            f"{head}; the floor at {self.rate:g} req/s is {human_duration(floor)}: "
-            f"{elapsed / floor:.2f}x the floor"
-        )
-
-
-def summary(manifest: dict[str, Any], archive: str, *, pace: str | None = None) -> str:
-    """The final report: what was collected, what it cost, and what failed."""
-    c = manifest["counts"]
-    r = manifest["requests"]
-    lines = [
-        f"snapshot {manifest['snapshot_id']}: {manifest['status']}",
-        f"  projects   {c['projects']} (done {c['done']}, carried {c['carried']}, gone {c['gone']}, "
-        f"partial {c['partial']}, failed {c['failed']})",
-        f"  documents  {c['documents']}   files {c['files']}   collaborators {c['collaborators']}   "
-        f"bodies {human_bytes(c['bytes'])}",
-        f"  requests   {r['total']} (retries {r['retries']}, 429s {r['rate_limited']}) over "
-        f"{len(manifest['runs'])} run(s)",
-    ]
-    if pace:
-        lines.append(f"  pace       {pace}")
-    lines.append(f"  archive    {archive}")
-    failures = manifest.get("failures") or []
-    if failures:
-        lines.append(f"  failures   {len(failures)} (a rerun with the same filters retries them):")
-        for f in failures[:20]:
-            rid = f" request-id {f['request_id']}" if f.get("request_id") else ""
-            lines.append(
-                f"    - {f['kind']} {f.get('item_id') or ''} of {f.get('project_id')}: {f['reason']}{rid}"
-            )
-        if len(failures) > 20:
-            lines.append(f"    ... and {len(failures) - 20} more in the manifest")
-    return "\n".join(lines)
+        """This run against the budget's floor (the summary's ``pace`` line)."""
+        return pace_line(int(self.request_stats().get("total", 0)), self.elapsed(), self.rate)

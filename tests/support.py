@@ -11,7 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from crawler.commands.archive import _archive, add_arguments
+from crawler.app import run_archive
+from crawler.commands.archive import add_arguments
 from crawler.config import build_settings
 from crawler.simulator import DatasetSpec, EndpointFaults, Simulator, SimulatorConfig
 
@@ -35,7 +36,7 @@ async def crawl(
     )
     settings = build_settings(args, {TEST_KEY_ENV: key})
     settings = dataclasses.replace(settings, **overrides)
-    return await _archive(settings)
+    return await run_archive(settings)
 
 
 class ThreadedSimulator:
@@ -60,6 +61,10 @@ class ThreadedSimulator:
 
     def answered(self, endpoint: str) -> int:
         return self.call(lambda: self.sim.counters.count(endpoint))
+
+    def deletes(self) -> dict[str, dict[int, int]]:
+        """DELETE requests received so far, per target id, by status."""
+        return self.call(lambda: {k: dict(v) for k, v in self.sim.counters.deletes.items()})
 
     def set_faults(self, endpoint: str | None = None, **faults: Any) -> None:
         def apply() -> None:

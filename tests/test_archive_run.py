@@ -9,8 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from crawler.archive import Archive
-from crawler.archive.blobs import BlobRef
+from crawler.archive import Archive, BlobRef
 from crawler.simulator import DatasetSpec, FaultPlan, SimulatorConfig, running_simulator
 from tests.support import crawl
 
@@ -33,11 +32,16 @@ def check_archive_matches(archive_dir: Path, dataset: Any) -> int:
         rows = {row.project_id: row for row in archive.index.projects(snap.id)}
         truths = list(dataset.projects_truth())
         assert set(rows) == {t.id for t in truths}
+        summed = dict.fromkeys(("documents", "files", "collaborators", "attachments", "bytes"), 0)
         for truth in truths:
             row = rows[truth.id]
             assert row.record is not None
             record = archive.read_record(row.record)
             assert record["list_entry"] == truth.list_entry
+            for key, n in record["counts"].items():
+                summed[key] += n
+            summed["bytes"] += sum(d["text"]["size"] for d in record["documents"])
+            summed["bytes"] += sum(f["blob"]["size"] for f in record["files"])
             if truth.gone:
                 assert row.state == "gone" and record["detail"]["status"] == 404
                 continue
@@ -61,6 +65,10 @@ def check_archive_matches(archive_dir: Path, dataset: Any) -> int:
                 assert ref.md5 == f.md5 and ref.size == f.size
                 assert hashlib.md5(archive.blobs.read(ref)).hexdigest() == f.md5
                 assert archive.blobs.path_of(ref).name == f.md5
+        # The manifest's content counts (added up as the run went, across any
+        # kills and resumes) equal the records' own.
+        counts = archive.read_manifest(snap.id)["counts"]
+        assert {k: counts[k] for k in summed} == summed
         return len(truths)
 
 
@@ -98,6 +106,26 @@ async def test_no_429_when_the_crawler_runs_at_the_simulators_rate(tmp_path: Pat
         assert await crawl(sim.base_url, sim.key, tmp_path / "a", rate=40.0) == 0
         assert sim.counters.rate_limited == 0
         assert sim.counters.total == sum(sim.dataset.minimum_requests(None, True, False).values())
+
+
+async def test_rate_auto_shares_the_budget_and_the_manifest_says_so(tmp_path: Path) -> None:
+    # 50 a second, another key spending 10 of them: auto's ceiling is 40 (20% reserve),
+    # what is left is 40, and the crawler stays under both without a 429.
+    spec = DatasetSpec(seed=5, projects=40, attachments_per_project=(0, 2), **SMALL)
+    config = SimulatorConfig(dataset=spec, rate=50.0, background_rps=10.0)
+    async with running_simulator(config) as sim:
+        assert await crawl(sim.base_url, sim.key, tmp_path / "a", "--rate", "auto") == 0
+        assert sim.counters.rate_limited == 0
+        assert sim.state.limiter.background_refused == 0
+        with Archive.open_for_reading(tmp_path / "a") as archive:
+            manifest = archive.read_manifest(archive.require_snapshot().id)
+    assert manifest["settings"]["rate_auto"] is True
+    pacing = manifest["runs"][-1]["pacing"]
+    assert pacing["mode"] == "auto" and pacing["server_limit"] == 50
+    assert pacing["ceiling"] == pytest.approx(40, rel=0.02)
+    assert 0 < pacing["achieved_rate"] <= 40.0
+    assert pacing["others_peak_rate"] >= 9
+    assert pacing["requests"] == manifest["requests"]["total"]
 
 
 @pytest.mark.parametrize(

@@ -40,6 +40,22 @@ def test_flags_beat_environment_beat_file(tmp_path: Path) -> None:
     assert s.api_key == KEY and s.key_source == "ANTHROPIC_COMPLIANCE_ACCESS_KEY"
 
 
+def test_rate_auto_and_reserve(tmp_path: Path) -> None:
+    env = {"ANTHROPIC_COMPLIANCE_ACCESS_KEY": KEY}
+    s = build_settings(parse(), env)
+    assert (s.rate, s.rate_auto, s.rate_reserve) == (4.0, False, 0.2)
+    cfg = write(tmp_path, '[api]\nrate = "auto"\nrate_reserve = 0.25\n')
+    s = build_settings(parse("--config", str(cfg)), env)
+    assert (s.rate_auto, s.rate_reserve) == (True, 0.25)
+    s = build_settings(parse("--config", str(cfg), "--rate", "6"), env)  # a flag wins
+    assert (s.rate, s.rate_auto) == (6.0, False)
+    s = build_settings(parse("--rate", "AUTO", "--rate-reserve", "0"), env)
+    assert (s.rate_auto, s.rate_reserve) == (True, 0.0)
+    s = build_settings(parse(), {**env, "CRAWLER_RATE": "auto", "CRAWLER_RATE_RESERVE": "0.5"})
+    assert (s.rate_auto, s.rate_reserve) == (True, 0.5)
+    assert s.public()["rate_auto"] is True
+
+
 def test_key_never_in_repr_or_public_settings() -> None:
     s = build_settings(parse(), {"ANTHROPIC_COMPLIANCE_API_KEY": KEY})
     assert KEY not in repr(s)
@@ -59,7 +75,8 @@ def test_key_file(tmp_path: Path) -> None:
     [
         ("[api]\nrat = 4\n", "unknown key [api] rat"),
         ("[crawling]\nx = 1\n", "unknown section [crawling]"),
-        ('[api]\nrate = "fast"\n', "[api] rate must be int/float"),
+        ('[api]\nrate = "fast"\n', "rate (requests per second, or 'auto') must be a number"),
+        ("[api]\nrate_reserve = 1\n", "rate reserve must be a share of the budget"),
         ("[api]\nrate = -1\n", "rate must be between"),
         ('[api]\napi_key = "sk-ant-api01-x"\n', "must not be stored in the config file"),
         ("[crawl]\nconcurrency = 0\n", "concurrency must be between"),
@@ -92,6 +109,34 @@ def test_bare_date_means_midnight_utc_and_windows_tile() -> None:
     ]
 
 
+def test_updated_window_is_the_lists_updated_at_filter(tmp_path: Path) -> None:
+    s = build_settings(
+        parse("--updated-since", "2025-01-01", "--updated-until", "2025-02-01T00:00:00Z"),
+        {"ANTHROPIC_COMPLIANCE_ACCESS_KEY": KEY},
+    )
+    assert s.filters.query() == [
+        ("updated_at.gte", "2025-01-01T00:00:00Z"),
+        ("updated_at.lt", "2025-02-01T00:00:00Z"),
+    ]
+    assert s.filters.key() != Filters().key()
+    # Snapshots taken without them keep their filter key (resume and incremental match on it).
+    assert "updated_at" not in Filters().key()
+    toml = write(tmp_path, '[filters]\nupdated_since = "2025-03-01"\n')
+    s = build_settings(parse("--config", str(toml)), {"ANTHROPIC_COMPLIANCE_ACCESS_KEY": KEY})
+    assert s.filters.updated_at_gte == "2025-03-01T00:00:00Z"
+    with pytest.raises(UsageError, match=r"--updated-since .* must be before --updated-until"):
+        build_settings(
+            parse("--updated-since", "2025-02-01", "--updated-until", "2025-01-01"),
+            {"ANTHROPIC_COMPLIANCE_ACCESS_KEY": KEY},
+        )
+
+
+def test_feed_settings() -> None:
+    s = build_settings(parse("--require-feed"), {"ANTHROPIC_COMPLIANCE_ACCESS_KEY": KEY})
+    assert s.require_feed and s.feed_settle_seconds == 60 and s.feed_overlap_seconds == 3600
+    assert s.public()["require_feed"] is True
+
+
 def test_filter_key_ignores_order_and_duplicates() -> None:
     assert (
         Filters(organization_ids=("b", "a", "a")).key()
@@ -102,7 +147,8 @@ def test_filter_key_ignores_order_and_duplicates() -> None:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--rate", "abc"], "invalid float value"),
+        (["--rate", "abc"], "rate (requests per second, or 'auto') must be a number"),
+        (["--rate", "auto", "--rate-reserve", "-0.1"], "rate reserve must be a share"),
         (["--concurrency", "100000"], "concurrency must be between"),
         (["--since", "2025-13-45"], "is not a valid date"),
         (["--base-url", "ftp://x"], "must be an http(s) URL"),

@@ -24,8 +24,8 @@ import pytest
 from crawler.archive import Archive
 from crawler.archive import blobs as blobs_mod
 from crawler.errors import ArchiveError, DiskFullError, FatalError
+from crawler.read.verify import verify
 from crawler.simulator import DatasetSpec, SimulatorConfig, running_simulator
-from crawler.verify import verify
 from tests.support import crawl
 from tests.test_archive_run import check_archive_matches
 

@@ -25,12 +25,11 @@ from typing import Any
 
 import pytest
 
-from crawler.archive import Archive
-from crawler.archive.blobs import BlobRef
+from crawler.archive import Archive, BlobRef
 from crawler.errors import FatalError
+from crawler.read.verify import verify
 from crawler.simulator import DatasetSpec, FaultPlan, Simulator, SimulatorConfig, running_simulator
 from crawler.simulator.model import LISTED_NULL
-from crawler.verify import verify
 from tests.support import crawl
 from tests.test_archive_run import check_archive_matches
 

@@ -9,9 +9,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from crawler.api.client import BodySink, Download, Fetched
+from crawler.api import BodySink, Download, Fetched
 from crawler.archive import Archive
-from crawler.fetcher import ProjectFetcher, SharedWork
+from crawler.crawl.project import ProjectFetcher
+from crawler.crawl.work import SharedWork
 
 BODY = b"the same bytes under two file ids"
 MD5 = hashlib.md5(BODY).hexdigest()

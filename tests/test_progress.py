@@ -9,7 +9,8 @@ from typing import Any
 import orjson
 import pytest
 
-from crawler.progress import Progress, human_duration, summary
+from crawler.progress import Progress
+from crawler.summary import human_duration, summary
 
 RATE = 4.0
 

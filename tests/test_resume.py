@@ -21,9 +21,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from crawler.archive import Archive
-from crawler.archive.blobs import BlobRef
-from crawler.pipeline import STOP_GRACE_SECONDS
+from crawler.archive import Archive, BlobRef
+from crawler.crawl import STOP_GRACE_SECONDS
 from crawler.simulator import DatasetSpec
 from tests.support import TEST_KEY_ENV, threaded_simulator
 from tests.test_archive_run import check_archive_matches

@@ -22,12 +22,11 @@ from pathlib import Path
 import pytest
 
 from crawler import cli
-from crawler.api.client import ClientConfig, ComplianceClient
-from crawler.archive import Archive
-from crawler.archive.blobs import BlobRef
+from crawler.api import ClientConfig, ComplianceClient
+from crawler.api.urls import segment
+from crawler.archive import Archive, BlobRef
 from crawler.config import check_base_url
 from crawler.errors import ArchiveError, FatalError, RejectedError, UsageError
-from crawler.fetcher import segment
 from crawler.simulator import DatasetSpec, FaultPlan, SimulatorConfig, running_simulator
 from crawler.simulator.auth import ALL_SCOPES
 from tests.support import crawl

@@ -7,11 +7,10 @@ from typing import Any
 
 import pytest
 
-from crawler.archive import Archive
-from crawler.archive.blobs import BlobRef
+from crawler.archive import Archive, BlobRef
 from crawler.cli import main
 from crawler.errors import ArchiveError
-from crawler.verify import record_blob_refs, verify
+from crawler.read.verify import record_blob_refs, verify
 
 SID = "20261123T101500Z-a1b2c3"
 SID_RUNNING = "20261124T101500Z-d4e5f6"

@@ -20,14 +20,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-from crawler.errors import RetryableError
+from crawler.config import DEFAULT_BACKOFF_BASE, DEFAULT_BACKOFF_CAP, DEFAULT_MAX_ATTEMPTS
+from crawler.errors import RateLimitedError, RetryableError
 
 
 @dataclass
 class RetryPolicy:
-    max_attempts: int = 8
-    base: float = 1.0
-    cap: float = 60.0
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    base: float = DEFAULT_BACKOFF_BASE
+    cap: float = DEFAULT_BACKOFF_CAP
     jitter: float = 0.5
     # Injectable so tests can pin the jitter; the default is seeded from the OS.
     rng: random.Random = field(default_factory=random.Random, repr=False)
@@ -52,6 +53,18 @@ class RetryPolicy:
         """Seconds to wait before retrying after ``error`` from attempt ``attempt``."""
         floor = error.retry_after if error.retry_after is not None else 0.0
         return max(floor, self.backoff(attempt))
+
+
+@dataclass
+class DeletePolicy(RetryPolicy):
+    """For a DELETE: resend only after a 429, which the server refused before acting.
+
+    After a 5xx, a reset or a timeout the DELETE may have happened; sending it
+    again would be a second DELETE. The caller settles it with a GET instead.
+    """
+
+    def should_retry(self, error: BaseException, attempt: int) -> bool:
+        return isinstance(error, RateLimitedError) and super().should_retry(error, attempt)
 
 
 def parse_retry_after(

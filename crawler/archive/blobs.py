@@ -1,9 +1,5 @@
 """Content-addressed blobs: ``blobs/ab/<md5>`` (and ``<md5>.<sha256>`` on a collision).
 
-Also the few filesystem helpers the whole archive shares (atomic writes, directory
-fsync, and the one place an ``OSError`` becomes an ``ArchiveError``), because blobs are
-the lowest layer and every other archive module already imports this one.
-
 A blob is streamed into ``tmp/<random>``, hashed (md5 and sha256) while it is written,
 fsynced, renamed into place, and its directory fsynced; only then does the index gain
 its row. See docs/ARCHIVE.md, "Write order".
@@ -13,167 +9,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import hashlib
 import os
-import re
-import secrets
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
+from typing import BinaryIO, Protocol
 
-from crawler.errors import ArchiveError, DiskFullError
+from crawler.archive.fs import fsync_dir, make_dir, os_error, tmp_name, unlink_quietly, write_all
+from crawler.archive.refs import BlobRef, check_ref
+from crawler.errors import ArchiveError
 
-if TYPE_CHECKING:
-    from crawler.archive.index import Index
+# What the archive does with a durable tmp file: place it, register it, say how it went.
+OnDurable = Callable[[Path, BlobRef, str], Awaitable["StoredBlob"]]
 
-MD5_RE = re.compile(r"[0-9a-f]{32}")
-SHA256_RE = re.compile(r"[0-9a-f]{64}")
-BLOB_KINDS = frozenset({"file", "text", "json", "record"})
+BLOB_KINDS = frozenset({"file", "text", "json", "record", "plan", "receipt"})
 
 # Small chunks are gathered before each trip to a worker thread: one thread hop per
 # chunk would dominate the cost of a many-small-chunks body. Memory stays flat (this
 # much per open writer, whatever the body's size).
 _FLUSH_BYTES = 256 * 1024
 _READ_CHUNK = 1024 * 1024
-_DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
-
-
-# -- shared filesystem helpers ---------------------------------------------------------------
-
-
-def os_error(exc: OSError, action: str, path: Path | str) -> ArchiveError:
-    """The one place an OSError becomes an archive error: disk full, or what failed where."""
-    reason = exc.strerror or str(exc)
-    if exc.errno in _DISK_FULL_ERRNOS:
-        return DiskFullError(f"disk full while {action} {path}: {reason}; free space, then rerun")
-    return ArchiveError(f"cannot {action} {path}: {reason}")
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename or a new entry in ``path`` durable."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def make_dir(path: Path) -> bool:
-    """Create a 0700 directory (and fsync its parent) if missing; True if created."""
-    try:
-        path.mkdir(mode=0o700)
-    except FileExistsError:
-        return False
-    # mkdir's mode is filtered by the umask; say exactly what we mean.
-    os.chmod(path, 0o700)
-    fsync_dir(path.parent)
-    return True
-
-
-def tmp_name(tmp_dir: Path) -> Path:
-    return tmp_dir / f"{os.getpid()}-{secrets.token_hex(8)}"
-
-
-def atomic_write(tmp_dir: Path, dest: Path, data: bytes) -> None:
-    """Write ``data`` to ``dest`` all or nothing: tmp file, fsync, rename, fsync the dir.
-
-    Raises ArchiveError (DiskFullError on ENOSPC); the temporary file never survives
-    a failure.
-    """
-    tmp = tmp_name(tmp_dir)
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            _write_all(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, dest)
-        fsync_dir(dest.parent)
-    except OSError as exc:
-        _unlink_quietly(tmp)
-        raise os_error(exc, "write", dest) from exc
-
-
-def atomic_write_chunks(tmp_dir: Path, dest: Path, chunks: Iterable[bytes]) -> str:
-    """:func:`atomic_write` for a stream of chunks; returns the sha256 of what was written."""
-    tmp = tmp_name(tmp_dir)
-    digest = hashlib.sha256()
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            for chunk in chunks:
-                digest.update(chunk)
-                _write_all(fd, chunk)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, dest)
-        fsync_dir(dest.parent)
-    except BaseException as exc:
-        _unlink_quietly(tmp)
-        if isinstance(exc, OSError):
-            raise os_error(exc, "write", dest) from exc
-        raise
-    return digest.hexdigest()
-
-
-def _write_all(fd: int, data: bytes | memoryview) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
-
-
-def _unlink_quietly(path: Path) -> None:
-    # Already gone, or the disk is in trouble: tmp/ is swept on the next open anyway.
-    with contextlib.suppress(OSError):
-        os.unlink(path)
-
-
-def hash_file(path: Path) -> tuple[str, str, int]:
-    """(md5, sha256, size) of a file, read in flat-memory chunks."""
-    md5, sha = hashlib.md5(), hashlib.sha256()
-    size = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(_READ_CHUNK):
-            md5.update(chunk)
-            sha.update(chunk)
-            size += len(chunk)
-    return md5.hexdigest(), sha.hexdigest(), size
-
-
-# -- references ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BlobRef:
-    """What names a blob anywhere (records, manifests, the index)."""
-
-    md5: str
-    sha256: str
-    size: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {"md5": self.md5, "sha256": self.sha256, "size": self.size}
-
-    @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> BlobRef:
-        if not isinstance(d, Mapping):
-            raise ArchiveError(f"malformed blob reference: {d!r:.200}")
-        md5, sha, size = d.get("md5"), d.get("sha256"), d.get("size")
-        if not (isinstance(md5, str) and MD5_RE.fullmatch(md5)):
-            raise ArchiveError(f"malformed blob reference: md5 {md5!r:.80}")
-        if not (isinstance(sha, str) and SHA256_RE.fullmatch(sha)):
-            raise ArchiveError(f"malformed blob reference: sha256 {sha!r:.80}")
-        # bool is an int subclass: refuse it so that `true` never passes for a size.
-        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            raise ArchiveError(f"malformed blob reference: size {size!r:.80}")
-        return cls(md5, sha, size)
 
 
 @dataclass(frozen=True)
@@ -207,10 +65,11 @@ class BlobWriter:
     leaving the block by an exception before ``commit`` aborts (removes the tmp file).
     """
 
-    def __init__(self, store: BlobStore, kind: str) -> None:
+    def __init__(self, store: BlobStore, kind: str, on_durable: OnDurable) -> None:
         if kind not in BLOB_KINDS:
             raise ValueError(f"unknown blob kind {kind!r}")
         self._store = store
+        self._on_durable = on_durable
         self._kind = kind
         self._tmp = tmp_name(store.tmp_dir)
         self._fd: int | None = None
@@ -266,7 +125,7 @@ class BlobWriter:
             raise os_error(exc, "write", self._tmp) from exc
         self._done = True
         ref = BlobRef(self._md5.hexdigest(), self._sha.hexdigest(), self._size)
-        return await self._store._place(self._tmp, ref, self._kind)
+        return await self._on_durable(self._tmp, ref, self._kind)
 
     async def _flush(self) -> None:
         if not self._pending:
@@ -293,7 +152,7 @@ class BlobWriter:
             self._fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         self._md5.update(data)
         self._sha.update(data)
-        _write_all(self._fd, data)
+        write_all(self._fd, data)
         self._size += len(data)
 
     def _sync_and_close(self) -> None:
@@ -313,17 +172,21 @@ class BlobWriter:
                 fd, self._fd = self._fd, None
                 with contextlib.suppress(OSError):
                     os.close(fd)
-            _unlink_quietly(self._tmp)
+            unlink_quietly(self._tmp)
 
 
 class BlobStore:
-    """The ``blobs/`` directory plus its rows in the index."""
+    """The ``blobs/`` directory: placing durable bodies under their md5, reading them back.
 
-    def __init__(self, root: Path, index: Index, *, writable: bool) -> None:
+    Knows only the disk. Which blobs exist, and of what kind, is the index's
+    business: the archive (:mod:`crawler.archive.repository`) asks it before a
+    placement and registers the row after.
+    """
+
+    def __init__(self, root: Path, *, writable: bool) -> None:
         self.root = root
         self.blobs_dir = root / "blobs"
         self.tmp_dir = root / "tmp"
-        self.index = index
         self.writable = writable
         # Injectable so tests can fabricate an md5 collision (real ones are costly).
         self.md5_factory: Callable[[], _Hash] = hashlib.md5
@@ -332,40 +195,22 @@ class BlobStore:
         # event loop but place in worker threads, so a thread lock.
         self._place_lock = threading.Lock()
 
-    def writer(self, kind: str) -> BlobWriter:
+    def writer(self, kind: str, on_durable: OnDurable) -> BlobWriter:
+        """A writer whose durable tmp file is handed to ``on_durable`` on commit."""
         self._require_writable()
-        return BlobWriter(self, kind)
+        return BlobWriter(self, kind, on_durable)
 
-    async def put(self, data: bytes, kind: str) -> StoredBlob:
-        async with self.writer(kind) as w:
-            await w.write(data)
-            return await w.commit()
-
-    def find_md5(self, md5: str) -> BlobRef | None:
-        """The stored blob with this md5, if exactly one is known to the index.
-
-        With a collision on record the md5 alone does not say which body was meant,
-        so None: the caller downloads and stores the body it actually gets.
-        """
-        if not MD5_RE.fullmatch(md5):
-            return None
-        rows = self.index.blobs_with_md5(md5)
-        if len(rows) != 1:
-            return None
-        return rows[0][0]
-
-    def path_of(self, ref: BlobRef) -> Path:
-        _check_ref(ref)
+    def path_of(self, ref: BlobRef, variant: bool | None = None) -> Path:
+        """Where the blob lives; ``variant`` unknown (None): whichever file exists."""
+        check_ref(ref)
         primary = self.blobs_dir / ref.md5[:2] / ref.md5
-        variant = primary.with_name(f"{ref.md5}.{ref.sha256}")
-        row = self.index.find_blob(ref.md5, ref.sha256)
-        if row is not None:
-            return variant if row[1] else primary
-        # Not in the index (an orphan, or an index that lost a row): look on disk.
-        return variant if variant.exists() else primary
+        other = primary.with_name(f"{ref.md5}.{ref.sha256}")
+        if variant is None:
+            variant = other.exists()
+        return other if variant else primary
 
-    def read(self, ref: BlobRef) -> bytes:
-        path = self.path_of(ref)
+    def read(self, path: Path, ref: BlobRef) -> bytes:
+        """The bytes at ``path`` (see :meth:`path_of`), refused unless ``ref.size`` long."""
         try:
             data = path.read_bytes()
         except FileNotFoundError:
@@ -378,8 +223,7 @@ class BlobStore:
             )
         return data
 
-    def open(self, ref: BlobRef) -> BinaryIO:
-        path = self.path_of(ref)
+    def open(self, path: Path, ref: BlobRef) -> BinaryIO:
         try:
             return open(path, "rb")
         except FileNotFoundError:
@@ -389,16 +233,19 @@ class BlobStore:
 
     # -- placement ---------------------------------------------------------------------------
 
-    async def _place(self, tmp: Path, ref: BlobRef, kind: str) -> StoredBlob:
-        known = self.index.blobs_with_md5(ref.md5)
+    async def place(
+        self, tmp: Path, ref: BlobRef, known: list[tuple[BlobRef, bool]]
+    ) -> tuple[bool, bool]:
+        """Move a durable tmp file into blobs/; (created, stored_as_variant).
+
+        ``known``: the blobs already registered with this md5 (and whether each is a
+        variant), so an existing body is recognised without rehashing it.
+        """
         try:
-            created, variant = await asyncio.to_thread(self._place_sync, tmp, ref, known)
+            return await asyncio.to_thread(self._place_sync, tmp, ref, known)
         except OSError as exc:
-            _unlink_quietly(tmp)
+            unlink_quietly(tmp)
             raise os_error(exc, "store blob", self.blobs_dir / ref.md5[:2] / ref.md5) from exc
-        # Blob before index: the row is added only once the file is durable.
-        self.index.add_blob(ref, kind, variant=variant)
-        return StoredBlob(ref=ref, kind=kind, created=created, collision=variant)
 
     def _place_sync(
         self, tmp: Path, ref: BlobRef, known: list[tuple[BlobRef, bool]]
@@ -452,9 +299,3 @@ class BlobStore:
     def _require_writable(self) -> None:
         if not self.writable:
             raise ArchiveError(f"archive {self.root} is open read-only")
-
-
-def _check_ref(ref: BlobRef) -> None:
-    # A ref becomes a path: never let anything but lowercase hex through.
-    if not (MD5_RE.fullmatch(ref.md5) and SHA256_RE.fullmatch(ref.sha256)):
-        raise ArchiveError(f"malformed blob reference: {ref!r:.200}")

@@ -11,22 +11,20 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
-from crawler.archive.blobs import BlobRef, atomic_write_chunks, os_error
-from crawler.archive.index import FINISHED_STATUSES, check_snapshot_id
+from crawler.archive.fs import atomic_write_chunks, os_error
+from crawler.archive.index import FINISHED_STATUSES, Index, check_snapshot_id
+from crawler.archive.refs import BlobRef
 from crawler.errors import ArchiveError
-
-if TYPE_CHECKING:
-    from crawler.archive import Archive
 
 MANIFEST_FORMAT = 1
 
 
-def manifest_path(archive: Archive, snapshot_id: str) -> Path:
-    return archive.path / "snapshots" / f"{check_snapshot_id(snapshot_id)}.json"
+def manifest_path(root: Path, snapshot_id: str) -> Path:
+    return root / "snapshots" / f"{check_snapshot_id(snapshot_id)}.json"
 
 
 def encode_manifest(manifest: dict[str, Any]) -> bytes:
@@ -65,7 +63,7 @@ def parse_manifest(data: bytes, snapshot_id: str, where: Path | str) -> dict[str
     return manifest
 
 
-def write_manifest(archive: Archive, snapshot_id: str, manifest: dict[str, Any]) -> str:
+def write_manifest(root: Path, index: Index, snapshot_id: str, manifest: dict[str, Any]) -> str:
     """Write the snapshot's manifest from a dict; see :func:`write_manifest_stream`.
 
     Writing the same manifest again is a no-op; a different one is refused.
@@ -73,14 +71,15 @@ def write_manifest(archive: Archive, snapshot_id: str, manifest: dict[str, Any])
     header = {k: v for k, v in manifest.items() if k != "projects"}
     projects = manifest.get("projects", [])
     data = b"".join(_chunks(snapshot_id, header, projects))
-    parse_manifest(data, snapshot_id, manifest_path(archive, snapshot_id))
-    if archive.index.get_snapshot(snapshot_id).manifest_sha256 == hashlib.sha256(data).hexdigest():
+    parse_manifest(data, snapshot_id, manifest_path(root, snapshot_id))
+    if index.get_snapshot(snapshot_id).manifest_sha256 == hashlib.sha256(data).hexdigest():
         return hashlib.sha256(data).hexdigest()
-    return write_manifest_stream(archive, snapshot_id, header, projects)
+    return write_manifest_stream(root, index, snapshot_id, header, projects)
 
 
 def write_manifest_stream(
-    archive: Archive,
+    root: Path,
+    index: Index,
     snapshot_id: str,
     header: dict[str, Any],
     projects: Iterable[dict[str, Any]],
@@ -94,14 +93,14 @@ def write_manifest_stream(
     finished snapshot without its manifest. A recorded manifest is never replaced;
     a partial snapshot that is resumed is reopened first (:func:`reopen_snapshot`).
     """
-    path = manifest_path(archive, snapshot_id)
-    row = archive.index.get_snapshot(snapshot_id)
+    path = manifest_path(root, snapshot_id)
+    row = index.get_snapshot(snapshot_id)
     if row.manifest_sha256 is not None:
         raise ArchiveError(f"snapshot {snapshot_id} already has a manifest ({path})")
-    sha = atomic_write_chunks(archive.path / "tmp", path, _chunks(snapshot_id, header, projects))
+    sha = atomic_write_chunks(root / "tmp", path, _chunks(snapshot_id, header, projects))
     status = header.get("status")
     finished_at = header.get("finished_at")
-    archive.index.finish_snapshot(
+    index.finish_snapshot(
         snapshot_id,
         manifest_sha256=sha,
         status=status if status in FINISHED_STATUSES else row.status,
@@ -131,18 +130,18 @@ def _chunks(
     yield b"\n  ]\n}\n"
 
 
-def reopen_snapshot(archive: Archive, snapshot_id: str) -> None:
+def reopen_snapshot(index: Index, snapshot_id: str) -> None:
     """Make a finished (partial) snapshot running again, so a rerun can retry its failures.
 
     The index forgets the manifest first; the file stays until the rerun replaces it
     atomically. A crash in between leaves an unfinished snapshot whose manifest is not
     recorded, which verify reports as a note, not a problem.
     """
-    archive.index.reopen_snapshot(snapshot_id)
+    index.reopen_snapshot(snapshot_id)
 
 
-def read_manifest_bytes(archive: Archive, snapshot_id: str) -> bytes:
-    path = manifest_path(archive, snapshot_id)
+def read_manifest_bytes(root: Path, snapshot_id: str) -> bytes:
+    path = manifest_path(root, snapshot_id)
     try:
         return path.read_bytes()
     except FileNotFoundError:
@@ -151,12 +150,12 @@ def read_manifest_bytes(archive: Archive, snapshot_id: str) -> bytes:
         raise os_error(exc, "read", path) from exc
 
 
-def read_manifest(archive: Archive, snapshot_id: str) -> dict[str, Any]:
+def read_manifest(root: Path, index: Index, snapshot_id: str) -> dict[str, Any]:
     """The snapshot's manifest, checked against the sha256 the index holds for it."""
-    path = manifest_path(archive, snapshot_id)
-    data = read_manifest_bytes(archive, snapshot_id)
+    path = manifest_path(root, snapshot_id)
+    data = read_manifest_bytes(root, snapshot_id)
     manifest = parse_manifest(data, snapshot_id, path)
-    expected = archive.index.get_snapshot(snapshot_id).manifest_sha256
+    expected = index.get_snapshot(snapshot_id).manifest_sha256
     if expected is not None and hashlib.sha256(data).hexdigest() != expected:
         raise ArchiveError(f"manifest {path} does not match the sha256 in the index")
     return manifest

@@ -3,29 +3,25 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import shlex
-import signal
-import sys
 
-from crawler import loop
-from crawler.api.client import ComplianceClient
-from crawler.api.reach import check_reachable
-from crawler.archive import Archive
-from crawler.commands import client_config
-from crawler.config import Settings, add_crawl_arguments, build_settings
-from crawler.pipeline import Crawl, RunResult
-from crawler.progress import Progress, summary
-
-EXIT_OK, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 130
+from crawler import app, loop
+from crawler.config import DEFAULT_CONCURRENCY, add_crawl_arguments, build_settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_crawl_arguments(parser)
     parser.add_argument(
-        "--concurrency", type=int, metavar="N", help="projects fetched at once (default 16)"
+        "--concurrency",
+        type=int,
+        metavar="N",
+        help=f"projects fetched at once (default {DEFAULT_CONCURRENCY})",
     )
+    _add_filter_arguments(parser)
+    _add_mode_arguments(parser)
+
+
+def _add_filter_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which projects: the project list's own filters."""
     parser.add_argument(
         "--org",
         action="append",
@@ -45,6 +41,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--until", metavar="TIME", help="created before TIME, exclusive")
     parser.add_argument(
+        "--updated-since",
+        metavar="TIME",
+        help="updated at or after TIME (the list's updated_at), inclusive",
+    )
+    parser.add_argument("--updated-until", metavar="TIME", help="updated before TIME, exclusive")
+
+
+def _add_mode_arguments(parser: argparse.ArgumentParser) -> None:
+    """What to fetch, and how a snapshot relates to the last one."""
+    parser.add_argument(
         "--files",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -60,13 +66,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--incremental",
         action="store_true",
         default=None,
-        help="carry projects whose list entry is unchanged since the last snapshot",
+        help="carry projects unchanged since the last snapshot (list entry, and the activity "
+        "feed when the key has read:compliance_activities)",
     )
     parser.add_argument(
         "--refresh-collaborators",
         action="store_true",
         default=None,
         help="with --incremental, refetch every project (covers collaborator changes)",
+    )
+    parser.add_argument(
+        "--require-feed",
+        action="store_true",
+        default=None,
+        help="fail (exit 2, nothing written) if the key cannot read the activity feed "
+        "(scope read:compliance_activities)",
     )
     parser.add_argument(
         "--restart",
@@ -77,78 +91,4 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = build_settings(args)  # every usage error surfaces here, before anything is written
-    return loop.run(_archive(settings))
-
-
-async def _archive(settings: Settings) -> int:
-    await check_reachable(settings.base_url, connect_timeout=settings.connect_timeout)
-    archive = Archive.open_for_writing(settings.archive)
-    try:
-        async with ComplianceClient(client_config(settings)) as client:
-            progress = Progress.for_terminal(
-                client.stats.snapshot,
-                quiet=settings.quiet,
-                log_format=settings.log_format,
-                rate=settings.rate,
-            )
-            crawl = Crawl(settings, client, archive, progress)
-            main = asyncio.current_task()
-            signals = _StopOnSignal(crawl, progress, main)
-            ticker = asyncio.create_task(progress.run())
-            try:
-                result = await crawl.run()
-            except asyncio.CancelledError:
-                # The second interrupt: everything written so far is whole (atomic writes).
-                result = RunResult(crawl.snapshot_id or "?", "interrupted", None, True)
-            finally:
-                signals.remove()
-                ticker.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await ticker
-            return _report(result, settings, progress.pace())
-    finally:
-        archive.close()
-
-
-def _report(result: RunResult, settings: Settings, pace: str) -> int:
-    if result.status == "interrupted" or result.manifest is None:
-        print(
-            f"crawler: interrupted; snapshot {result.snapshot_id} is saved and resumable. "
-            f"Resume with: {resume_command()}",
-            file=sys.stderr,
-        )
-        return EXIT_INTERRUPTED
-    print(summary(result.manifest, str(settings.archive), pace=pace))
-    return EXIT_OK if result.status == "complete" else EXIT_PARTIAL
-
-
-def resume_command() -> str:
-    argv = [a for a in sys.argv[1:] if a != "--restart"]
-    return "crawler " + shlex.join(argv)
-
-
-class _StopOnSignal:
-    """First SIGINT/SIGTERM: stop cleanly. Second: stop at once (the archive stays consistent)."""
-
-    def __init__(self, crawl: Crawl, progress: Progress, main: asyncio.Task[object] | None) -> None:
-        self.crawl, self.progress, self.main = crawl, progress, main
-        self.loop = asyncio.get_running_loop()
-        self.installed: list[int] = []
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                self.loop.add_signal_handler(sig, self._on_signal)
-                self.installed.append(sig)
-
-    def _on_signal(self) -> None:
-        if not self.crawl.stopping:
-            self.progress.log(
-                "stopping",
-                "stopping: finishing in-flight requests (interrupt again to stop at once)",
-            )
-            self.crawl.request_stop()
-        elif self.main is not None:
-            self.main.cancel()
-
-    def remove(self) -> None:
-        for sig in self.installed:
-            self.loop.remove_signal_handler(sig)
+    return loop.run(app.run_archive(settings))

@@ -1,7 +1,7 @@
 """``crawler diff A B``: projects added, removed and changed between two snapshots (offline).
 
 Text by default, one JSON object with ``--json``. What counts as a change is
-described in :mod:`crawler.diff`. Exit 0 whether or not anything changed; 2 for an
+described in :mod:`crawler.read.diff`. Exit 0 whether or not anything changed; 2 for an
 unknown snapshot or a path that is not an archive; 1 for a damaged record.
 """
 
@@ -12,8 +12,8 @@ import argparse
 import orjson
 
 from crawler.config import add_archive_argument, archive_path_from
-from crawler.diff import diff_snapshots, render_text
-from crawler.export import open_archive, pick_snapshot
+from crawler.read.diff import diff_snapshots, render_text
+from crawler.read.reader import ArchiveReader
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,10 +24,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    with open_archive(archive_path_from(args)) as archive:
-        a = pick_snapshot(archive, args.a)
-        b = pick_snapshot(archive, args.b)
-        result = diff_snapshots(archive, a, b)
+    with ArchiveReader.open(archive_path_from(args)) as reader:
+        a = reader.snapshot(args.a)
+        b = reader.snapshot(args.b)
+        result = diff_snapshots(reader, a, b)
     if args.json:
         print(orjson.dumps(result.to_json(), option=orjson.OPT_INDENT_2).decode())
     else:

@@ -6,7 +6,7 @@
     crawler export --archive DIR --bag BAGDIR [same filters] [--source-organization TEXT]
 
 The record shape, and how gone, soft-deleted and unfetched projects appear, is
-described in :mod:`crawler.export`. A file export also writes ``<out>.md5``
+described in :mod:`crawler.read.export`. A file export also writes ``<out>.md5``
 (``md5sum -c`` format) and ``<out>.manifest.json`` (for ``crawler verify-export``);
 an export to standard output has no manifest, and says so on stderr.
 
@@ -22,19 +22,13 @@ import os
 import sys
 from pathlib import Path
 
-from crawler.archive import Archive
-from crawler.bag import DEFAULT_SOURCE, write_bag
-from crawler.config import add_archive_argument, archive_path_from, instant, parse_timestamp
+from crawler.canonical import parse_instant
+from crawler.config import add_archive_argument, archive_path_from, parse_timestamp
 from crawler.errors import UsageError
-from crawler.export import (
-    ExportFilters,
-    ExportOptions,
-    ExportResult,
-    export_to_file,
-    export_to_stdout,
-    open_archive,
-    pick_snapshot,
-)
+from crawler.read.bag import DEFAULT_SOURCE, write_bag
+from crawler.read.connector import ExportFilters
+from crawler.read.export import ExportOptions, ExportResult, export_to_file, export_to_stdout
+from crawler.read.reader import ArchiveReader
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,6 +53,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="put each document's response (with its text) in attachments[].content",
     )
     parser.add_argument(
+        "--include-receipts",
+        action="store_true",
+        help="put each project's retention receipts in retention_receipts (crawler retention)",
+    )
+    parser.add_argument(
         "--org", action="append", metavar="ID", help="organisation: tagged id or UUID (repeatable)"
     )
     parser.add_argument(
@@ -66,6 +65,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--since", metavar="TIME", help="created at or after TIME")
     parser.add_argument("--until", metavar="TIME", help="created before TIME (exclusive)")
+    parser.add_argument("--updated-since", metavar="TIME", help="updated at or after TIME")
+    parser.add_argument("--updated-until", metavar="TIME", help="updated before TIME (exclusive)")
+    parser.add_argument(
+        "--include-activity",
+        action="store_true",
+        help="add each project's activity feed events (who changed what, when) as activities",
+    )
     parser.add_argument(
         "--exclude-deleted",
         action="store_true",
@@ -82,13 +88,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def filters_from(args: argparse.Namespace) -> ExportFilters:
     since = parse_timestamp(args.since, "--since") if args.since else None
     until = parse_timestamp(args.until, "--until") if args.until else None
-    if since and until and instant(since) >= instant(until):
+    if since and until and parse_instant(since) >= parse_instant(until):
         raise UsageError(f"--since {since} must be before --until {until}")
+    upd_since = (
+        parse_timestamp(args.updated_since, "--updated-since") if args.updated_since else None
+    )
+    upd_until = (
+        parse_timestamp(args.updated_until, "--updated-until") if args.updated_until else None
+    )
+    if upd_since and upd_until and parse_instant(upd_since) >= parse_instant(upd_until):
+        raise UsageError(f"--updated-since {upd_since} must be before --updated-until {upd_until}")
     return ExportFilters(
         orgs=tuple(o.strip() for o in args.org or ()),
         users=tuple(u.strip() for u in args.user or ()),
         since=since,
         until=until,
+        updated_since=upd_since,
+        updated_until=upd_until,
         exclude_deleted=bool(args.exclude_deleted),
     )
 
@@ -101,19 +117,21 @@ def run(args: argparse.Namespace) -> int:
         snapshot_id=args.snapshot,
         filters=filters,
         include_content=bool(args.include_content),
+        include_receipts=bool(args.include_receipts),
         files_dir=args.files_dir,
+        include_activity=bool(args.include_activity),
     )
     path = archive_path_from(args)
-    with open_archive(path) as archive:
-        _warn_unfinished(archive, options.snapshot_id)
+    with ArchiveReader.open(path) as reader:
+        _warn_unfinished(reader, options.snapshot_id)
         if args.bag is not None:
             result = write_bag(
-                archive, path, options, args.bag, source_organization=args.source_organization
+                reader, options, args.bag, source_organization=args.source_organization
             )
             _summary(result, f"bag {args.bag}")
         elif args.out == "-":
             try:
-                result = export_to_stdout(archive, path, options)
+                result = export_to_stdout(reader, options)
             except BrokenPipeError:
                 # The reader went away (e.g. `| head`): stop quietly, and keep Python's
                 # final flush of stdout from raising again.
@@ -133,13 +151,13 @@ def run(args: argparse.Namespace) -> int:
                 raise UsageError(f"--out {out} is a directory; name a file")
             if not out.parent.is_dir():
                 raise UsageError(f"--out {out}: the directory {out.parent} does not exist")
-            result, manifest = export_to_file(archive, path, options, out)
+            result, manifest = export_to_file(reader, options, out)
             _summary(result, f"{out} (manifest {manifest})")
     return 0
 
 
-def _warn_unfinished(archive: Archive, snapshot_id: str | None) -> None:
-    snap = pick_snapshot(archive, snapshot_id)
+def _warn_unfinished(reader: ArchiveReader, snapshot_id: str | None) -> None:
+    snap = reader.snapshot(snapshot_id)
     if snap.status not in ("complete", "partial"):
         print(
             f"crawler: warning: snapshot {snap.id} is {snap.status}: projects not yet fetched "

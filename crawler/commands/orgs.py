@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from crawler import loop
-from crawler.api.client import ComplianceClient, list_organizations
-from crawler.api.reach import check_reachable
-from crawler.commands import client_config
+from crawler import app, loop
 from crawler.config import add_crawl_arguments, build_settings
 
 
@@ -18,12 +15,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = build_settings(args)
 
-    async def main() -> int:
-        await check_reachable(settings.base_url, connect_timeout=settings.connect_timeout)
-        async with ComplianceClient(client_config(settings)) as client:
-            orgs = await list_organizations(client)
-        for org in orgs:
-            print(f"{org.get('uuid', '')}\t{org.get('name', '')}\t{org.get('created_at', '')}")
-        return 0
-
-    return loop.run(main())
+    for org in loop.run(app.organizations(settings)):
+        print(f"{org.get('uuid', '')}\t{org.get('name', '')}\t{org.get('created_at', '')}")
+    return 0

@@ -13,11 +13,10 @@ from typing import Any
 
 import orjson
 
-from crawler.archive import Archive
-from crawler.archive.index import SnapshotRow
+from crawler.archive import SnapshotRow
 from crawler.config import add_archive_argument, archive_path_from
 from crawler.errors import ArchiveError
-from crawler.export import open_archive
+from crawler.read.reader import ArchiveReader
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,8 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object per snapshot")
 
 
-def describe(archive: Archive, snap: SnapshotRow) -> dict[str, Any]:
-    by_state = archive.index.count_projects(snap.id)
+def describe(reader: ArchiveReader, snap: SnapshotRow) -> dict[str, Any]:
+    by_state = reader.state_counts(snap.id)
     row: dict[str, Any] = {
         "id": snap.id,
         "status": snap.status,
@@ -42,7 +41,7 @@ def describe(archive: Archive, snap: SnapshotRow) -> dict[str, Any]:
     }
     if snap.manifest_sha256 is not None:
         try:
-            manifest = archive.read_manifest(snap.id)
+            manifest = reader.manifest(snap.id)
         except ArchiveError as exc:
             row["manifest"] = {"error": str(exc)}
         else:
@@ -59,9 +58,8 @@ def describe(archive: Archive, snap: SnapshotRow) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     path = archive_path_from(args)
-    with open_archive(path) as archive:
-        snapshots = archive.index.list_snapshots()
-        rows = [describe(archive, s) for s in snapshots]
+    with ArchiveReader.open(path) as reader:
+        rows = [describe(reader, s) for s in reader.snapshots()]
     if args.json:
         for row in rows:
             print(orjson.dumps(row).decode())

@@ -7,7 +7,7 @@ import argparse
 import orjson
 
 from crawler.config import add_archive_argument, archive_path_from
-from crawler.export import open_archive
+from crawler.read.reader import ArchiveReader
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,13 +17,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     path = archive_path_from(args)
-    with open_archive(path) as archive:  # not an archive: a usage error (exit 2)
-        snapshots = archive.index.list_snapshots()
+    with ArchiveReader.open(path) as reader:  # not an archive: a usage error (exit 2)
+        snapshots = reader.snapshots()
         if not snapshots:
             print(f"{path}: no snapshots yet")
             return 0
         for snap in snapshots:
-            counts = archive.index.count_projects(snap.id)
+            counts = reader.state_counts(snap.id)
             total = sum(counts.values())
             waiting = counts.get("listed", 0) + counts.get("failed", 0)
             if args.json:

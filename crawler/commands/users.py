@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from crawler import loop
-from crawler.api.client import ComplianceClient, list_users
-from crawler.api.reach import check_reachable
-from crawler.commands import client_config
+from crawler import app, loop
 from crawler.config import add_crawl_arguments, build_settings
 
 
@@ -23,15 +20,9 @@ def run(args: argparse.Namespace) -> int:
     args.org = None  # not a project filter here
     settings = build_settings(args)
 
-    async def main() -> int:
-        await check_reachable(settings.base_url, connect_timeout=settings.connect_timeout)
-        async with ComplianceClient(client_config(settings)) as client:
-            users = await list_users(client, org)
-        for user in users:
-            print(
-                f"{user.get('id', '')}\t{user.get('email', '')}\t{user.get('full_name', '')}\t"
-                f"{user.get('organization_role', '')}"
-            )
-        return 0
-
-    return loop.run(main())
+    for user in loop.run(app.users(settings, org)):
+        print(
+            f"{user.get('id', '')}\t{user.get('email', '')}\t{user.get('full_name', '')}\t"
+            f"{user.get('organization_role', '')}"
+        )
+    return 0

@@ -13,7 +13,7 @@ from crawler.archive import MARKER, Archive
 from crawler.archive.index import SNAPSHOT_ID_RE
 from crawler.config import add_archive_argument, archive_path_from
 from crawler.errors import ArchiveError, UsageError
-from crawler.verify import verify
+from crawler.read.verify import verify
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from crawler.bag import verify_bag
 from crawler.errors import UsageError
-from crawler.verify_export import verify_export
+from crawler.read.bag import verify_bag
+from crawler.read.verify_export import verify_export
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

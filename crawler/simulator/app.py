@@ -4,7 +4,9 @@ Every endpoint goes through one pipeline, in the live service's order:
 authenticate (a 401 is not rate limited) -> rate limit (429) -> scope (403,
 counted against the limit) -> injected faults -> the handler. Every response,
 errors and 429s included, carries a ``request-id``; every authenticated one
-carries the ``anthropic-ratelimit-*`` headers.
+carries the ``anthropic-ratelimit-*`` headers and leaves a
+``compliance_api_accessed`` event in the Activity Feed (a 401 names no
+organisation and a connection aborted on purpose has no status: neither does).
 """
 
 from __future__ import annotations
@@ -25,7 +27,15 @@ import orjson
 from aiohttp import web
 
 from crawler.simulator import faults as fk
-from crawler.simulator.auth import DELETE, ORG_DATA, USER_DATA, key_from_headers, scope_message
+from crawler.simulator.activity import FeedQuery, is_activity_id
+from crawler.simulator.auth import (
+    ACTIVITIES,
+    DELETE,
+    ORG_DATA,
+    USER_DATA,
+    key_from_headers,
+    scope_message,
+)
 from crawler.simulator.content import content_md5_header, iter_file_bytes
 from crawler.simulator.counters import Counters
 from crawler.simulator.dataset import Dataset, ProjectFilters
@@ -182,6 +192,65 @@ def parse_project_filters(params: dict[str, Any]) -> ProjectFilters:
     return ProjectFilters(**kwargs)
 
 
+_FEED_TIMES = ("gte", "gt", "lte", "lt")
+
+
+def _instant(params: dict[str, Any], wire: str) -> int | None:
+    value = params.get(wire)
+    if value is None:
+        return None
+    try:
+        return parse_instant(value)
+    except TimestampError as exc:
+        raise ApiError(
+            400, f"{wire}: must be an RFC 3339 date-time with a time zone, got {value!r}"
+        ) from exc
+
+
+def _activity_id(params: dict[str, Any], name: str) -> str | None:
+    value = params.get(name)
+    if value is not None and not is_activity_id(value):
+        raise ApiError(400, f"{name}: not an activity id: {value!r}")
+    return value
+
+
+def parse_feed_query(raw: str) -> FeedQuery:
+    """The Activity Feed's query string, validated as the docs describe it."""
+    params = parse_query(
+        raw,
+        ("limit", "after_id", "before_id", "order", *(f"created_at.{op}" for op in _FEED_TIMES)),
+        arrays=(
+            "activity_types",
+            "exclude_activity_types",
+            "actor_ids",
+            "user_ids",
+            "organization_ids",
+        ),
+    )
+    if "activity_types" in params and "exclude_activity_types" in params:
+        raise ApiError(400, "activity_types[] and exclude_activity_types[] are exclusive")
+    if "after_id" in params and "before_id" in params:
+        raise ApiError(400, "after_id and before_id are exclusive")
+    order = params.get("order", "desc")
+    if order not in ("asc", "desc"):
+        raise ApiError(400, f"order: must be 'asc' or 'desc', got {order!r}")
+    t = {op: _instant(params, f"created_at.{op}") for op in _FEED_TIMES}
+    return FeedQuery(
+        types=frozenset(params.get("activity_types", ())),
+        exclude_types=frozenset(params.get("exclude_activity_types", ())),
+        actor_ids=frozenset([*params.get("actor_ids", []), *params.get("user_ids", [])]),
+        organization_ids=frozenset(params.get("organization_ids", ())),
+        gte=t["gte"],
+        gt=t["gt"],
+        lte=t["lte"],
+        lt=t["lt"],
+        limit=parse_limit(params, 100, 5000),
+        after_id=_activity_id(params, "after_id"),
+        before_id=_activity_id(params, "before_id"),
+        descending=order == "desc",
+    )
+
+
 # -- the application ------------------------------------------------------------------------
 
 
@@ -214,6 +283,7 @@ class Api:
         files = f"{PREFIX}/apps/chats/files/{{file_id}}"
         r.add_get(files, ep("files.get", USER_DATA, self.file_get))
         r.add_get(f"{files}/content", ep("files.content", USER_DATA, self.file_content))
+        r.add_get(f"{PREFIX}/activities", ep("activities", ACTIVITIES, self.activities))
         return app
 
     @web.middleware
@@ -233,10 +303,19 @@ class Api:
     ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def run(request: web.Request) -> web.StreamResponse:
             response = await self._pipeline(request, name, scope, handler)
+            status = 0 if response is None else response.status
+            self.state.counters.record(name, status)
+            if request.method == "DELETE":
+                target = request.match_info.get("project_id") or request.match_info.get(
+                    "document_id", ""
+                )
+                self.state.counters.record_delete(target, status)
+            if status not in (0, 401):
+                self.ds.activities.accessed(
+                    request[REQUEST_ID], request.method, status, str(request.url)
+                )
             if response is None:
-                self.state.counters.record(name, 0)
                 return web.Response(status=500)  # never written: the transport is gone
-            self.state.counters.record(name, response.status)
             return response
 
         return run
@@ -421,6 +500,10 @@ class Api:
             filters=filters,
             filters_given=given,
         )
+
+    async def activities(self, request: web.Request, ctx: Ctx) -> Json:
+        query = parse_feed_query(request.rel_url.raw_query_string)
+        return self.ds.activities.page(query)
 
     def _project(self, request: web.Request) -> Any:
         pid = request.match_info["project_id"]

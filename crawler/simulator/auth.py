@@ -10,7 +10,12 @@ ACTIVITIES = "read:compliance_activities"
 ALL_SCOPES: frozenset[str] = frozenset({USER_DATA, ORG_DATA, DELETE, ACTIVITIES})
 READ_SCOPES: frozenset[str] = frozenset({USER_DATA, ORG_DATA, ACTIVITIES})
 
+DELETE_SCOPES: frozenset[str] = frozenset({DELETE})
+# Read scopes without the feed: a key made before the feed was granted to it.
+NO_FEED_SCOPES: frozenset[str] = frozenset({USER_DATA, ORG_DATA})
+
 DEFAULT_KEY = "sk-ant-api01-simulator.not-a-real-key.0000"
+DEFAULT_DELETE_KEY = "sk-ant-api01-simulator.delete-only.0000"
 
 
 def key_from_headers(x_api_key: str | None, authorization: str | None) -> str | None:
@@ -25,4 +30,5 @@ def key_from_headers(x_api_key: str | None, authorization: str | None) -> str | 
 
 
 def scope_message(got: frozenset[str], needed: str) -> str:
-    return f"Missing required scopes. Got: [{', '.join(sorted(got))}] Needed: [{needed}]"
+    have = ", ".join(repr(s) for s in sorted(got))
+    return f"Missing required scopes. Got: [{have}] Needed: [{needed!r}]"

@@ -6,6 +6,10 @@ subprocess tests::
     base_url=http://127.0.0.1:54321
     key=sk-ant-api01-...
     projects=250
+    delete_key=sk-ant-api01-...
+
+(``key`` reads; ``delete_key`` holds only ``delete:compliance_user_data``;
+``delete_key=`` is empty with ``--no-delete-key``)
 
 and ``mutated={...json...}`` each time a scheduled mutation is applied.
 """
@@ -16,10 +20,17 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import signal
 import sys
 
-from crawler.simulator.auth import ALL_SCOPES, DEFAULT_KEY
+from crawler.simulator.auth import (
+    DEFAULT_DELETE_KEY,
+    DEFAULT_KEY,
+    DELETE_SCOPES,
+    NO_FEED_SCOPES,
+    READ_SCOPES,
+)
 from crawler.simulator.dataset import DatasetSpec
 from crawler.simulator.faults import EndpointFaults, FaultPlan
 from crawler.simulator.server import Simulator, SimulatorConfig
@@ -35,6 +46,30 @@ def _range_int(text: str) -> tuple[int, int]:
     if a < 0 or b < a:
         raise argparse.ArgumentTypeError(f"bad range {text!r}")
     return a, b
+
+
+def _float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from exc
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = _float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    return value
 
 
 def _range_float(text: str) -> tuple[float, float]:
@@ -59,18 +94,58 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     net.add_argument(
         "--key",
         default=None,
-        help="access key holding every scope (default: a fixed simulator key, printed)",
+        help="the read key: read:compliance_user_data, read:compliance_org_data and "
+        "read:compliance_activities, never the delete scope (default: a fixed simulator "
+        "key, printed)",
     )
     net.add_argument(
         "--read-only-key",
         default=None,
-        help="also accept this key with read scopes only (DELETE answers 403)",
+        help="also accept this key with the read scopes only (DELETE answers 403)",
+    )
+    net.add_argument(
+        "--delete-key",
+        default=None,
+        help="the separate key holding only delete:compliance_user_data (default: a fixed "
+        "simulator key, printed as delete_key=)",
+    )
+    net.add_argument(
+        "--no-delete-key",
+        action="store_true",
+        help="accept no key with the delete scope (every DELETE answers 403)",
+    )
+    net.add_argument(
+        "--no-feed-scope",
+        action="store_true",
+        help="the read key lacks read:compliance_activities (the Activity Feed answers 403)",
+    )
+    net.add_argument(
+        "--feed-lag",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="each Activity Feed event becomes visible up to this long after it happens "
+        "(seeded per event; default %(default)s)",
     )
     net.add_argument(
         "--rate",
         type=float,
         default=4.0,
-        help="requests allowed per sliding second; 0 disables the limit (default %(default)s)",
+        help="requests allowed per sliding window; 0 disables the limit (default %(default)s)",
+    )
+    net.add_argument(
+        "--window",
+        type=_positive_float,
+        default=1.0,
+        help="the sliding window in seconds; --rate 600 --window 60 is the live service"
+        " (default %(default)s)",
+    )
+    net.add_argument(
+        "--background-rps",
+        type=_non_negative_float,
+        default=0.0,
+        metavar="R",
+        help="another consumer spending the same budget at R requests/s (default 0)",
     )
     net.add_argument(
         "--token-ttl",
@@ -198,6 +273,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     m.add_argument("--mutate-fraction", type=float, default=0.01, help="share of projects changed")
     m.add_argument("--mutate-seed", type=int, default=1, help="seed of the first change set")
+    m.add_argument(
+        "--mutate-kinds",
+        default=None,
+        metavar="all|K1,K2",
+        help="kinds of change per set: 'all', or a comma list of hard_delete, soft_delete, "
+        "rename, attach, detach, replace, grant, revoke, create, edit, share "
+        "(default: all)",
+    )
+    m.add_argument(
+        "--mutate-bulk",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also bulk-delete the documents or files of N projects per change set, "
+        "reported by ..._bulk_deletion_audit_truncated events",
+    )
+    m.add_argument(
+        "--mutate-noise",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also record N read events (claude_project_viewed...) per change set",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
@@ -234,17 +332,22 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         always_500_ids=set(args.always_500),
         max_faults_per_url=None if args.max_faults_per_url < 0 else args.max_faults_per_url,
     )
-    keys = {args.key or DEFAULT_KEY: ALL_SCOPES}
+    keys = {args.key or DEFAULT_KEY: NO_FEED_SCOPES if args.no_feed_scope else READ_SCOPES}
     if args.read_only_key:
-        keys[args.read_only_key] = frozenset(s for s in ALL_SCOPES if not s.startswith("delete"))
+        keys[args.read_only_key] = READ_SCOPES
+    if not args.no_delete_key:
+        keys[args.delete_key or DEFAULT_DELETE_KEY] = DELETE_SCOPES
     return SimulatorConfig(
         dataset=spec,
         rate=args.rate or None,
+        window=args.window,
+        background_rps=args.background_rps,
         keys=keys,
         faults=faults,
         token_ttl=args.token_ttl,
         host=args.host,
         port=args.port,
+        feed_lag=args.feed_lag,
     )
 
 
@@ -259,6 +362,7 @@ async def serve(args: argparse.Namespace) -> int:
     _emit(f"base_url={sim.base_url}")
     _emit(f"key={sim.key}")
     _emit(f"projects={len(sim.dataset.projects)}")
+    _emit(f"delete_key={sim.delete_key or ''}")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -271,7 +375,13 @@ async def serve(args: argparse.Namespace) -> int:
         await asyncio.sleep(args.mutate_after)
         seed = args.mutate_seed
         while True:
-            changes = sim.mutate(seed=seed, fraction=args.mutate_fraction)
+            changes = sim.mutate(
+                seed=seed,
+                fraction=args.mutate_fraction,
+                kinds=args.mutate_kinds,
+                bulk=args.mutate_bulk,
+                noise=args.mutate_noise,
+            )
             _emit("mutated=" + json.dumps(changes.as_dict(), sort_keys=True))
             if args.mutate_every is None:
                 return

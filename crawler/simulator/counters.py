@@ -1,6 +1,8 @@
 """Request counters readable in-process: per endpoint and status, total, 429s.
 
 A connection the simulator aborted on purpose is counted under status 0.
+``deletes`` counts every DELETE request per target id (project or document),
+by status, whatever the answer: a retried or repeated delete shows up here.
 """
 
 from __future__ import annotations
@@ -19,6 +21,16 @@ class Counters:
     by_endpoint: dict[str, dict[int, int]] = field(default_factory=_empty)
     total: int = 0
     rate_limited: int = 0
+    deletes: dict[str, dict[int, int]] = field(default_factory=dict)
+
+    def record_delete(self, target_id: str, status: int) -> None:
+        per = self.deletes.setdefault(target_id, {})
+        per[status] = per.get(status, 0) + 1
+
+    def delete_calls(self, target_id: str, status: int | None = None) -> int:
+        """DELETE requests received for one id (all statuses, or one)."""
+        per = self.deletes.get(target_id, {})
+        return sum(per.values()) if status is None else per.get(status, 0)
 
     def record(self, endpoint: str, status: int) -> None:
         per = self.by_endpoint.setdefault(endpoint, {})
@@ -39,3 +51,4 @@ class Counters:
         self.by_endpoint = _empty()
         self.total = 0
         self.rate_limited = 0
+        self.deletes = {}

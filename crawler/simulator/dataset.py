@@ -19,6 +19,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from crawler.simulator.activity import ActivityLog
 from crawler.simulator.content import content_md5_header, iter_file_bytes
 from crawler.simulator.model import (
     LISTED_ABSENT,
@@ -469,6 +470,7 @@ class Dataset:
         self.files: dict[str, FileRec] = {}
         self.cases = Cases()
         self.clock_ns = BASE_NS
+        self.activities = ActivityLog(seed=spec.seed)
         self._sorted: list[Project] | None = None
         self._keys: list[tuple[int, str]] = []
 
@@ -531,9 +533,21 @@ class Dataset:
         for kind, item_id in p.attachments:
             if kind == "doc":
                 self.documents.pop(item_id, None)
-            elif not any(("file", item_id) in q.attachments for q in self.projects.values()):
-                self.files.pop(item_id, None)
+            else:
+                self.drop_file_if_orphan(item_id)
         self.touch()
+
+    def drop_file_if_orphan(self, file_id: str) -> None:
+        """Forget a file no project lists any more.
+
+        Only the planted shared file is ever listed by two projects, so only it
+        needs the scan (which is slow on large datasets).
+        """
+        if file_id == self.cases.shared_file and any(
+            ("file", file_id) in q.attachments for q in self.projects.values()
+        ):
+            return
+        self.files.pop(file_id, None)
 
     def delete_document(self, document_id: str) -> None:
         doc = self.documents.pop(document_id)

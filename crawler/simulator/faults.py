@@ -27,6 +27,7 @@ ENDPOINTS = (
     "documents.delete",
     "files.get",
     "files.content",
+    "activities",
 )
 
 

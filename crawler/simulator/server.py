@@ -10,8 +10,16 @@ from typing import Any
 
 from aiohttp import web
 
+from crawler.simulator.activity import ActivityLog
 from crawler.simulator.app import Api, State
-from crawler.simulator.auth import ALL_SCOPES, DEFAULT_KEY
+from crawler.simulator.auth import (
+    DEFAULT_DELETE_KEY,
+    DEFAULT_KEY,
+    DELETE,
+    DELETE_SCOPES,
+    READ_SCOPES,
+    USER_DATA,
+)
 from crawler.simulator.counters import Counters
 from crawler.simulator.dataset import Dataset, DatasetSpec
 from crawler.simulator.faults import FaultPlan
@@ -21,21 +29,32 @@ from crawler.simulator.tokens import TokenStore
 
 
 def _default_keys() -> dict[str, frozenset[str]]:
-    return {DEFAULT_KEY: ALL_SCOPES}
+    """Two keys, as the docs advise: one that reads (feed included), one that only deletes."""
+    return {DEFAULT_KEY: READ_SCOPES, DEFAULT_DELETE_KEY: DELETE_SCOPES}
 
 
 @dataclass
 class SimulatorConfig:
-    """How to run one simulator. ``rate`` None or 0 disables the rate limit."""
+    """How to run one simulator. ``rate`` None or 0 disables the rate limit.
+
+    ``rate`` counts requests per ``window`` seconds (600 per 60 s is the live
+    service); ``background_rps`` is another consumer spending the same budget.
+    """
 
     dataset: DatasetSpec = field(default_factory=DatasetSpec)
     rate: float | None = 4.0
+    window: float = 1.0
+    background_rps: float = 0.0
     keys: dict[str, frozenset[str]] = field(default_factory=_default_keys)
     faults: FaultPlan = field(default_factory=FaultPlan)
     token_ttl: float = 600.0
     host: str = "127.0.0.1"
     port: int = 0
     chunk_size: int = 64 * 1024
+    # Seconds: each Activity Feed event becomes visible within [0, feed_lag] after it
+    # happens (seeded per event). ``keys`` default: a read key with the feed scope and a
+    # separate delete-only key (see _default_keys).
+    feed_lag: float = 0.0
 
 
 class Simulator:
@@ -46,11 +65,12 @@ class Simulator:
     ) -> None:
         self.config = config or SimulatorConfig()
         self.dataset = dataset or Dataset.generate(self.config.dataset)
+        self.dataset.activities.lag = self.config.feed_lag
         self.state = State(
             dataset=self.dataset,
             keys={k: frozenset(v) for k, v in self.config.keys.items()},
             faults=self.config.faults,
-            limiter=RateLimiter(self.config.rate),
+            limiter=RateLimiter(self.config.rate, self.config.window, self.config.background_rps),
             tokens=TokenStore(self.config.token_ttl),
         )
         self.app = Api(self.state, self.config.chunk_size).build()
@@ -67,11 +87,29 @@ class Simulator:
 
     @property
     def key(self) -> str:
-        """A key holding every scope (the first configured one that does, else the first key)."""
-        for k, scopes in self.state.keys.items():
-            if scopes >= ALL_SCOPES:
+        """The read key: the first that reads user data, preferring one with every read scope."""
+        keys = self.state.keys
+        for k, scopes in keys.items():
+            if scopes >= READ_SCOPES:
                 return k
-        return next(iter(self.state.keys))
+        for k, scopes in keys.items():
+            if USER_DATA in scopes:
+                return k
+        return next(iter(keys))
+
+    @property
+    def delete_key(self) -> str | None:
+        """A key holding the delete scope (the first configured one), else None."""
+        return next((k for k, s in self.state.keys.items() if DELETE in s), None)
+
+    def add_key(self, key: str, scopes: frozenset[str] | set[str]) -> None:
+        """Accept another key with these scopes from now on."""
+        self.state.keys[key] = frozenset(scopes)
+
+    @property
+    def feed(self) -> ActivityLog:
+        """The Activity Feed's events: ground truth, ``lag`` and ``advance(seconds)``."""
+        return self.dataset.activities
 
     @property
     def counters(self) -> Counters:
@@ -91,11 +129,17 @@ class Simulator:
 
     @rate.setter
     def rate(self, value: float | None) -> None:
-        self.state.limiter = RateLimiter(value)
+        old = self.state.limiter
+        self.state.limiter = RateLimiter(value, old.window, old.background_rps)
 
-    def mutate(self, seed: int = 1, fraction: float = 0.01, at: str | None = None) -> ChangeSet:
-        """Apply a seeded change set now; returns exactly what changed."""
-        return mutate(self.dataset, seed=seed, fraction=fraction, at=at)
+    def mutate(
+        self, seed: int = 1, fraction: float = 0.01, at: str | None = None, **options: Any
+    ) -> ChangeSet:
+        """Apply a seeded change set now; returns exactly what changed (and the events it made).
+
+        ``options``: ``kinds``, ``bulk``, ``noise``, as ``mutations.mutate`` takes them.
+        """
+        return mutate(self.dataset, seed=seed, fraction=fraction, at=at, **options)
 
     def expire_tokens(self) -> int:
         """Expire every page token issued so far (the next use of one is a 400)."""

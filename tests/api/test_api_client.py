@@ -72,8 +72,9 @@ def err(etype: str, message: str, *, top_level: bool = False) -> bytes:
 
 
 def make_client(max_attempts: int = 8, **kw: Any) -> ComplianceClient:
+    kw.setdefault("rate", None)
     config = ClientConfig(
-        base_url=BASE, api_key=KEY, rate=None, max_attempts=max_attempts, trust_env=False, **kw
+        base_url=BASE, api_key=KEY, max_attempts=max_attempts, trust_env=False, **kw
     )
     policy = RetryPolicy(max_attempts=max_attempts, rng=FixedRandom(0.0))
     return ComplianceClient(config, policy=policy)
@@ -344,7 +345,9 @@ async def test_429_never_advances_the_cursor(client: ComplianceClient, mocked: A
     assert pages == ["tok_2", "tok_2"]
 
 
-async def test_remaining_zero_pauses_the_client(vclock: object, mocked: Any) -> None:
+async def test_a_budget_spent_by_others_holds_the_client(vclock: object, mocked: Any) -> None:
+    # One of ours in a 5-request window that is full: the other 4 are someone
+    # else's, so nothing is left until the reset (10 s away).
     loop = asyncio.get_running_loop()
     reset = (datetime.now(UTC) + timedelta(seconds=10)).isoformat()
     times: list[float] = []
@@ -354,13 +357,14 @@ async def test_remaining_zero_pauses_the_client(vclock: object, mocked: Any) -> 
         return CallbackResult(
             body=b"{}",
             headers={
-                "anthropic-ratelimit-requests-remaining": "0" if len(times) == 1 else "5",
+                "anthropic-ratelimit-requests-limit": "5",
+                "anthropic-ratelimit-requests-remaining": "0" if len(times) == 1 else "4",
                 "anthropic-ratelimit-requests-reset": reset,
             },
         )
 
     mocked.get(at(DETAIL), callback=cb, repeat=True)
-    async with make_client() as c:
+    async with make_client(rate=4.0) as c:
         await c.get_json("projects.get", DETAIL)
         await c.get_json("projects.get", DETAIL)
     assert 9 <= times[1] - times[0] <= 10.5

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
-from crawler.api.limiter import MAX_RESET_WAIT, RateLimiter, parse_reset
+from crawler.api.limiter import RateLimiter, parse_reset
 
 WALL = datetime(2026, 11, 23, 10, 15, 0, tzinfo=UTC)
 
@@ -121,67 +121,6 @@ async def test_pause_set_while_queued_in_bucket(vclock: object) -> None:
     limiter.pause_until(t0 + 4)  # a 429 elsewhere, while this one waits for its slot
     await waiter
     assert loop.time() >= t0 + 4
-
-
-async def test_remaining_zero_waits_for_reset(vclock: object) -> None:
-    loop = asyncio.get_running_loop()
-    limiter = RateLimiter(4.0, wall_clock=lambda: WALL)
-    await limiter.acquire()
-    t0 = loop.time()
-    reset = (WALL + timedelta(seconds=3)).isoformat().replace("+00:00", "Z")
-    limiter.observe_headers(
-        {
-            "anthropic-ratelimit-requests-limit": "600",
-            "anthropic-ratelimit-requests-remaining": "0",
-            "anthropic-ratelimit-requests-reset": reset,
-        }
-    )
-    times = await starts(limiter, 2)
-    assert times[0] == pytest.approx(t0 + 3, abs=1e-6)
-
-
-async def test_remaining_nonzero_does_not_pause(vclock: object) -> None:
-    limiter = RateLimiter(4.0, wall_clock=lambda: WALL)
-    reset = (WALL + timedelta(seconds=30)).isoformat()
-    limiter.observe_headers(
-        {
-            "anthropic-ratelimit-requests-remaining": "1",
-            "anthropic-ratelimit-requests-reset": reset,
-        }
-    )
-    assert limiter.paused_until == 0.0
-
-
-async def test_reset_in_the_past_or_unreadable(vclock: object) -> None:
-    loop = asyncio.get_running_loop()
-    limiter = RateLimiter(4.0, wall_clock=lambda: WALL)
-    limiter.observe_headers(
-        {
-            "anthropic-ratelimit-requests-remaining": "0",
-            "anthropic-ratelimit-requests-reset": (WALL - timedelta(seconds=2)).isoformat(),
-        }
-    )
-    assert limiter.paused_until <= loop.time()
-    # No usable reset: pause one interval rather than spend a request on a 429.
-    limiter.observe_headers(
-        {
-            "anthropic-ratelimit-requests-remaining": "0",
-            "anthropic-ratelimit-requests-reset": "soon",
-        }
-    )
-    assert limiter.paused_until == pytest.approx(loop.time() + limiter.interval)  # type: ignore[operator]
-
-
-async def test_absurd_reset_is_capped(vclock: object) -> None:
-    loop = asyncio.get_running_loop()
-    limiter = RateLimiter(4.0, wall_clock=lambda: WALL)
-    limiter.observe_headers(
-        {
-            "anthropic-ratelimit-requests-remaining": "0",
-            "anthropic-ratelimit-requests-reset": (WALL + timedelta(days=2)).isoformat(),
-        }
-    )
-    assert limiter.paused_until == pytest.approx(loop.time() + MAX_RESET_WAIT)
 
 
 def test_parse_reset_forms() -> None:

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from crawler.archive import Archive
+from crawler.archive import Archive, BlobRef
 from crawler.archive import blobs as blobs_mod
-from crawler.archive.blobs import BlobRef
 from crawler.errors import ArchiveError, DiskFullError
 
 

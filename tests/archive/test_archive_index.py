@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from crawler.archive import Archive
-from crawler.archive.blobs import BlobRef
+from crawler.archive import Archive, BlobRef
 from crawler.archive.index import Index, instant_key
 from crawler.errors import ArchiveError
 
@@ -220,6 +219,8 @@ def test_schema_and_pragmas(index: Index, tmp_path: Path) -> None:
             "snapshot_projects",
             "snapshot_documents",
             "failures",
+            "snapshot_feed",  # crawler/archive/feed_rows.py
+            "feed_events",
         }
     finally:
         conn.close()

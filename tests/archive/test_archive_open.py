@@ -128,7 +128,7 @@ def test_writer_sweeps_tmp_reader_does_not(tmp_path: Path) -> None:
 
 
 async def test_reader_never_writes(tmp_path: Path) -> None:
-    from crawler.verify import verify
+    from crawler.read.verify import verify
 
     path = tmp_path / "arc"
     with Archive.open_for_writing(path) as archive:

@@ -65,6 +65,18 @@ def test_diff_reports_exactly_the_mutation(
             assert "fields" not in a
             assert a["body"]["before"]["md5"] == crawled.doc_md5_before[a["id"]]
             assert a["body"]["after"]["md5"] == crawled.dataset.documents[a["id"]].md5
+        what = c["what"]
+        docs = crawled.dataset.documents
+        assert set(what.get("document_uploaded", [])) == {
+            a for a in added.get(pid, []) if a in docs
+        }
+        assert set(what.get("file_added", [])) == {a for a in added.get(pid, []) if a not in docs}
+        gone_docs = {a for a in removed.get(pid, []) if a.startswith("claude_proj_doc")}
+        assert set(what.get("document_deleted", [])) == gone_docs
+        assert set(what.get("file_removed", [])) == set(removed.get(pid, [])) - gone_docs
+        assert set(what.get("document_replaced", [])) == set(replaced.get(pid, []))
+        assert len(what.get("collaborator_granted", [])) == len(granted.get(pid, []))
+        assert len(what.get("collaborator_revoked", [])) == len(revoked.get(pid, []))
         grants = [g["entry"] for g in c["collaborators"]["granted"]]
         assert canon(grants) == canon([crawled.collabs_after[pid][u] for u in granted.get(pid, [])])
         revokes = [r["entry"] for r in c["collaborators"]["revoked"]]
@@ -79,7 +91,13 @@ def test_diff_reports_exactly_the_mutation(
         if pid in ch.projects_soft_deleted:
             deleted = next(f for f in c["fields"] if f["field"] == "deleted_at")
             assert deleted["before"] is None and deleted["after"] == ch.at
-        if pid not in set(ch.projects_renamed) | set(ch.projects_soft_deleted):
+        if pid in ch.sharing_changed:
+            assert ("list", "is_private") in fields
+            assert "fields_edited" in what
+        if pid in ch.projects_edited:
+            assert ("list", "updated_at") in fields
+        list_changes = ch.projects_renamed + ch.projects_soft_deleted + ch.projects_edited
+        if pid not in set(list_changes) | set(ch.sharing_changed):
             # Attachment and grant changes do not touch the list entry.
             assert not {f for f in fields if f[0] == "list"}
 
@@ -110,10 +128,11 @@ def test_diff_text(crawled: Crawled, capsys: pytest.CaptureFixture[str]) -> None
         assert f"- project {pid}" in out
     for pid, doc in ch.documents_replaced:
         assert f"~ project {pid}" in out
-        assert f"~ attachment {doc} project_doc: body md5" in out
+        assert f"~ document replaced {doc}: body md5" in out
     for pid, _ in ch.collaborators_granted:
         assert f"~ project {pid}" in out
-    assert "+ collaborator " in out and "- collaborator " in out
+    assert "+ collaborator granted: " in out and "- collaborator revoked: " in out
+    assert "    what: " in out and "document replaced 1" in out
     assert out.rstrip().splitlines()[-1].startswith(f"{len(ch.projects_added)} added")
 
 

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from crawler.cli import main
-from crawler.export import ATTACHMENT_EXTENSIONS, RECORD_EXTENSIONS
+from crawler.read.connector import ATTACHMENT_EXTENSIONS, RECORD_EXTENSIONS
 from crawler.simulator import ProjectTruth
 
 if TYPE_CHECKING:

@@ -61,5 +61,52 @@ async def test_help_documents_flags() -> None:
         "--error-rate",
         "--mutate-after",
         "--file-size-max",
+        "--delete-key",
+        "--no-delete-key",
+        "--no-feed-scope",
+        "--feed-lag",
+        "--mutate-bulk",
+        "--mutate-noise",
     ):
         assert flag in text
+
+
+async def test_simulate_keys_and_feed_flags() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "crawler",
+        "simulate",
+        "--port=0",
+        "--rate=0",
+        "--projects=12",
+        "--no-feed-scope",
+        "--feed-lag=30",
+        "--delete-key=sk-ant-api01-mine-to-delete",
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = {}
+        for _ in range(4):
+            raw = await asyncio.wait_for(proc.stdout.readline(), 20)
+            name, _, value = raw.decode().strip().partition("=")
+            lines[name] = value
+        assert lines["delete_key"] == "sk-ant-api01-mine-to-delete"
+        base = lines["base_url"] + "/v1/compliance"
+        async with aiohttp.ClientSession() as session:
+            read = {"x-api-key": lines["key"]}
+            async with session.get(base + "/activities", headers=read) as resp:
+                assert resp.status == 403
+                body = await resp.json()
+                assert body["error"]["message"].endswith("['read:compliance_activities']")
+            async with session.delete(base + "/apps/projects/claude_proj_x", headers=read) as resp:
+                assert resp.status == 403
+            deleter = {"x-api-key": lines["delete_key"]}
+            async with session.delete(
+                base + "/apps/projects/claude_proj_x", headers=deleter
+            ) as resp:
+                assert resp.status == 404
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 20) == 0

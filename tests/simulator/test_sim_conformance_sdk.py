@@ -122,3 +122,65 @@ async def test_sdk_reads_everything_as_the_dataset_says(sim: Simulator) -> None:
     assert all(
         status < 400 or status == 404 for per in sim.counters.by_endpoint.values() for status in per
     )
+
+
+def feed_and_deletes_with_sdk(sim: Simulator) -> None:
+    from claude_compliance_sdk import ConflictError, InsufficientScopeError, NotFoundError
+
+    ds = sim.dataset
+    changes = sim.mutate(seed=3, fraction=0.1)
+    accessed = ["compliance_api_accessed"]
+    with ComplianceClient(api_key=sim.key, base_url=sim.base_url, rate_limit_rpm=0) as client:
+        # Paged through after_id=last_id (desc, the default), the SDK sees every change.
+        got = list(client.activities.iter(exclude_activity_types=accessed, limit=7))
+        assert [a.id for a in got] == sorted(changes.activity_ids, reverse=True)
+        asc = list(client.activities.iter(exclude_activity_types=accessed, order="asc", limit=5))
+        assert [a.id for a in asc] == sorted(changes.activity_ids)
+        truth = {e["id"]: e for e in sim.feed.rendered()}
+        for a in asc:
+            same(a, truth[a.id])
+        org = ds.orgs[0]
+        mine = list(client.activities.iter(organization_ids=[org.uuid], order="asc"))
+        assert mine and all(a.organization_uuid == org.uuid for a in mine)
+        page = client.activities.list(activity_types=accessed, limit=3)
+        assert len(page.data) == 3 and page.has_more and page.first_id == page.data[0].id
+        assert all(a.actor == {"type": "api_actor"} for a in page.data)
+        try:
+            client.projects.delete(ds.cases.empty_project or "")
+        except InsufficientScopeError:
+            pass
+        else:
+            raise AssertionError("the read key deleted")
+    with ComplianceClient(
+        api_key=sim.delete_key or "", base_url=sim.base_url, rate_limit_rpm=0, max_retries=0
+    ) as deleter:
+        busy = next(p for p in ds.sorted_projects() if p.chats_count > 0 and not p.gone_on_detail)
+        try:
+            deleter.projects.delete(busy.id)
+        except ConflictError:
+            pass
+        else:
+            raise AssertionError("deleted a project with chats")
+        idle = next(p for p in ds.sorted_projects() if p.chats_count == 0 and not p.gone_on_detail)
+        deleter.projects.delete(idle.id)
+        assert idle.id not in ds.projects
+        try:
+            deleter.projects.delete(idle.id)
+        except NotFoundError:
+            pass
+        else:
+            raise AssertionError("deleted twice")
+        doc = next(iter(ds.documents))
+        deleter.project_documents.delete(doc)
+        assert doc not in ds.documents
+        try:
+            deleter.activities.list()
+        except InsufficientScopeError:
+            pass
+        else:
+            raise AssertionError("the delete key read the feed")
+    assert sim.counters.delete_calls(idle.id) == 2 and sim.counters.delete_calls(doc) == 1
+
+
+async def test_sdk_reads_the_feed_and_deletes(sim: Simulator) -> None:
+    await asyncio.to_thread(feed_and_deletes_with_sdk, sim)

@@ -54,7 +54,7 @@ async def test_scopes_403_and_read_only_key_cannot_delete(make_sim: MakeSim) -> 
         assert reply.status == 403 and error_type(reply) == "permission_error"
         message = reply.json()["error"]["message"]
         assert message.startswith("Missing required scopes. Got: [")
-        assert "Needed: [read:compliance_org_data]" in message
+        assert message.endswith("Needed: ['read:compliance_org_data']")
         pid = sim.dataset.cases.empty_project
         reply = await call(sim, f"/apps/projects/{pid}", method="DELETE", key=READ_KEY)
         assert reply.status == 403 and error_type(reply) == "permission_error"
@@ -108,7 +108,7 @@ async def test_404_409_and_deletes(sim: Simulator) -> None:
     assert (await call(sim, "/no/such/route")).status == 404
 
     busy = next(p for p in ds.sorted_projects() if p.chats_count > 0 and not p.gone_on_detail)
-    reply = await call(sim, f"/apps/projects/{busy.id}", method="DELETE")
+    reply = await call(sim, f"/apps/projects/{busy.id}", method="DELETE", key=sim.delete_key)
     assert reply.status == 409 and error_type(reply) == "conflict_error"
 
     idle = next(
@@ -117,17 +117,19 @@ async def test_404_409_and_deletes(sim: Simulator) -> None:
         if p.chats_count == 0 and not p.gone_on_detail and p.attachments
     )
     doc_ids = [i for k, i in idle.attachments if k == "doc"]
-    reply = await call(sim, f"/apps/projects/{idle.id}", method="DELETE")
+    reply = await call(sim, f"/apps/projects/{idle.id}", method="DELETE", key=sim.delete_key)
     assert reply.status == 200
     assert reply.json() == {"id": idle.id, "type": "claude_project_deleted"}
     assert (await call(sim, f"/apps/projects/{idle.id}")).status == 404
-    assert (await call(sim, f"/apps/projects/{idle.id}", method="DELETE")).status == 404
+    assert (
+        await call(sim, f"/apps/projects/{idle.id}", method="DELETE", key=sim.delete_key)
+    ).status == 404
     assert idle.id not in ds.project_ids()
     for doc_id in doc_ids:
         assert (await call(sim, f"/apps/projects/documents/{doc_id}")).status == 404
 
     doc = next(iter(ds.documents))
-    reply = await call(sim, f"/apps/projects/documents/{doc}", method="DELETE")
+    reply = await call(sim, f"/apps/projects/documents/{doc}", method="DELETE", key=sim.delete_key)
     assert reply.json() == {"id": doc, "type": "claude_project_document_deleted"}
     assert (await call(sim, f"/apps/projects/documents/{doc}/metadata")).status == 404
 

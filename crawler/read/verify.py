@@ -5,6 +5,9 @@ equals the index's; every manifest's project list equals the index's rows; every
 record the index references exists with the right size and parses; every blob a
 record references exists with the right size. One ``stat`` per blob, one read per record.
 
+receipts (whole-archive checks, both modes): every retention receipt against its
+stored plan, snapshot and record (:mod:`crawler.retention.audit`).
+
 full: also rehashes (md5 and sha256) every referenced blob and every file in
 ``blobs/``, and runs SQLite's integrity check. Orphans are reported as notes.
 
@@ -17,18 +20,19 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from crawler.archive import MARKER, Archive, read_marker
-from crawler.archive.blobs import MD5_RE, SHA256_RE, BlobRef, hash_file
-from crawler.archive.index import FINISHED_STATUSES, SNAPSHOT_ID_RE, SnapshotRow
-from crawler.archive.manifest import manifest_path, parse_manifest
+from crawler.archive import MARKER, Archive, SnapshotRow, read_marker
+from crawler.archive.index import FINISHED_STATUSES, SNAPSHOT_ID_RE
+from crawler.archive.manifest import parse_manifest
+from crawler.archive.records import record_blob_refs
+from crawler.archive.refs import MD5_RE, SHA256_RE, BlobRef, hash_file
 from crawler.errors import ArchiveError
+from crawler.retention.audit import check_retention
 
 # How many ids a mismatch message lists before it says "and N more".
 _SHOW = 5
@@ -68,6 +72,7 @@ class VerifyReport:
             f"verify ({mode}): {verdict}: {c['snapshots']} snapshots, {c['manifests']} manifests, "
             f"{c['records']} records, {c['blobs']} blobs checked"
             + (f", {c['hashed']} blobs rehashed" if self.full else "")
+            + (f", {c['receipts']} receipts checked against their plans" if c["receipts"] else "")
             + f"; {len(self.problems)} problems, {len(self.notes)} notes"
         )
 
@@ -110,6 +115,15 @@ class _Verifier:
         for snap in snapshots:
             self.check_snapshot(snap)
         if snapshot_id is None:
+            # Before the orphan notes: plans, receipts and response bodies are referenced.
+            self.report.checked["receipts"] = check_retention(
+                archive,
+                self.report.problem,
+                self.report.notes.append,
+                self.check_blob,
+                self.referenced,
+                full=self.full,
+            )
             self.check_registered_blobs()
             self.check_snapshot_dir({s.id for s in snapshots})
         self.check_tmp()
@@ -198,7 +212,7 @@ class _Verifier:
         self, snap: SnapshotRow, rows: dict[str, tuple[str, dict[str, Any] | None]]
     ) -> None:
         sid = snap.id
-        path = manifest_path(self.archive, sid)
+        path = self.archive.manifest_path(sid)
         finished = snap.status in FINISHED_STATUSES
         try:
             data = path.read_bytes()
@@ -233,6 +247,15 @@ class _Verifier:
         except ArchiveError as exc:
             self.report.problem("manifest_damaged", path, str(exc))
             return
+        self.compare_projects(path, manifest, rows)
+
+    def compare_projects(
+        self,
+        path: Path,
+        manifest: dict[str, Any],
+        rows: dict[str, tuple[str, dict[str, Any] | None]],
+    ) -> None:
+        """The manifest's project list against the index's rows: same ids, states, records."""
         listed = {p["id"]: p for p in manifest["projects"]}
         missing = set(rows) - set(listed)
         extra = set(listed) - set(rows)
@@ -334,49 +357,6 @@ class _Verifier:
                 )
                 return False
         return True
-
-
-def _fetch_blob(fetch: Any, what: str) -> Iterator[tuple[str, BlobRef]]:
-    if fetch is None:
-        return
-    if not isinstance(fetch, dict):
-        raise ArchiveError(f"{what} is not a fetch object")
-    if fetch.get("blob") is not None:
-        yield what, BlobRef.from_json(fetch["blob"])
-
-
-def _list(value: Any, what: str) -> list[Any]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise ArchiveError(f"{what} is not a list")
-    return value
-
-
-def record_blob_refs(record: dict[str, Any]) -> Iterator[tuple[str, BlobRef]]:
-    """Every blob a project record refers to, as (where in the record, ref).
-
-    Walks the record's known structure (docs/ARCHIVE.md, "Project records"); the
-    ``list_entry`` is API data and is never mistaken for a reference.
-    """
-    yield from _fetch_blob(record.get("list_page"), "list_page")
-    yield from _fetch_blob(record.get("detail"), "detail")
-    for name in ("attachments", "collaborators"):
-        for i, fetch in enumerate(_list(record.get(name), name)):
-            yield from _fetch_blob(fetch, f"{name}[{i}]")
-    for i, doc in enumerate(_list(record.get("documents"), "documents")):
-        if not isinstance(doc, dict):
-            raise ArchiveError(f"documents[{i}] is not an object")
-        yield from _fetch_blob(doc.get("response"), f"documents[{i}].response")
-        if doc.get("text") is not None:
-            yield f"documents[{i}].text", BlobRef.from_json(doc["text"])
-        yield from _fetch_blob(doc.get("metadata"), f"documents[{i}].metadata")
-    for i, item in enumerate(_list(record.get("files"), "files")):
-        if not isinstance(item, dict):
-            raise ArchiveError(f"files[{i}] is not an object")
-        yield from _fetch_blob(item.get("content"), f"files[{i}].content")
-        if item.get("blob") is not None:
-            yield f"files[{i}].blob", BlobRef.from_json(item["blob"])
 
 
 def verify(archive: Archive, *, full: bool = False, snapshot_id: str | None = None) -> VerifyReport:

@@ -34,9 +34,9 @@ from typing import Any
 
 import orjson
 
-from crawler.archive import Archive
-from crawler.archive.index import ProjectRow, SnapshotRow
-from crawler.export import ProjectData, load_project
+from crawler.archive import ProjectRow, SnapshotRow
+from crawler.canonical import canonical_json
+from crawler.read.reader import ArchiveReader, ProjectData
 
 PRINCIPAL_FIELDS = {
     "user": "user_id",
@@ -70,8 +70,13 @@ class ProjectChange:
             or self.collaborators_revoked
         )
 
+    def kinds(self) -> dict[str, list[Any]]:
+        """What changed, in the words an auditor uses (see :func:`change_kinds`)."""
+        return change_kinds(self)
+
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.project_id, "name": self.name, "fields": self.fields}
+        out["what"] = self.kinds()
         if self.gone is not None:
             out["gone"] = self.gone
         out["attachments"] = {
@@ -121,7 +126,7 @@ def _brief(row: ProjectRow) -> dict[str, Any]:
     return {"id": row.project_id, "name": row.list_entry.get("name"), "state": row.state}
 
 
-def diff_snapshots(archive: Archive, a: SnapshotRow, b: SnapshotRow) -> SnapshotDiff:
+def diff_snapshots(reader: ArchiveReader, a: SnapshotRow, b: SnapshotRow) -> SnapshotDiff:
     """Compare snapshot ``a`` (before) with ``b`` (after)."""
     result = SnapshotDiff(a, b)
     if a.filter_key != b.filter_key:
@@ -136,10 +141,10 @@ def diff_snapshots(archive: Archive, a: SnapshotRow, b: SnapshotRow) -> Snapshot
             )
     # Only what is needed to match and to report a removal: flat in the record sizes.
     before: dict[str, tuple[str, str | None, Any]] = {}
-    for row in archive.index.projects(a.id):
+    for row in reader.rows(a.id):
         sha = row.record.sha256 if row.record else None
         before[row.project_id] = (row.state, sha, row.list_entry.get("name"))
-    for row in archive.index.projects(b.id):
+    for row in reader.rows(b.id):
         old = before.pop(row.project_id, None)
         if old is None:
             result.added.append(_brief(row))
@@ -159,9 +164,9 @@ def diff_snapshots(archive: Archive, a: SnapshotRow, b: SnapshotRow) -> Snapshot
                 }
             )
             continue
-        old_row = archive.index.get_project(a.id, row.project_id)
+        old_row = reader.row(a.id, row.project_id)
         assert old_row is not None  # listed in a moment ago; a reader sees one state
-        change = compare_projects(load_project(archive, old_row), load_project(archive, row))
+        change = compare_projects(reader.project(old_row), reader.project(row))
         if change.empty():
             result.unchanged += 1
         else:
@@ -191,7 +196,7 @@ def _field_changes(
     out = []
     for key in list(before) + [k for k in after if k not in before]:
         a, b = before.get(key, _MISSING), after.get(key, _MISSING)
-        if a is _MISSING or b is _MISSING or _canon(a) != _canon(b):
+        if a is _MISSING or b is _MISSING or canonical_json(a) != canonical_json(b):
             item: dict[str, Any] = {"source": source, "field": key}
             item["before"] = None if a is _MISSING else a
             item["after"] = None if b is _MISSING else b
@@ -201,10 +206,6 @@ def _field_changes(
                 item["removed"] = True
             out.append(item)
     return out
-
-
-def _canon(value: Any) -> bytes:
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
 def _by_id(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -249,6 +250,50 @@ def _attachment_changes(change: ProjectChange, old: ProjectData, new: ProjectDat
             change.attachments_changed.append(item)
 
 
+_NOUN = {"project_doc": "document", "project_file": "file"}
+_VERBS = {
+    "document": ("uploaded", "deleted", "replaced"),
+    "file": ("added", "removed", "replaced"),
+    "attachment": ("added", "removed", "changed"),
+}
+
+
+def change_kinds(change: ProjectChange) -> dict[str, list[Any]]:
+    """Per kind of change, what it touched: ``document_replaced: [ids]``, ``fields_edited``...
+
+    A document whose entry is unchanged but whose archived text differs was replaced
+    in place; an entry whose listed fields differ was edited. Attachments of a type
+    this crawler does not know are named ``attachment_*``.
+    """
+    out: dict[str, list[Any]] = {}
+
+    def add(kind: str, item: Any) -> None:
+        slot = out.setdefault(kind, [])
+        if item not in slot:
+            slot.append(item)
+
+    for f in change.fields:
+        add("fields_edited", f"{f['source']}.{f['field']}")
+    if change.gone is not None:
+        add("gone" if change.gone.get("after") else "back", True)
+    for group, index in (
+        (change.attachments_added, 0),
+        (change.attachments_removed, 1),
+        (change.attachments_changed, 2),
+    ):
+        for a in group:
+            noun = _NOUN.get(str(a.get("type")), "attachment")
+            verb = _VERBS[noun][index]
+            if index == 2 and "body" not in a:
+                verb = "edited"  # the listed entry changed, the archived body did not
+            add(f"{noun}_{verb}", a["id"])
+    for g in change.collaborators_granted:
+        add("collaborator_granted", _who(g))
+    for r in change.collaborators_revoked:
+        add("collaborator_revoked", _who(r))
+    return out
+
+
 def principal(entry: dict[str, Any]) -> dict[str, Any]:
     """Who a collaborator entry grants to: its type and principal field."""
     kind = entry.get("type")
@@ -265,8 +310,8 @@ def principal(entry: dict[str, Any]) -> dict[str, Any]:
 def _collaborator_changes(
     change: ProjectChange, before: list[dict[str, Any]], after: list[dict[str, Any]]
 ) -> None:
-    a = Counter(_canon(e) for e in before)
-    b = Counter(_canon(e) for e in after)
+    a = Counter(canonical_json(e) for e in before)
+    b = Counter(canonical_json(e) for e in after)
     for key, n in (b - a).items():
         change.collaborators_granted += [principal(orjson.loads(key))] * n
     for key, n in (a - b).items():
@@ -299,23 +344,30 @@ def render_text(d: SnapshotDiff) -> Iterator[str]:
         yield f"? project {p['id']} {_short(p['name'])}: state {p['state_a']} -> {p['state_b']}"
     for c in d.changed:
         yield f"~ project {c.project_id} {_short(c.name)}"
+        kinds = c.kinds()
+        summary = ", ".join(f"{k.replace('_', ' ')} {len(v)}" for k, v in kinds.items())
+        yield f"    what: {summary}"
         if c.gone is not None:
             yield f"    gone: {c.gone['before']} -> {c.gone['after']}"
         for f in c.fields:
             yield f"    {f['source']}.{f['field']}: {_short(f['before'], 40)} -> {_short(f['after'], 40)}"
         for a in c.attachments_added:
-            yield f"    + attachment {a['id']} {a['type']} {_short(a['filename'], 40)}"
+            noun = _NOUN.get(str(a["type"]), "attachment")
+            yield f"    + {noun} {_VERBS[noun][0]} {a['id']} {_short(a['filename'], 40)}"
         for a in c.attachments_removed:
-            yield f"    - attachment {a['id']} {a['type']} {_short(a['filename'], 40)}"
+            noun = _NOUN.get(str(a["type"]), "attachment")
+            yield f"    - {noun} {_VERBS[noun][1]} {a['id']} {_short(a['filename'], 40)}"
         for a in c.attachments_changed:
+            noun = _NOUN.get(str(a["type"]), "attachment")
             what = [f"{f['field']}" for f in a.get("fields", [])]
             if "body" in a:
                 what.append(f"body md5 {a['body']['before']['md5']} -> {a['body']['after']['md5']}")
-            yield f"    ~ attachment {a['id']} {a['type']}: {', '.join(what)}"
+            verb = _VERBS[noun][2] if "body" in a else "edited"
+            yield f"    ~ {noun} {verb} {a['id']}: {', '.join(what)}"
         for g in c.collaborators_granted:
-            yield f"    + collaborator {_who(g)}"
+            yield f"    + collaborator granted: {_who(g)}"
         for r in c.collaborators_revoked:
-            yield f"    - collaborator {_who(r)}"
+            yield f"    - collaborator revoked: {_who(r)}"
     yield (
         f"{len(d.added)} added, {len(d.removed)} removed, {len(d.changed)} changed, "
         f"{d.unchanged} unchanged ({d.same_record} by identical record), "

@@ -14,9 +14,9 @@ from typing import Any
 
 import orjson
 
-from crawler.archive.blobs import hash_file
+from crawler.archive.refs import hash_file
 from crawler.errors import UsageError
-from crawler.export import EXPORT_FORMAT
+from crawler.read.export import EXPORT_FORMAT
 
 
 @dataclass

@@ -31,17 +31,11 @@ from pathlib import Path
 import orjson
 
 from crawler import __version__
-from crawler.archive import Archive
+from crawler.archive.fs import fsync_dir, os_error, write_file_atomic
 from crawler.errors import UsageError
-from crawler.export import (
-    ExportOptions,
-    ExportResult,
-    WrittenFile,
-    pick_snapshot,
-    write_atomic,
-    write_ndjson_file,
-)
-from crawler.verify_export import ExportCheck, check_file
+from crawler.read.export import ExportOptions, ExportResult, WrittenFile, write_ndjson_file
+from crawler.read.reader import ArchiveReader
+from crawler.read.verify_export import ExportCheck, check_file
 
 BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 ALGORITHMS = ("md5", "sha256")
@@ -116,8 +110,7 @@ def bag_info(
 
 
 def write_bag(
-    archive: Archive,
-    archive_path: Path,
+    reader: ArchiveReader,
     options: ExportOptions,
     bag_dir: Path,
     *,
@@ -125,7 +118,7 @@ def write_bag(
 ) -> ExportResult:
     """Write the export of ``options`` as a BagIt bag at ``bag_dir`` (which must not exist,
     or be an empty directory)."""
-    snapshot = pick_snapshot(archive, options.snapshot_id)
+    snapshot = reader.snapshot(options.snapshot_id)
     if bag_dir.exists() and (not bag_dir.is_dir() or any(bag_dir.iterdir())):
         raise UsageError(f"--bag {bag_dir}: already exists and is not an empty directory")
     parent = bag_dir.parent
@@ -137,14 +130,12 @@ def write_bag(
         data = tmp / "data"
         os.mkdir(data, 0o755)
         opts = replace(options, files_dir=data / "files")
-        result = write_ndjson_file(
-            archive, archive_path, snapshot, opts, data / NDJSON_NAME, base=data
-        )
+        result = write_ndjson_file(reader, snapshot, opts, data / NDJSON_NAME, base=data)
         payload = ([result.ndjson] if result.ndjson else []) + result.files
         tags: list[WrittenFile] = []
 
         def tag(name: str, body: bytes) -> None:
-            md5, sha, size = write_atomic(tmp / name, body)
+            md5, sha, size = write_file_atomic(tmp / name, body)
             tags.append(WrittenFile(name, md5, sha, size))
 
         tag("bagit.txt", BAGIT_TXT)
@@ -156,18 +147,14 @@ def write_bag(
         manifest["base"] = "data"  # paths in it are relative to data/
         tag(EXPORT_MANIFEST, orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n")
         for alg in ALGORITHMS:
-            write_atomic(tmp / f"tagmanifest-{alg}.txt", _manifest_lines(tags, alg, ""))
+            write_file_atomic(tmp / f"tagmanifest-{alg}.txt", _manifest_lines(tags, alg, ""))
         if bag_dir.exists():
             bag_dir.rmdir()  # empty, checked above
         os.rename(tmp, bag_dir)
-        fd = os.open(parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_dir(parent)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise UsageError(f"cannot write the bag {bag_dir}: {exc.strerror or exc}") from None
+        raise os_error(exc, "write the bag", bag_dir) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

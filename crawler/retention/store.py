@@ -1,0 +1,322 @@
+"""``retention.sqlite``: legal holds, stored plans, delete intents and receipts.
+
+A small SQLite file of its own beside ``index.sqlite`` (docs/ARCHIVE.md,
+"Retention"), for three reasons: an archive without it is an archive with no
+holds and no receipts, so every older archive still opens unchanged; a hold can
+be added while a crawl holds the archive's lock (SQLite serialises the two
+writers), and ``apply`` sees it before its next delete; and it runs with
+``synchronous=FULL``, because an intent must be on disk before the DELETE it
+announces is sent.
+
+Nothing in it is ever updated or deleted except an intent, which a receipt
+replaces in the same transaction: triggers refuse any other UPDATE or DELETE,
+so a hold cannot be dropped by accident, only released (a new row, with who
+and when).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from crawler.archive.refs import BlobRef
+from crawler.errors import ArchiveError
+
+FILENAME = "retention.sqlite"
+SCHEMA_VERSION = 1
+SCOPES = ("project", "user", "org")
+KINDS = ("project", "document")
+
+SCHEMA = """
+CREATE TABLE hold_events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  matter TEXT NOT NULL, action TEXT NOT NULL CHECK (action IN ('add', 'release')),
+  scope TEXT CHECK (scope IN ('project', 'user', 'org')), target TEXT,
+  by TEXT NOT NULL, at TEXT NOT NULL, note TEXT);
+CREATE TABLE plans (
+  sha256 TEXT PRIMARY KEY, blob_md5 TEXT NOT NULL, blob_sha256 TEXT NOT NULL,
+  blob_size INTEGER NOT NULL, stored_at TEXT NOT NULL);
+CREATE TABLE intents (
+  kind TEXT NOT NULL, item_id TEXT NOT NULL, plan_sha256 TEXT NOT NULL,
+  at TEXT NOT NULL, path TEXT NOT NULL,
+  PRIMARY KEY (kind, item_id));
+CREATE TABLE receipts (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind TEXT NOT NULL, item_id TEXT NOT NULL, plan_sha256 TEXT NOT NULL,
+  outcome TEXT NOT NULL, at TEXT NOT NULL,
+  blob_md5 TEXT NOT NULL, blob_sha256 TEXT NOT NULL, blob_size INTEGER NOT NULL);
+CREATE INDEX receipts_by_item ON receipts (kind, item_id);
+CREATE TRIGGER hold_events_keep_update BEFORE UPDATE ON hold_events
+  BEGIN SELECT RAISE(ABORT, 'hold events are never changed'); END;
+CREATE TRIGGER hold_events_keep_delete BEFORE DELETE ON hold_events
+  BEGIN SELECT RAISE(ABORT, 'hold events are never deleted'); END;
+CREATE TRIGGER receipts_keep_update BEFORE UPDATE ON receipts
+  BEGIN SELECT RAISE(ABORT, 'receipts are never changed'); END;
+CREATE TRIGGER receipts_keep_delete BEFORE DELETE ON receipts
+  BEGIN SELECT RAISE(ABORT, 'receipts are never deleted'); END;
+CREATE TRIGGER plans_keep_delete BEFORE DELETE ON plans
+  BEGIN SELECT RAISE(ABORT, 'stored plans are never deleted'); END;
+"""
+
+# Outcomes a receipt can state. ``deleted``: the DELETE answered 2xx and a GET then
+# answered 404. ``already_gone``: the item answered 404 before or instead of our
+# DELETE (so nothing was deleted by this run, and nothing is lost: the archive
+# holds it). ``refused``: not sent, or the server refused it (409 and the like).
+OUTCOMES = ("deleted", "already_gone", "refused", "failed")
+DONE_OUTCOMES = ("deleted", "already_gone")
+
+
+@dataclass(frozen=True)
+class HoldEvent:
+    seq: int
+    matter: str
+    action: str  # add | release
+    scope: str | None  # project | user | org (None for a release)
+    target: str | None
+    by: str
+    at: str
+    note: str | None
+
+
+@dataclass(frozen=True)
+class Intent:
+    kind: str
+    item_id: str
+    plan_sha256: str
+    at: str
+    path: str
+
+
+@dataclass(frozen=True)
+class ReceiptRow:
+    seq: int
+    kind: str
+    item_id: str
+    plan_sha256: str
+    outcome: str
+    at: str
+    blob: BlobRef
+
+
+class RetentionStore:
+    """Open with :meth:`open` (creating on first write) or :meth:`open_reader`."""
+
+    def __init__(self, conn: sqlite3.Connection | None, path: Path, *, writable: bool) -> None:
+        self._conn = conn  # None: the file does not exist (a reader of an older archive)
+        self.path = path
+        self.writable = writable
+        self._lock = threading.RLock()
+
+    @classmethod
+    def open(cls, archive_dir: Path) -> RetentionStore:
+        path = Path(archive_dir) / FILENAME
+        create = not path.exists()
+        try:
+            if create:
+                # 0600 from the start: the process may not be running under umask 077.
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 10000")
+            conn.execute("PRAGMA journal_mode = DELETE")
+            conn.execute("PRAGMA synchronous = FULL")
+        except (sqlite3.Error, OSError) as exc:
+            raise ArchiveError(f"cannot open {path}: {exc}") from None
+        store = cls(conn, path, writable=True)
+        try:
+            if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
+                with store._tx() as c:
+                    if c.execute("PRAGMA user_version").fetchone()[0] == 0:
+                        for stmt in SCHEMA.split(";\n"):
+                            if stmt.strip():
+                                c.execute(stmt)
+                        c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            store._check_version()
+        except BaseException:
+            conn.close()
+            raise
+        return store
+
+    @classmethod
+    def open_reader(cls, archive_dir: Path) -> RetentionStore:
+        """Read-only; an archive without the file reads as no holds, no receipts."""
+        path = Path(archive_dir) / FILENAME
+        if not path.exists():
+            return cls(None, path, writable=False)
+        uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+        try:
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 10000")
+        except sqlite3.Error as exc:
+            raise ArchiveError(f"cannot open {path}: {exc}") from None
+        store = cls(conn, path, writable=False)
+        store._check_version()
+        return store
+
+    def _check_version(self) -> None:
+        version = self._rows("PRAGMA user_version")[0][0]
+        if version != SCHEMA_VERSION:
+            raise ArchiveError(
+                f"{self.path} has schema version {version}; this crawler reads {SCHEMA_VERSION}"
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> RetentionStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        if not self.writable or self._conn is None:
+            raise ArchiveError(f"{self.path} is open read-only")
+        conn = self._conn
+        with self._lock:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                raise ArchiveError(f"{self.path}: {exc}") from None
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        if self._conn is None:
+            return []
+        with self._lock:
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise ArchiveError(f"{self.path}: {exc}") from None
+
+    def integrity_check(self) -> list[str]:
+        return [r[0] for r in self._rows("PRAGMA integrity_check")] or ["ok"]
+
+    # -- holds -------------------------------------------------------------------------------
+
+    def add_hold(
+        self, matter: str, targets: Sequence[tuple[str, str]], *, by: str, at: str, note: str | None
+    ) -> None:
+        for scope, _ in targets:
+            if scope not in SCOPES:
+                raise ValueError(f"unknown hold scope {scope!r}")
+        with self._tx() as c:
+            c.executemany(
+                "INSERT INTO hold_events (matter, action, scope, target, by, at, note) "
+                "VALUES (?, 'add', ?, ?, ?, ?, ?)",
+                [(matter, scope, target, by, at, note) for scope, target in targets],
+            )
+
+    def release_hold(self, matter: str, *, by: str, at: str, note: str | None) -> None:
+        with self._tx() as c:
+            c.execute(
+                "INSERT INTO hold_events (matter, action, by, at, note) "
+                "VALUES (?, 'release', ?, ?, ?)",
+                (matter, by, at, note),
+            )
+
+    def hold_events(self) -> list[HoldEvent]:
+        rows = self._rows(
+            "SELECT seq, matter, action, scope, target, by, at, note FROM hold_events ORDER BY seq"
+        )
+        return [HoldEvent(*r) for r in rows]
+
+    # -- plans -------------------------------------------------------------------------------
+
+    def add_plan(self, sha256: str, blob: BlobRef, *, at: str) -> None:
+        with self._tx() as c:
+            c.execute(
+                "INSERT OR IGNORE INTO plans (sha256, blob_md5, blob_sha256, blob_size, stored_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (sha256, blob.md5, blob.sha256, blob.size, at),
+            )
+
+    def plans(self) -> dict[str, BlobRef]:
+        rows = self._rows("SELECT sha256, blob_md5, blob_sha256, blob_size FROM plans")
+        return {r[0]: BlobRef(r[1], r[2], r[3]) for r in rows}
+
+    # -- intents and receipts ----------------------------------------------------------------
+
+    def add_intent(self, intent: Intent) -> None:
+        """Durable before the DELETE is sent; refused if one is already open for the item."""
+        with self._tx() as c:
+            try:
+                c.execute(
+                    "INSERT INTO intents (kind, item_id, plan_sha256, at, path) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (intent.kind, intent.item_id, intent.plan_sha256, intent.at, intent.path),
+                )
+            except sqlite3.IntegrityError:
+                raise ArchiveError(
+                    f"an unfinished delete of {intent.kind} {intent.item_id} is already recorded"
+                ) from None
+
+    def intents(self) -> list[Intent]:
+        rows = self._rows("SELECT kind, item_id, plan_sha256, at, path FROM intents ORDER BY at")
+        return [Intent(*r) for r in rows]
+
+    def drop_intent(self, kind: str, item_id: str) -> None:
+        """An intent whose DELETE was never sent (a later GET found the item still there)."""
+        with self._tx() as c:
+            c.execute("DELETE FROM intents WHERE kind = ? AND item_id = ?", (kind, item_id))
+
+    def add_receipt(
+        self, kind: str, item_id: str, plan_sha256: str, outcome: str, at: str, blob: BlobRef
+    ) -> None:
+        """The receipt row (its blob already durable) and the intent's end, in one transaction."""
+        if outcome not in OUTCOMES:
+            raise ValueError(f"unknown receipt outcome {outcome!r}")
+        with self._tx() as c:
+            c.execute(
+                "INSERT INTO receipts (kind, item_id, plan_sha256, outcome, at, blob_md5, "
+                "blob_sha256, blob_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (kind, item_id, plan_sha256, outcome, at, blob.md5, blob.sha256, blob.size),
+            )
+            c.execute("DELETE FROM intents WHERE kind = ? AND item_id = ?", (kind, item_id))
+
+    def receipts(self, kind: str | None = None, item_id: str | None = None) -> list[ReceiptRow]:
+        sql = (
+            "SELECT seq, kind, item_id, plan_sha256, outcome, at, blob_md5, blob_sha256, "
+            "blob_size FROM receipts"
+        )
+        where, params = [], []
+        if kind is not None:
+            where.append("kind = ?")
+            params.append(kind)
+        if item_id is not None:
+            where.append("item_id = ?")
+            params.append(item_id)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = self._rows(sql + " ORDER BY seq", params)
+        return [
+            ReceiptRow(r[0], r[1], r[2], r[3], r[4], r[5], BlobRef(r[6], r[7], r[8])) for r in rows
+        ]
+
+    def done_receipt(self, kind: str, item_id: str) -> ReceiptRow | None:
+        """The receipt that shows this item deleted (or found gone), if any."""
+        for row in self.receipts(kind, item_id):
+            if row.outcome in DONE_OUTCOMES:
+                return row
+        return None
