@@ -43,7 +43,7 @@ class VirtualClock:
                 self.spins = 0
             else:
                 # A real clock moves on while the loop spins; a virtual one must too.
-                # Float residue in aiolimiter's bucket (~1e-16) can schedule a wake-up
+                # Float residue in the limiter's spacing (~1e-16) can schedule a wake-up
                 # below the loop's clock resolution: "ready now" forever while virtual
                 # time stands still (whether it happens depends on the magnitude of
                 # loop.time(), i.e. the machine's uptime). Only a long spin ticks, so
