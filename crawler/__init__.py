@@ -8,11 +8,14 @@ each step has one owner::
                             │   └─> bounded queue                            ├─ index     SQLite catalogue, run state
                             │ project, bodies: detail, attachments,          ├─ records   the one project-record codec
                             │   collaborators, documents, files              ├─ manifest  snapshots/<id>.json, written last
+                            │ feed: what changed since the last snapshot     ├─ feed_rows the feed's position and events
                             │ stats, manifest                                └─ repository Archive: blobs, then rows
                             └─> api: endpoints ─> client ─> limiter (one per run, every request)
                                                     └─ retry policy, error mapping
 
-    read: reader (the offline read model) ─> export, bag, diff, status, snapshots
+    read: reader (the offline read model) ─> export, bag, diff, status, snapshots,
+          search (indexer ─> search.sqlite), web desk (crawler serve)
+    retention: holds, plan (reader + fresh reads + feed) ─> apply (delete key) ─> receipts
 
 1. ``cli`` / ``commands.archive`` parse flags; ``config`` merges defaults <
    TOML < environment < flags into one frozen ``Settings`` and rejects bad
@@ -98,17 +101,18 @@ Modules, one job each::
     read/verify         fast and full integrity checks of an archive
     read/verify_export  a recipient's check of an export against its manifest
     read/diff           what changed between two snapshots
+    read/searchindex    search.sqlite: the search index's one codec (FTS5 words + trigrams)
+    read/indexer        archive -> search index, once per record and per text (crawl's last step)
+    read/query, search  query -> set algebra over bodies -> ranked, filtered hits with snippets
+    read/searching      what search and the desk share: snapshot choice, filters, the project list
+    read/presets        DLP patterns (--preset secrets)
+    read/web/*          crawler serve: the read-only desk (aiohttp, Jinja2, no script)
     retention/store     retention.sqlite: append-only holds and receipts, stored plans, intents
     retention/holds, select, rules, changes   holds in force, the selection, eligibility (pure)
     retention/facts, check, feed   an item's archived copy and re-hash, fresh read, feed
     retention/plan, planner        the plan codec (own sha256); ``retention plan`` (never deletes)
     retention/apply, receipts      ``retention apply``: intent, DELETE, confirm, receipt
     retention/audit, ledger, report   verify's receipt checks; deletions in manifests; tables
-    read/searchindex    search.sqlite: the search index's one codec (FTS5 words + trigrams)
-    read/indexer        archive -> search index, once per record and per text (crawl's last step)
-    read/query, search  query -> set algebra over bodies -> ranked, filtered hits with snippets
-    read/presets        DLP patterns (--preset secrets)
-    read/web/*          crawler serve: the read-only desk (aiohttp, Jinja2, no script)
     progress            live bar with ETA, log lines (text/json)
     summary             sizes, durations, the pace against the budget, the final summary
     simulator/*         the local Compliance API: dataset, endpoints, activity feed, faults, mutations
