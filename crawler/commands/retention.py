@@ -26,10 +26,10 @@ from typing import Any
 import orjson
 
 from crawler import app, loop
+from crawler.canonical import rfc3339
 from crawler.config import Settings, add_crawl_arguments, build_settings
 from crawler.errors import UsageError
 from crawler.retention.plan import HASH_KEY, decode_plan, write_plan
-from crawler.retention.planner import rfc3339
 from crawler.retention.receipts import DELETE_KEY_ENV
 from crawler.retention.report import apply_totals, plan_table, plan_totals
 from crawler.retention.select import (

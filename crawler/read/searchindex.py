@@ -26,10 +26,10 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
+from crawler.canonical import utc_now
 from crawler.errors import ArchiveError
 
 __all__ = [
@@ -132,10 +132,6 @@ MEMBER_SORTS = {
 }
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 class SearchIndex:
     """``search.sqlite``: open with :meth:`open_writer` or :meth:`open_reader`."""
 
@@ -160,7 +156,7 @@ class SearchIndex:
                         if stmt.strip():
                             c.execute(stmt)
                     c.execute(
-                        "INSERT INTO meta VALUES ('format', '1'), ('created_at', ?)", (_now(),)
+                        "INSERT INTO meta VALUES ('format', '1'), ('created_at', ?)", (utc_now(),)
                     )
                     c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             else:
@@ -358,5 +354,5 @@ class SearchIndex:
         """The snapshot is whole in the index. Inside ``tx()``, with its last members."""
         self.conn.execute(
             "INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)",
-            (snapshot_id, manifest_sha256, _now()),
+            (snapshot_id, manifest_sha256, utc_now()),
         )
