@@ -180,7 +180,9 @@ class Applier:
         return self.reader.document_path(item.id)
 
     async def finish(self, item: PlanItem, outcome: str, ex: Exchange) -> None:
-        await store_receipt(self.archive, self.store, item, self.plan_sha256, outcome, ex, utc_now())
+        await store_receipt(
+            self.archive, self.store, item, self.plan_sha256, outcome, ex, utc_now()
+        )
         why = "; ".join(f"{r.code}: {r.detail}" for r in ex.reasons)
         rid = (ex.response or {}).get("request_id")
         line = f"{outcome:<12} {item.kind:<8} {item.id}" + (f"  request-id {rid}" if rid else "")
