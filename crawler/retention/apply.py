@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from crawler.api.endpoints import ComplianceApi
@@ -69,12 +70,17 @@ class Applier:
     def plan_sha256(self) -> str:
         return str(self.plan[HASH_KEY])
 
+    @cached_property
+    def archived(self) -> ArchiveReader:
+        """One read model for the run (made after this run's plan is stored)."""
+        return ArchiveReader(self.archive)
+
     async def run(self) -> ApplyResult:
         stored = await self.archive.blobs.put(self.plan_bytes, "plan")
         self.store.add_plan(self.plan_sha256, stored.ref, at=utc_now())
         items = plan_items(self.plan)
         await self.reconcile(items)
-        facts = ArchiveFacts(ArchiveReader(self.archive))
+        facts = ArchiveFacts(self.archived)
         feed = FeedWatch(self.reader, _oldest(items, facts))
         await feed.load()
         checker = Checker(facts, self.store, self.reader, feed)
@@ -230,9 +236,7 @@ class Applier:
         ref = self.store.plans().get(intent.plan_sha256)
         if ref is None:
             return None
-        other = decode_plan(
-            ArchiveReader(self.archive).read_blob(ref), f"stored plan {intent.plan_sha256}"
-        )
+        other = decode_plan(self.archived.read_blob(ref), f"stored plan {intent.plan_sha256}")
         for item in plan_items(other):
             if (item.kind, item.id) == (intent.kind, intent.item_id):
                 return item
