@@ -221,10 +221,6 @@ class SearchIndex:
             out[table] = int(self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
         return out
 
-    def body_text(self, body_id: int) -> str | None:
-        row = self.conn.execute("SELECT text FROM bodies WHERE id = ?", (body_id,)).fetchone()
-        return None if row is None else str(row[0])
-
     # -- writing ----------------------------------------------------------------------------------
 
     def add_record(
