@@ -22,6 +22,7 @@ Public API (stable: other modules build on these names)::
     reader.organizations(id)        -> [organization uuid]
     reader.record(row)              -> Record | None  (archive.records.Record)
     reader.project(row)             -> ProjectData    record + parsed response blobs
+    reader.project_with(row, record) -> ProjectData   the same, the record already read
     reader.projects(id, where=None) -> Iterator[ProjectData]
     reader.read_blob(ref)     -> bytes    size and md5 checked
     reader.json_blob(ref)     -> Any      read_blob, parsed
@@ -216,7 +217,10 @@ class ArchiveReader:
 
     def project(self, row: ProjectRow) -> ProjectData:
         """Parse a project's record and the response blobs it names."""
-        record = self.record(row)
+        return self.project_with(row, self.record(row))
+
+    def project_with(self, row: ProjectRow, record: Record | None) -> ProjectData:
+        """:meth:`project` for a record the caller has already read (``record(row)``)."""
         data = ProjectData(row, record, None, None, None, {}, {})
         if record is None:
             return data
