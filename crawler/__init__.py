@@ -89,6 +89,7 @@ Modules, one job each::
     crawl/manifest      the snapshot manifest, written last
     archive/refs, fs    BlobRef and hashing; atomic writes, fsync, umask, lock (leaves)
     archive/layout      the marker, fixed names, snapshot ids
+    archive/sqlite      connecting, schema scripts, write transactions (all three .sqlite files)
     archive/schema, db, blob_rows, project_pages, index   the SQLite catalogue: SQL, queries
     archive/blobs       BlobStore: md5-named files, streamed, deduplicated, collisions kept
     archive/records     the one project-record codec (records_read: typed accessors)

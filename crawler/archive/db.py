@@ -11,12 +11,12 @@ import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Self
-from urllib.parse import quote
 
 from crawler.archive.schema import FEED_SCHEMA, SCHEMA, SCHEMA_VERSION, instant_key
+from crawler.archive.sqlite import connect, run_script, transaction
 from crawler.canonical import utc_now
 from crawler.errors import ArchiveError, DiskFullError
 
@@ -39,7 +39,7 @@ class Database:
     @classmethod
     def open_writer(cls, path: Path, *, create: bool) -> Self:
         try:
-            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            conn = connect(path)
         except sqlite3.Error as exc:
             raise _db_error(exc, path) from exc
         index = cls(conn, path, writable=True)
@@ -50,10 +50,7 @@ class Database:
                 conn.execute("PRAGMA synchronous = NORMAL")
             if create:
                 with index._tx() as c:
-                    # Statement by statement: executescript() would COMMIT on its own.
-                    for stmt in SCHEMA.split(";"):
-                        if stmt.strip():
-                            c.execute(stmt)
+                    run_script(c, SCHEMA)
                     c.execute(
                         "INSERT INTO meta (key, value) VALUES ('format', '1'), ('created_at', ?)",
                         (utc_now(),),
@@ -61,9 +58,7 @@ class Database:
                     c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             index._check_version()
             with index._tx() as c:
-                for stmt in FEED_SCHEMA.split(";"):
-                    if stmt.strip():
-                        c.execute(stmt)
+                run_script(c, FEED_SCHEMA)
         except BaseException:
             conn.close()
             raise
@@ -78,13 +73,11 @@ class Database:
         """
         if not path.is_file():
             raise ArchiveError(f"damaged archive: {path} is missing")
-        uri = f"file:{quote(str(path.resolve()))}?mode=ro"
-        if _wal_without_shm(path):
-            # WAL mode but no -shm: no writer is alive and no WAL is pending (a writer from
-            # before rollback-on-close). mode=ro would create -wal/-shm; immutable doesn't.
-            uri += "&immutable=1"
+        # WAL mode but no -shm: no writer is alive and no WAL is pending (a writer from
+        # before rollback-on-close). mode=ro would create -wal/-shm; immutable doesn't.
+        immutable = _wal_without_shm(path)
         try:
-            conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            conn = connect(path, read_only=True, immutable=immutable)
         except sqlite3.Error as exc:
             raise _db_error(exc, path) from exc
         index = cls(conn, path, writable=False)
@@ -116,24 +109,11 @@ class Database:
 
     # -- plumbing ----------------------------------------------------------------------------
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
+    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
         """One small write transaction; sqlite errors become archive errors."""
         if not self.writable:
             raise ArchiveError(f"index {self.path} is open read-only")
-        with self._lock:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._conn
-                except BaseException:
-                    self._conn.execute("ROLLBACK")
-                    raise
-                self._conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise _db_error(exc, self.path) from exc
+        return transaction(self._conn, self._lock, lambda exc: _db_error(exc, self.path))
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         with self._lock:

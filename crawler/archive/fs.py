@@ -25,6 +25,7 @@ __all__ = [
     "AtomicFile",
     "atomic_write",
     "atomic_write_chunks",
+    "commit_file",
     "fsync_dir",
     "hold_private_umask",
     "make_dir",
@@ -103,6 +104,23 @@ def atomic_write_chunks(tmp_dir: Path, dest: Path, chunks: Iterable[bytes]) -> s
             raise os_error(exc, "write", dest) from exc
         raise
     return digest.hexdigest()
+
+
+def commit_file(tmp: Path, dest: Path) -> None:
+    """Make a file written elsewhere (SQLite's, say) durable as ``dest``: fsync, rename, dir.
+
+    On failure ``tmp`` is left for the caller, who knows its companions (a journal).
+    """
+    try:
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, dest)
+        fsync_dir(dest.parent)
+    except OSError as exc:
+        raise os_error(exc, "write", dest) from exc
 
 
 def write_all(fd: int, data: bytes | memoryview) -> None:

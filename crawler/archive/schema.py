@@ -150,6 +150,18 @@ class SnapshotRow:
     stats: dict[str, Any] | None
     manifest_sha256: str | None
 
+    def summary(self) -> dict[str, Any]:
+        """What a listing or an export says of the snapshot (``crawler snapshots``, export)."""
+        return {
+            "id": self.id,
+            "status": self.status,
+            "incremental": self.incremental,
+            "parent_id": self.parent_id,
+            "filters": self.filters,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+        }
+
 
 @dataclass
 class ProjectRow:

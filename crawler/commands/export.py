@@ -22,6 +22,7 @@ import os
 import sys
 from pathlib import Path
 
+from crawler.archive.index import FINISHED_STATUSES
 from crawler.canonical import parse_instant
 from crawler.config import add_archive_argument, archive_path_from, parse_timestamp
 from crawler.errors import UsageError
@@ -158,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _warn_unfinished(reader: ArchiveReader, snapshot_id: str | None) -> None:
     snap = reader.snapshot(snapshot_id)
-    if snap.status not in ("complete", "partial"):
+    if snap.status not in FINISHED_STATUSES:
         print(
             f"crawler: warning: snapshot {snap.id} is {snap.status}: projects not yet fetched "
             "are exported with details, attachments and collaborators null",

@@ -18,14 +18,13 @@ import getpass
 import socket
 import sys
 from dataclasses import asdict
-from pathlib import Path
 
 import orjson
 
-from crawler.archive import MARKER, read_marker
 from crawler.canonical import utc_now
 from crawler.config import add_archive_argument, archive_path_from
-from crawler.errors import ArchiveError, UsageError
+from crawler.errors import UsageError
+from crawler.read.reader import require_archive
 from crawler.retention.holds import active_holds, matters
 from crawler.retention.select import check_id
 from crawler.retention.store import RetentionStore
@@ -72,18 +71,9 @@ def _matter(value: str) -> str:
     return text
 
 
-def _check_archive(path: Path) -> None:
-    if not (path / MARKER).exists():
-        raise UsageError(f"{path} is not a crawler archive (no {MARKER} marker)")
-    try:
-        read_marker(path)
-    except ArchiveError as exc:
-        raise UsageError(str(exc)) from None
-
-
 def run(args: argparse.Namespace) -> int:
     path = archive_path_from(args)
-    _check_archive(path)
+    require_archive(path)
     if args.hold_command == "list":
         with RetentionStore.open_reader(path) as store:
             return _list(store, show_all=args.all, as_json=args.json)

@@ -13,7 +13,7 @@ import sys
 from crawler.archive import Archive
 from crawler.config import add_archive_argument, archive_path_from
 from crawler.read import indexer
-from crawler.read.reader import ArchiveReader
+from crawler.read.reader import ArchiveReader, require_archive
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     path = archive_path_from(args)
-    ArchiveReader.open(path).close()  # not an archive at all: a usage error, nothing created
+    require_archive(path)  # not an archive at all: a usage error, nothing created
 
     def log(line: str) -> None:
         if not args.quiet:

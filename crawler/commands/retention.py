@@ -26,10 +26,10 @@ from typing import Any
 import orjson
 
 from crawler import app, loop
+from crawler.canonical import rfc3339
 from crawler.config import Settings, add_crawl_arguments, build_settings
 from crawler.errors import UsageError
-from crawler.retention.plan import HASH_KEY, decode_plan, write_plan
-from crawler.retention.planner import rfc3339
+from crawler.retention.plan import HASH_KEY, read_plan, write_plan
 from crawler.retention.receipts import DELETE_KEY_ENV
 from crawler.retention.report import apply_totals, plan_table, plan_totals
 from crawler.retention.select import (
@@ -80,11 +80,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--max-deletes must be at least 1, got {args.max_deletes}")
     settings = build_settings(args)
     delete_key = delete_key_from(os.environ, settings.api_key)
-    try:
-        plan_bytes = Path(args.plan).read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read the plan {args.plan}: {exc.strerror}") from None
-    plan = decode_plan(plan_bytes, f"plan {args.plan}")
+    plan, plan_bytes = read_plan(args.plan)
     return loop.run(_apply(settings, delete_key, plan, plan_bytes, args.max_deletes))
 
 

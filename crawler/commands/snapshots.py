@@ -27,13 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def describe(reader: ArchiveReader, snap: SnapshotRow) -> dict[str, Any]:
     by_state = reader.state_counts(snap.id)
     row: dict[str, Any] = {
-        "id": snap.id,
-        "status": snap.status,
-        "incremental": snap.incremental,
-        "parent_id": snap.parent_id,
-        "filters": snap.filters,
-        "started_at": snap.started_at,
-        "finished_at": snap.finished_at,
+        **snap.summary(),
         "projects": sum(by_state.values()),
         "by_state": by_state,
         "list_pages": snap.list_pages,
@@ -71,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         kind = f"incremental from {row['parent_id']}" if row["incremental"] else "full"
         print(f"{row['id']}  {row['status']:<9} {kind}")
         print(f"  started  {row['started_at']}  finished {row['finished_at'] or '-'}")
-        print(f"  filters  {_filters(row['filters'])}")
+        print(f"  filters  {filters_text(row['filters'])}")
         states = ", ".join(f"{k} {v}" for k, v in sorted(row["by_state"].items())) or "none"
         print(f"  projects {row['projects']}: {states}")
         manifest = row["manifest"]
@@ -89,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _filters(filters: dict[str, Any]) -> str:
+def filters_text(filters: dict[str, Any]) -> str:
+    """A snapshot's filters on one line (shared with ``crawler status``)."""
     parts = [f"{k}={v}" for k, v in filters.items() if v not in (None, [], ())]
     return " ".join(parts) or "(none: every project the key can see)"

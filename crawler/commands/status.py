@@ -6,6 +6,7 @@ import argparse
 
 import orjson
 
+from crawler.commands.snapshots import filters_text
 from crawler.config import add_archive_argument, archive_path_from
 from crawler.read.reader import ArchiveReader
 
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
             print(
                 f"{snap.id}  {snap.status:<10} started {snap.started_at}  finished {snap.finished_at or '-'}"
             )
-            print(f"  filters  {_filters(snap.filters)}")
+            print(f"  filters  {filters_text(snap.filters)}")
             states = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none yet"
             print(f"  projects {total} listed in {snap.list_pages} pages: {states}")
             if snap.status == "running":
@@ -53,8 +54,3 @@ def run(args: argparse.Namespace) -> int:
                     f"{snap.watermark or 'the start'}; rerun `crawler archive` with the same filters to resume"
                 )
     return 0
-
-
-def _filters(filters: dict[str, object]) -> str:
-    parts = [f"{k}={v}" for k, v in filters.items() if v not in (None, [], ())]
-    return " ".join(parts) or "(none: every project the key can see)"

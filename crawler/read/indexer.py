@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler.archive import Archive
+from crawler.archive.fs import commit_file
 from crawler.archive.index import (
     FINISHED_STATUSES,
     PROJECT_STATES,
@@ -99,12 +100,7 @@ def rebuild(reader: ArchiveReader, log: Callable[[str], None] | None = None) -> 
     tmp = Path(reader.path) / "tmp" / f"search-{os.urandom(6).hex()}.sqlite"
     try:
         stats = update(reader, tmp, log)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, dest)
+        commit_file(tmp, dest)
     finally:
         for suffix in ("", "-journal"):
             Path(str(tmp) + suffix).unlink(missing_ok=True)

@@ -8,6 +8,7 @@ Public API (stable: other modules build on these names)::
 
     reader = ArchiveReader.open(path)       # UsageError (exit 2) if not an archive;
     with reader: ...                         #   ArchiveError (exit 1) if damaged
+    require_archive(path)                    # the same UsageError, without opening it
     reader.path
     reader.snapshots()        -> list[SnapshotRow]   every snapshot, oldest first
     reader.snapshot(id=None)  -> SnapshotRow          named, or the latest finished
@@ -21,6 +22,7 @@ Public API (stable: other modules build on these names)::
     reader.organizations(id)        -> [organization uuid]
     reader.record(row)              -> Record | None  (archive.records.Record)
     reader.project(row)             -> ProjectData    record + parsed response blobs
+    reader.project_with(row, record) -> ProjectData   the same, the record already read
     reader.projects(id, where=None) -> Iterator[ProjectData]
     reader.read_blob(ref)     -> bytes    size and md5 checked
     reader.json_blob(ref)     -> Any      read_blob, parsed
@@ -46,14 +48,13 @@ from typing import Any, BinaryIO
 import orjson
 
 from crawler.archive import MARKER, Archive, ProjectRow, SnapshotRow, read_marker
-from crawler.archive.fs import os_error
 from crawler.archive.index import instant_key
 from crawler.archive.project_pages import PROJECT_SORTS, ProjectQuery
 from crawler.archive.records import Fetch, Record
-from crawler.archive.refs import BlobRef, check_ref
+from crawler.archive.refs import BlobRef
 from crawler.errors import ArchiveError, UsageError
 
-__all__ = ["ArchiveReader", "ProjectData", "RowFilter"]
+__all__ = ["ArchiveReader", "ProjectData", "RowFilter", "require_archive"]
 
 RowFilter = Callable[[ProjectRow], bool]
 
@@ -90,6 +91,20 @@ class ProjectData:
         return self.record is not None
 
 
+def require_archive(path: Path) -> None:
+    """Refuse, as a usage error (exit 2), a path that is not an archive at all."""
+    if not path.exists():
+        raise UsageError(f"archive {path} does not exist")
+    if not path.is_dir():
+        raise UsageError(f"{path} is not a directory, so not a crawler archive")
+    if not (path / MARKER).exists():
+        raise UsageError(f"{path} is not a crawler archive (no {MARKER} marker)")
+    try:
+        read_marker(path)
+    except ArchiveError as exc:
+        raise UsageError(str(exc)) from None
+
+
 class ArchiveReader:
     """An archive opened read-only for the offline commands (see the module docstring)."""
 
@@ -97,7 +112,7 @@ class ArchiveReader:
         self.archive = archive
         self.path = archive.path
         self._index = archive.index
-        self._blobs_dir = archive.path / "blobs"
+        self._store = archive.blobs.store
         # Collisions are rare: knowing them all up front saves a query per blob read.
         self._variants = archive.index.variant_blobs()
         self._up_to: dict[str, list[str]] = {}  # snapshot id -> it and the snapshots before it
@@ -108,16 +123,7 @@ class ArchiveReader:
     def open(cls, path: Path) -> ArchiveReader:
         """Open read-only. Not an archive at all is a usage error (exit 2), damage is exit 1."""
         path = Path(path)
-        if not path.exists():
-            raise UsageError(f"archive {path} does not exist")
-        if not path.is_dir():
-            raise UsageError(f"{path} is not a directory, so not a crawler archive")
-        if not (path / MARKER).exists():
-            raise UsageError(f"{path} is not a crawler archive (no {MARKER} marker)")
-        try:
-            read_marker(path)
-        except ArchiveError as exc:
-            raise UsageError(str(exc)) from None
+        require_archive(path)
         return cls(Archive.open_for_reading(path))
 
     def close(self) -> None:
@@ -211,7 +217,10 @@ class ArchiveReader:
 
     def project(self, row: ProjectRow) -> ProjectData:
         """Parse a project's record and the response blobs it names."""
-        record = self.record(row)
+        return self.project_with(row, self.record(row))
+
+    def project_with(self, row: ProjectRow, record: Record | None) -> ProjectData:
+        """:meth:`project` for a record the caller has already read (``record(row)``)."""
         data = ProjectData(row, record, None, None, None, {}, {})
         if record is None:
             return data
@@ -254,25 +263,12 @@ class ArchiveReader:
     # -- blobs -----------------------------------------------------------------------------------
 
     def blob_path(self, ref: BlobRef) -> Path:
-        check_ref(ref)
-        shard = self._blobs_dir / ref.md5[:2]
-        if (ref.md5, ref.sha256) in self._variants:
-            return shard / f"{ref.md5}.{ref.sha256}"
-        return shard / ref.md5
+        return self._store.path_of(ref, (ref.md5, ref.sha256) in self._variants)
 
     def read_blob(self, ref: BlobRef) -> bytes:
         """A blob's bytes, refused unless their size and md5 are the ones ``ref`` names."""
         path = self.blob_path(ref)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise ArchiveError(f"blob {ref.md5} is missing ({path})") from None
-        except OSError as exc:
-            raise os_error(exc, "read", path) from exc
-        if len(data) != ref.size:
-            raise ArchiveError(
-                f"blob {ref.md5} is damaged ({path}): {len(data)} bytes, expected {ref.size}"
-            )
+        data = self._store.read(path, ref)
         if hashlib.md5(data).hexdigest() != ref.md5:
             raise ArchiveError(
                 f"blob {ref.md5} is damaged ({path}): its bytes do not match their md5"
@@ -290,10 +286,4 @@ class ArchiveReader:
 
     def open_blob(self, ref: BlobRef) -> BinaryIO:
         """The blob's file, for streaming; the caller checks the bytes it copies."""
-        path = self.blob_path(ref)
-        try:
-            return open(path, "rb")
-        except FileNotFoundError:
-            raise ArchiveError(f"blob {ref.md5} is missing ({path})") from None
-        except OSError as exc:
-            raise os_error(exc, "read", path) from exc
+        return self._store.open(self.blob_path(ref), ref)

@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import quote
 
+from crawler.archive.sqlite import connect, immediate, run_script, user_version
+from crawler.canonical import utc_now
 from crawler.errors import ArchiveError
 
 __all__ = [
@@ -132,10 +132,6 @@ MEMBER_SORTS = {
 }
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 class SearchIndex:
     """``search.sqlite``: open with :meth:`open_writer` or :meth:`open_reader`."""
 
@@ -147,20 +143,18 @@ class SearchIndex:
     def open_writer(cls, path: Path) -> SearchIndex:
         """Open for update, creating the file and its schema when missing."""
         try:
-            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            conn = connect(path)
             conn.execute("PRAGMA busy_timeout = 10000")
             # A rollback journal, not WAL: a read-only opener (crawler serve) never creates
             # -wal/-shm files in the archive.
             conn.execute("PRAGMA journal_mode = DELETE")
             index = cls(conn, path)
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            version = user_version(conn)
             if version == 0:
                 with index.tx() as c:
-                    for stmt in SCHEMA.split(";"):
-                        if stmt.strip():
-                            c.execute(stmt)
+                    run_script(c, SCHEMA)
                     c.execute(
-                        "INSERT INTO meta VALUES ('format', '1'), ('created_at', ?)", (_now(),)
+                        "INSERT INTO meta VALUES ('format', '1'), ('created_at', ?)", (utc_now(),)
                     )
                     c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             else:
@@ -175,15 +169,10 @@ class SearchIndex:
         if not path.is_file():
             return None
         try:
-            conn = sqlite3.connect(
-                f"file:{quote(str(path.resolve()))}?mode=ro",
-                uri=True,
-                isolation_level=None,
-                check_same_thread=False,
-            )
+            conn = connect(path, read_only=True)
             conn.execute("PRAGMA busy_timeout = 10000")
             index = cls(conn, path)
-            index._check_version(conn.execute("PRAGMA user_version").fetchone()[0])
+            index._check_version(user_version(conn))
         except sqlite3.Error as exc:
             raise ArchiveError(f"search index {path}: {exc}; rebuild it: crawler reindex") from exc
         return index
@@ -205,15 +194,8 @@ class SearchIndex:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextmanager
-    def tx(self) -> Iterator[sqlite3.Connection]:
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+    def tx(self) -> AbstractContextManager[sqlite3.Connection]:
+        return immediate(self.conn)
 
     # -- what is there ----------------------------------------------------------------------------
 
@@ -238,10 +220,6 @@ class SearchIndex:
         for table in ("bodies", "records", "occurrences", "members", "snapshots"):
             out[table] = int(self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
         return out
-
-    def body_text(self, body_id: int) -> str | None:
-        row = self.conn.execute("SELECT text FROM bodies WHERE id = ?", (body_id,)).fetchone()
-        return None if row is None else str(row[0])
 
     # -- writing ----------------------------------------------------------------------------------
 
@@ -358,5 +336,5 @@ class SearchIndex:
         """The snapshot is whole in the index. Inside ``tx()``, with its last members."""
         self.conn.execute(
             "INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)",
-            (snapshot_id, manifest_sha256, _now()),
+            (snapshot_id, manifest_sha256, utc_now()),
         )

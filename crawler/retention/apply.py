@@ -22,13 +22,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from crawler.api.endpoints import ComplianceApi
 from crawler.api.model import Fetched
 from crawler.archive import Archive
 from crawler.archive.index import instant_key
+from crawler.canonical import utc_now
 from crawler.errors import FatalError, GoneError, RejectedError, SkipItemError
 from crawler.read.reader import ArchiveReader
 from crawler.retention.check import Checker
@@ -38,10 +39,6 @@ from crawler.retention.plan import HASH_KEY, PlanItem, decode_plan, plan_items
 from crawler.retention.receipts import DELETE_KEY_ENV, Exchange, store_receipt
 from crawler.retention.rules import Reason, decide
 from crawler.retention.store import Intent, RetentionStore
-
-
-def utcnow() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass
@@ -73,12 +70,17 @@ class Applier:
     def plan_sha256(self) -> str:
         return str(self.plan[HASH_KEY])
 
+    @cached_property
+    def archived(self) -> ArchiveReader:
+        """One read model for the run (made after this run's plan is stored)."""
+        return ArchiveReader(self.archive)
+
     async def run(self) -> ApplyResult:
         stored = await self.archive.blobs.put(self.plan_bytes, "plan")
-        self.store.add_plan(self.plan_sha256, stored.ref, at=utcnow())
+        self.store.add_plan(self.plan_sha256, stored.ref, at=utc_now())
         items = plan_items(self.plan)
         await self.reconcile(items)
-        facts = ArchiveFacts(ArchiveReader(self.archive))
+        facts = ArchiveFacts(self.archived)
         feed = FeedWatch(self.reader, _oldest(items, facts))
         await feed.load()
         checker = Checker(facts, self.store, self.reader, feed)
@@ -108,7 +110,7 @@ class Applier:
         if reasons:
             await self.finish(item, "refused", Exchange(reasons=reasons))
             return
-        intent_at = utcnow()
+        intent_at = utc_now()
         ex = Exchange(intent_at=intent_at)
         path = self.path_of(item)
         self.store.add_intent(Intent(item.kind, item.id, self.plan_sha256, intent_at, path))
@@ -184,7 +186,9 @@ class Applier:
         return self.reader.document_path(item.id)
 
     async def finish(self, item: PlanItem, outcome: str, ex: Exchange) -> None:
-        await store_receipt(self.archive, self.store, item, self.plan_sha256, outcome, ex, utcnow())
+        await store_receipt(
+            self.archive, self.store, item, self.plan_sha256, outcome, ex, utc_now()
+        )
         why = "; ".join(f"{r.code}: {r.detail}" for r in ex.reasons)
         rid = (ex.response or {}).get("request_id")
         line = f"{outcome:<12} {item.kind:<8} {item.id}" + (f"  request-id {rid}" if rid else "")
@@ -223,7 +227,7 @@ class Applier:
 
     async def store_reconciled(self, item: PlanItem, intent: Intent, ex: Exchange) -> None:
         await store_receipt(
-            self.archive, self.store, item, intent.plan_sha256, "deleted", ex, utcnow()
+            self.archive, self.store, item, intent.plan_sha256, "deleted", ex, utc_now()
         )
         self.result.note("deleted", f"{'deleted':<12} {item.kind:<8} {item.id}  (reconciled)")
         self.echo(self.result.lines[-1])
@@ -232,9 +236,7 @@ class Applier:
         ref = self.store.plans().get(intent.plan_sha256)
         if ref is None:
             return None
-        other = decode_plan(
-            ArchiveReader(self.archive).read_blob(ref), f"stored plan {intent.plan_sha256}"
-        )
+        other = decode_plan(self.archived.read_blob(ref), f"stored plan {intent.plan_sha256}")
         for item in plan_items(other):
             if (item.kind, item.id) == (intent.kind, intent.item_id):
                 return item
@@ -270,7 +272,7 @@ def _error_response(exc: Any) -> dict[str, Any]:
     return {
         "status": exc.status,
         "request_id": exc.request_id,
-        "received_at": utcnow(),
+        "received_at": utc_now(),
         "body": None,
         "json": None,
         "error_type": exc.error_type,
@@ -284,5 +286,5 @@ def _confirm(path: str, status: int | None, request_id: str | None) -> dict[str,
         "path": path,
         "status": status,
         "request_id": request_id,
-        "at": utcnow(),
+        "at": utc_now(),
     }

@@ -9,8 +9,9 @@ without the feed, every document of a project that passed all else is read again
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from crawler.api.endpoints import ComplianceApi
 from crawler.api.model import Fetched
@@ -25,6 +26,8 @@ from crawler.retention.feed import FeedWatch
 from crawler.retention.holds import active_holds, holds_covering
 from crawler.retention.rules import Facts, decide
 from crawler.retention.store import RetentionStore
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -84,17 +87,10 @@ class Checker:
 
     async def _read_project(self, f: Facts, archived: Archived) -> dict[str, Any] | None:
         """Fill the fresh facts; the fresh detail, or None when it could not be read."""
-        try:
-            fresh = _object(await self.api.project(f.id))
-            pages: list[Fetched] = []
-            if fresh.get("attachments_count") != 0:  # known empty: no request
-                pages = [p.fetched async for p in self.api.attachments(f.id)]
-        except GoneError as exc:
-            f.fresh, f.fresh_error = "gone", str(exc)
+        read = await _fresh(f, self._fetch_project(f.id))
+        if read is None:
             return None
-        except SkipItemError as exc:
-            f.fresh, f.fresh_error = "error", str(exc)
-            return None
+        fresh, pages = read
         f.fresh, f.chats_count = "ok", fresh.get("chats_count")
         attachments = [i for p in pages for i in _object(p).get("data") or []]
         try:
@@ -103,6 +99,13 @@ class Checker:
         except ArchiveError as exc:
             f.archive_problem = f"the archived detail cannot be read: {exc}"
         return fresh
+
+    async def _fetch_project(self, project_id: str) -> tuple[dict[str, Any], list[Fetched]]:
+        fresh = _object(await self.api.project(project_id))
+        pages: list[Fetched] = []
+        if fresh.get("attachments_count") != 0:  # known empty: no request
+            pages = [p.fetched async for p in self.api.attachments(project_id)]
+        return fresh, pages
 
     async def document(
         self, document_id: str, found: ArchivedDocument | None, problem: str | None
@@ -118,18 +121,24 @@ class Checker:
         f.holds = holds_covering(holds, {"id": project.row.project_id}, project.row.list_entry)
         if decide(f, offline=True):
             return f
-        try:
-            fresh = _object(await self.api.document(document_id))
-        except GoneError as exc:
-            f.fresh, f.fresh_error = "gone", str(exc)
-            return f
-        except SkipItemError as exc:
-            f.fresh, f.fresh_error = "error", str(exc)
+        fetched = await _fresh(f, self.api.document(document_id))
+        if fetched is None:
             return f
         f.fresh = "ok"
-        f.differences = document_differences(found.text.md5, fresh.get("content"))
+        f.differences = document_differences(found.text.md5, _object(fetched).get("content"))
         f.feed_events = self.feed.changes(found.fetched_at, project.row.project_id, document_id)
         return f
+
+
+async def _fresh(f: Facts, read: Awaitable[T]) -> T | None:
+    """What ``read`` answers, or None with ``f.fresh`` saying why not (gone, or an error)."""
+    try:
+        return await read
+    except GoneError as exc:
+        f.fresh, f.fresh_error = "gone", str(exc)
+    except SkipItemError as exc:
+        f.fresh, f.fresh_error = "error", str(exc)
+    return None
 
 
 def _object(fetched: Fetched) -> dict[str, Any]:

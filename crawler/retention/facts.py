@@ -116,7 +116,7 @@ class ArchiveFacts:
         if record is None:
             return None, f"state {row.state} in {where}, no record"
         try:
-            data: ProjectData | None = self.reader.project(row)
+            data: ProjectData | None = self.reader.project_with(row, record)
         except ArchiveError as exc:
             archived = Archived(snap.id, row, row.record, record, None)
             return archived, f"a response its record names cannot be read in {where}: {exc}"

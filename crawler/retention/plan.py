@@ -3,7 +3,7 @@
 A plan is JSON. Its ``plan_sha256`` is the sha256 of the *canonical* form of
 everything else in it (keys sorted, no whitespace, UTF-8: orjson with
 ``OPT_SORT_KEYS``), so the file may be pretty-printed, but any edit to an
-item, a refusal or the selection makes :func:`load_plan` refuse it. The hash
+item, a refusal or the selection makes :func:`decode_plan` refuse it. The hash
 guards against accidents and against a plan being swapped under ``apply``;
 it is not a signature (see SECURITY.md).
 
@@ -120,10 +120,7 @@ def encode_plan(plan: dict[str, Any]) -> bytes:
 def write_plan(path: Path, plan: dict[str, Any]) -> None:
     """Atomically (tmp beside it, fsync, rename): a half-written plan never exists."""
     path = Path(path)
-    try:
-        atomic_write(path.parent if str(path.parent) else Path("."), path, encode_plan(plan))
-    except OSError as exc:
-        raise UsageError(f"cannot write the plan to {path}: {exc.strerror}") from None
+    atomic_write(path.parent, path, encode_plan(plan))  # ArchiveError naming the path
 
 
 def decode_plan(data: bytes, where: str = "plan") -> dict[str, Any]:
@@ -146,12 +143,13 @@ def decode_plan(data: bytes, where: str = "plan") -> dict[str, Any]:
     return plan
 
 
-def load_plan(path: Path) -> dict[str, Any]:
+def read_plan(path: Path) -> tuple[dict[str, Any], bytes]:
+    """A plan file, checked (:func:`decode_plan`), and its bytes as read (stored by apply)."""
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read the plan {path}: {exc.strerror}") from None
-    return decode_plan(data, f"plan {path}")
+    return decode_plan(data, f"plan {path}"), data
 
 
 def plan_items(plan: dict[str, Any]) -> list[PlanItem]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from crawler.api.endpoints import ComplianceApi
 from crawler.archive.index import instant_key
+from crawler.canonical import rfc3339
 from crawler.read.reader import ArchiveReader
 from crawler.retention.check import Checker
 from crawler.retention.facts import Archived, ArchivedDocument, ArchiveFacts
@@ -24,10 +25,6 @@ from crawler.retention.plan import build_plan
 from crawler.retention.rules import Facts, Reason, decide
 from crawler.retention.select import Selection
 from crawler.retention.store import RetentionStore
-
-
-def rfc3339(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 async def make_plan(

@@ -112,7 +112,3 @@ def _fresh_reasons(f: Facts) -> list[Reason]:
 def _no_chats(value: Any) -> bool:
     # Only a literal 0 lets a project through: absent, null or odd values refuse.
     return isinstance(value, int) and not isinstance(value, bool) and value == 0
-
-
-def summarise(reasons: list[Reason]) -> str:
-    return "; ".join(f"{r.code}: {r.detail}" for r in reasons)

@@ -16,18 +16,17 @@ and when).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from crawler.archive.refs import BlobRef
+from crawler.archive.sqlite import connect, run_script, transaction, user_version
 from crawler.errors import ArchiveError
 
 FILENAME = "retention.sqlite"
@@ -123,7 +122,7 @@ class RetentionStore:
             if create:
                 # 0600 from the start: the process may not be running under umask 077.
                 os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            conn = connect(path)
             conn.execute("PRAGMA busy_timeout = 10000")
             conn.execute("PRAGMA journal_mode = DELETE")
             conn.execute("PRAGMA synchronous = FULL")
@@ -131,12 +130,11 @@ class RetentionStore:
             raise ArchiveError(f"cannot open {path}: {exc}") from None
         store = cls(conn, path, writable=True)
         try:
-            if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
+            if user_version(conn) == 0:
                 with store._tx() as c:
-                    if c.execute("PRAGMA user_version").fetchone()[0] == 0:
-                        for stmt in SCHEMA.split(";\n"):
-                            if stmt.strip():
-                                c.execute(stmt)
+                    if user_version(c) == 0:
+                        # Split on ";\n" alone: the triggers hold ";" inside BEGIN ... END.
+                        run_script(c, SCHEMA, ";\n")
                         c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             store._check_version()
         except BaseException:
@@ -150,9 +148,8 @@ class RetentionStore:
         path = Path(archive_dir) / FILENAME
         if not path.exists():
             return cls(None, path, writable=False)
-        uri = f"file:{quote(str(path.resolve()))}?mode=ro"
         try:
-            conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            conn = connect(path, read_only=True)
             conn.execute("PRAGMA busy_timeout = 10000")
         except sqlite3.Error as exc:
             raise ArchiveError(f"cannot open {path}: {exc}") from None
@@ -181,25 +178,13 @@ class RetentionStore:
 
     # -- plumbing ----------------------------------------------------------------------------
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
+    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
         if not self.writable or self._conn is None:
             raise ArchiveError(f"{self.path} is open read-only")
-        conn = self._conn
-        with self._lock:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield conn
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if conn.in_transaction:
-                    with contextlib.suppress(sqlite3.Error):
-                        conn.execute("ROLLBACK")
-                raise ArchiveError(f"{self.path}: {exc}") from None
+        return transaction(self._conn, self._lock, self._error)
+
+    def _error(self, exc: sqlite3.Error) -> ArchiveError:
+        return ArchiveError(f"{self.path}: {exc}")
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         if self._conn is None:
@@ -208,7 +193,7 @@ class RetentionStore:
             try:
                 return self._conn.execute(sql, params).fetchall()
             except sqlite3.Error as exc:
-                raise ArchiveError(f"{self.path}: {exc}") from None
+                raise self._error(exc) from None
 
     def integrity_check(self) -> list[str]:
         return [r[0] for r in self._rows("PRAGMA integrity_check")] or ["ok"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from importlib import resources
 from typing import Any
 from urllib.parse import quote
@@ -54,6 +55,15 @@ def _not_found(request: web.Request, message: str) -> web.Response:
     return page(request, "error.html", status=404, message=message)
 
 
+def _view(request: web.Request, template: str, build: Callable[[], dict[str, Any]]) -> web.Response:
+    """The page ``build`` makes the context of, or a 404 naming what was not found."""
+    try:
+        ctx = build()
+    except views.NotFound as exc:
+        return _not_found(request, str(exc))
+    return page(request, template, **ctx)
+
+
 async def snapshots(request: web.Request) -> web.Response:
     state = request.app[STATE]
     return page(request, "snapshots.html", **views.snapshots(state.reader), state=state)
@@ -61,33 +71,26 @@ async def snapshots(request: web.Request) -> web.Response:
 
 async def projects(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    try:
-        ctx = views.projects(
-            state.reader, state.search, request.match_info["sid"], dict(request.query), state.orgs
-        )
-    except views.NotFound as exc:
-        return _not_found(request, str(exc))
-    return page(request, "projects.html", **ctx)
+    sid, query = request.match_info["sid"], dict(request.query)
+    return _view(
+        request,
+        "projects.html",
+        lambda: views.projects(state.reader, state.search, sid, query, state.orgs),
+    )
 
 
 async def project(request: web.Request) -> web.Response:
     reader = request.app[STATE].reader
     m = request.match_info
-    try:
-        ctx = views.project(reader, m["sid"], m["pid"])
-    except views.NotFound as exc:
-        return _not_found(request, str(exc))
-    return page(request, "project.html", **ctx)
+    return _view(request, "project.html", lambda: views.project(reader, m["sid"], m["pid"]))
 
 
 async def document(request: web.Request) -> web.Response:
     reader = request.app[STATE].reader
     m = request.match_info
-    try:
-        ctx = views.document(reader, m["sid"], m["pid"], m["item"])
-    except views.NotFound as exc:
-        return _not_found(request, str(exc))
-    return page(request, "document.html", **ctx)
+    return _view(
+        request, "document.html", lambda: views.document(reader, m["sid"], m["pid"], m["item"])
+    )
 
 
 def content_disposition(filename: str | None, fallback: str) -> str:
@@ -127,22 +130,18 @@ async def download(request: web.Request) -> web.StreamResponse:
 
 
 async def history(request: web.Request) -> web.Response:
-    try:
-        ctx = views.history(request.app[STATE].reader, request.match_info["pid"])
-    except views.NotFound as exc:
-        return _not_found(request, str(exc))
-    return page(request, "history.html", **ctx)
+    reader, pid = request.app[STATE].reader, request.match_info["pid"]
+    return _view(request, "history.html", lambda: views.history(reader, pid))
 
 
 async def diff(request: web.Request) -> web.Response:
     q = request.query
     if not q.get("a") or not q.get("b"):
         return _not_found(request, "a diff needs two snapshots: ?a=ID&b=ID")
-    try:
-        ctx = views.diff(request.app[STATE].reader, q["a"], q["b"], q.get("project") or None)
-    except views.NotFound as exc:
-        return _not_found(request, str(exc))
-    return page(request, "diff.html", **ctx)
+    reader = request.app[STATE].reader
+    return _view(
+        request, "diff.html", lambda: views.diff(reader, q["a"], q["b"], q.get("project") or None)
+    )
 
 
 async def search(request: web.Request) -> web.Response:
