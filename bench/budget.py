@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import crawl, latest_manifest, note, scratch, table, title
+from bench.common import crawl, latest_manifest, note, record_admissions, scratch, table, title
 from crawler.simulator import (
     DatasetSpec,
     EndpointFaults,
@@ -31,7 +31,6 @@ from crawler.simulator import (
     SimulatorConfig,
     running_simulator,
 )
-from crawler.simulator.ratelimit import Decision
 
 RATE = 4.0
 CONCURRENCY = 16
@@ -53,17 +52,7 @@ async def measure(archive: Path) -> dict[str, Any]:
     config = SimulatorConfig(dataset=SPEC, rate=RATE, faults=faults())
     async with running_simulator(config) as sim:
         minimum = sum(sim.dataset.minimum_requests().values())
-        admitted: list[float] = []
-        limiter = sim.state.limiter
-        check = limiter.check
-
-        def timed_check() -> Decision:
-            decision = check()
-            if decision.allowed:
-                admitted.append(time.monotonic())
-            return decision
-
-        limiter.check = timed_check  # type: ignore[method-assign]
+        admitted = record_admissions(sim)
         started = time.monotonic()
         code = await crawl(sim.base_url, sim.key, archive, rate=RATE, concurrency=CONCURRENCY)
         wall = time.monotonic() - started

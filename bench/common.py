@@ -29,6 +29,7 @@ from crawler.archive import Archive
 from crawler.commands.archive import add_arguments
 from crawler.config import build_settings
 from crawler.simulator import DatasetSpec
+from crawler.simulator.ratelimit import Decision
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -245,3 +246,20 @@ def scratch(prefix: str, *, memory: bool = False) -> Iterator[Path]:
         base = str(shm)
     with tempfile.TemporaryDirectory(prefix=f"crawler-bench-{prefix}-", dir=base) as d:
         yield Path(d)
+
+
+def record_admissions(sim: Any) -> list[float]:
+    """Wrap the simulator's limiter so that every admitted request's time is appended
+    to the returned list: the server's own view of the crawler's pace."""
+    admitted: list[float] = []
+    limiter = sim.state.limiter
+    check = limiter.check
+
+    def timed_check() -> Decision:
+        decision = check()
+        if decision.allowed:
+            admitted.append(time.monotonic())
+        return decision
+
+    limiter.check = timed_check
+    return admitted

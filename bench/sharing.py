@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.common import crawl, latest_manifest, note, scratch, table, title
+from bench.common import crawl, latest_manifest, note, record_admissions, scratch, table, title
 from crawler.simulator import (
     DatasetSpec,
     EndpointFaults,
@@ -39,7 +39,6 @@ from crawler.simulator import (
     SimulatorConfig,
     running_simulator,
 )
-from crawler.simulator.ratelimit import Decision
 
 CONCURRENCY = 16
 
@@ -139,17 +138,7 @@ async def measure(case: Case, archive: Path) -> dict[str, Any]:
         faults=FaultPlan(seed=1, default=EndpointFaults(latency=case.latency)),
     )
     async with running_simulator(config) as sim:
-        admitted: list[float] = []
-        limiter = sim.state.limiter
-        check = limiter.check
-
-        def timed_check() -> Decision:
-            decision = check()
-            if decision.allowed:
-                admitted.append(time.monotonic())
-            return decision
-
-        limiter.check = timed_check  # type: ignore[method-assign]
+        admitted = record_admissions(sim)
         started = time.monotonic()
         code = await crawl(
             sim.base_url, sim.key, archive, "--rate", case.crawler_rate, concurrency=CONCURRENCY
@@ -157,6 +146,7 @@ async def measure(case: Case, archive: Path) -> dict[str, Any]:
         wall = time.monotonic() - started
         counters = sim.counters
         manifest = latest_manifest(archive)
+        limiter = sim.state.limiter
         background = (limiter.background_admitted, limiter.background_refused)
     achieved, span = _achieved(admitted, case.tail)
     return {

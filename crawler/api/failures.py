@@ -65,52 +65,60 @@ def _parse_error_body(body: bytes) -> tuple[str | None, str | None]:
     )
 
 
+def _data_problem(doc: Any) -> str | None:
+    """What is wrong with a page's envelope and ``data`` list, shared by every paged endpoint."""
+    if not isinstance(doc, dict):
+        return "not a JSON object"
+    if not isinstance(doc.get("data"), list):
+        return "'data' is not a list"
+    if not all(isinstance(item, dict) for item in doc["data"]):
+        return "'data' holds a non-object"
+    return None
+
+
+def _malformed(fetched: Fetched, problem: str) -> BadResponseError:
+    return BadResponseError(
+        f"{fetched.endpoint} {fetched.method} {fetched.path}: malformed page: {problem}",
+        request_id=fetched.request_id,
+        status=fetched.status,
+    )
+
+
 def check_page(fetched: Fetched) -> None:
     """A page is {data: [objects], next_page: str|null, has_more?: bool}; else retry it."""
     doc = fetched.json()
-    problem: str | None = None
-    if not isinstance(doc, dict):
-        problem = "not a JSON object"
-    elif not isinstance(doc.get("data"), list):
-        problem = "'data' is not a list"
-    elif not all(isinstance(item, dict) for item in doc["data"]):
-        problem = "'data' holds a non-object"
-    elif (nxt := doc.get("next_page")) is not None and (not isinstance(nxt, str) or not nxt):
-        problem = "'next_page' is neither a token nor null"
-    elif "has_more" in doc and not isinstance(doc["has_more"], bool):
-        problem = "'has_more' is not a boolean"
-    elif doc.get("has_more") is True and nxt is None:
-        # Stopping here would silently lose the rest of the list.
-        problem = "'has_more' is true but 'next_page' is null"
+    problem = _data_problem(doc) or _token_problem(doc)
     if problem is not None:
-        raise BadResponseError(
-            f"{fetched.endpoint} {fetched.method} {fetched.path}: malformed page: {problem}",
-            request_id=fetched.request_id,
-            status=fetched.status,
-        )
+        raise _malformed(fetched, problem)
+
+
+def _token_problem(doc: dict[str, Any]) -> str | None:
+    nxt = doc.get("next_page")
+    if nxt is not None and (not isinstance(nxt, str) or not nxt):
+        return "'next_page' is neither a token nor null"
+    if "has_more" in doc and not isinstance(doc["has_more"], bool):
+        return "'has_more' is not a boolean"
+    if doc.get("has_more") is True and nxt is None:
+        # Stopping here would silently lose the rest of the list.
+        return "'has_more' is true but 'next_page' is null"
+    return None
 
 
 def check_activity_page(fetched: Fetched) -> None:
     """A feed page is {data: [objects], has_more: bool, last_id: str|null}; else retry it."""
     doc = fetched.json()
-    problem: str | None = None
-    if not isinstance(doc, dict):
-        problem = "not a JSON object"
-    elif not isinstance(doc.get("data"), list):
-        problem = "'data' is not a list"
-    elif not all(isinstance(item, dict) for item in doc["data"]):
-        problem = "'data' holds a non-object"
-    elif not isinstance(doc.get("has_more", False), bool):
-        problem = "'has_more' is not a boolean"
-    elif doc.get("has_more") and not (isinstance(doc.get("last_id"), str) and doc["last_id"]):
-        # Stopping here would silently lose the rest of the feed.
-        problem = "'has_more' is true but 'last_id' is missing"
+    problem = _data_problem(doc) or _cursor_problem(doc)
     if problem is not None:
-        raise BadResponseError(
-            f"{fetched.endpoint} {fetched.method} {fetched.path}: malformed page: {problem}",
-            request_id=fetched.request_id,
-            status=fetched.status,
-        )
+        raise _malformed(fetched, problem)
+
+
+def _cursor_problem(doc: dict[str, Any]) -> str | None:
+    if not isinstance(doc.get("has_more", False), bool):
+        return "'has_more' is not a boolean"
+    if doc.get("has_more") and not (isinstance(doc.get("last_id"), str) and doc["last_id"]):
+        # Stopping here would silently lose the rest of the feed.
+        return "'has_more' is true but 'last_id' is missing"
+    return None
 
 
 def status_error(
