@@ -156,6 +156,7 @@ async def users(settings: Settings, org_uuid: str) -> list[dict[str, Any]]:
 
 async def retention_plan(settings: Settings, selection: Selection) -> dict[str, Any]:
     """``crawler retention plan``: decide, with the read key; never deletes."""
+    await reach(settings)
     with (
         ArchiveReader.open(settings.archive) as reader,
         RetentionStore.open_reader(settings.archive) as store,
@@ -175,6 +176,7 @@ async def retention_apply(
     settings: Settings, delete_key: str, plan: dict[str, Any], plan_bytes: bytes, max_deletes: int
 ) -> ApplyResult:
     """``crawler retention apply``: two clients, two keys, one limiter; receipts in the archive."""
+    await reach(settings)  # before the archive is opened for writing
     archive = Archive.open_for_writing(settings.archive)
     try:
         with RetentionStore.open(settings.archive) as store:

@@ -54,6 +54,38 @@ def test_an_unreachable_host_exits_2_within_15_seconds(tmp_path: Path) -> None:
     assert not (tmp_path / "a").exists()  # checked before the archive is opened
 
 
+def test_retention_plan_against_an_unreachable_host_exits_2_naming_it(tmp_path: Path) -> None:
+    """plan says it in seconds too, before the archive is opened (apply checks its plan
+    file offline first, then reaches the host the same way)."""
+    url = f"http://127.0.0.1:{closed_port()}"
+    env = {**os.environ, TEST_KEY_ENV: "sim-any-key"}
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
+        env.pop(name, None)
+    archive = str(tmp_path / "a")
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "crawler",
+            "retention",
+            "plan",
+            "--base-url",
+            url,
+            "--archive",
+            archive,
+            "--project",
+            "claude_proj_x",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2, run.stderr
+    assert f"cannot reach {url}" in run.stderr, run.stderr
+    assert not (tmp_path / "a").exists()
+
+
 def test_a_listening_host_passes_and_an_unresolvable_one_is_named() -> None:
     async def scenario() -> str:
         server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
