@@ -185,3 +185,11 @@ def test_add_crawl_arguments_is_reusable() -> None:
     p = argparse.ArgumentParser()
     add_crawl_arguments(p)
     assert p.parse_args(["--quiet"]).quiet is True
+
+
+def test_the_documented_example_config_is_accepted_whole() -> None:
+    """config.example.toml documents every key: it must load as it ships (no unknown key)."""
+    example = Path(__file__).resolve().parent.parent / "config.example.toml"
+    s = build_settings(parse("--config", str(example)), {"ANTHROPIC_COMPLIANCE_ACCESS_KEY": KEY})
+    assert s.rate == 4.0 and s.rate_reserve == 0.2
+    assert s.feed_overlap_seconds == 3600
