@@ -26,11 +26,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from crawler.canonical import parse_instant, rfc3339
+from crawler.config import DEFAULT_FEED_OVERLAP_SECONDS, DEFAULT_FEED_SETTLE_SECONDS
 
 FEED_SCOPE = "read:compliance_activities"
 FEED_LIMIT = 5000  # the endpoint's maximum: one page holds a busy night
-DEFAULT_SETTLE_SECONDS = 60.0  # "poll windows should end at least a minute in the past"
-DEFAULT_OVERLAP_SECONDS = 3600.0  # re-read behind the last window: late rows land here
+# The defaults live with every other default, in crawler.config.
+DEFAULT_SETTLE_SECONDS = DEFAULT_FEED_SETTLE_SECONDS
+DEFAULT_OVERLAP_SECONDS = DEFAULT_FEED_OVERLAP_SECONDS
 # "retained for six years": a window starting earlier may have lost events.
 RETENTION = timedelta(days=6 * 365)
 
