@@ -11,13 +11,10 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
-from unittest import mock
 from urllib.parse import parse_qs, urlsplit
 
-import aioresponses.core as aioresponses_core
 import orjson
 import pytest
-from aiohttp import ClientResponse
 from aioresponses import aioresponses
 
 from crawler.api.client import ComplianceClient
@@ -32,21 +29,6 @@ from crawler.errors import ScopeError
 BASE = "http://api.test"
 KEY = "sk-ant-api01-feedstep.key-0123456789"
 FEED = re.compile(re.escape(BASE + "/v1/compliance/activities") + r"(\?.*)?$")
-
-
-class _CompatResponse(ClientResponse):
-    def __init__(self, method: str, url: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("stream_writer", SimpleNamespace(output_size=0))
-        super().__init__(method, url, **kwargs)
-
-
-@pytest.fixture
-def mocked() -> Iterator[aioresponses]:
-    with (
-        mock.patch.object(aioresponses_core, "ClientResponse", _CompatResponse),
-        aioresponses() as m,
-    ):
-        yield m
 
 
 @pytest.fixture
