@@ -47,7 +47,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from crawler.archive import MARKER, Archive, ProjectRow, SnapshotRow, read_marker
+from crawler.archive import Archive, ProjectRow, SnapshotRow, read_marker
 from crawler.archive.index import instant_key
 from crawler.archive.project_pages import PROJECT_SORTS, ProjectQuery
 from crawler.archive.records import Fetch, Record
@@ -97,10 +97,8 @@ def require_archive(path: Path) -> None:
         raise UsageError(f"archive {path} does not exist")
     if not path.is_dir():
         raise UsageError(f"{path} is not a directory, so not a crawler archive")
-    if not (path / MARKER).exists():
-        raise UsageError(f"{path} is not a crawler archive (no {MARKER} marker)")
     try:
-        read_marker(path)
+        read_marker(path)  # its "no marker" / "not ours" refusals become usage errors
     except ArchiveError as exc:
         raise UsageError(str(exc)) from None
 
