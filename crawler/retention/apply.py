@@ -28,12 +28,11 @@ from typing import Any
 from crawler.api.endpoints import ComplianceApi
 from crawler.api.model import Fetched
 from crawler.archive import Archive
-from crawler.archive.index import instant_key
 from crawler.canonical import utc_now
 from crawler.errors import FatalError, GoneError, RejectedError, SkipItemError
 from crawler.read.reader import ArchiveReader
 from crawler.retention.check import Checker
-from crawler.retention.facts import ArchiveFacts
+from crawler.retention.facts import Archived, ArchivedDocument, ArchiveFacts, oldest_fetch
 from crawler.retention.feed import FeedWatch
 from crawler.retention.plan import HASH_KEY, PlanItem, decode_plan, plan_items
 from crawler.retention.receipts import DELETE_KEY_ENV, Exchange, store_receipt
@@ -244,17 +243,13 @@ class Applier:
 
 
 def _oldest(items: list[PlanItem], facts: ArchiveFacts) -> str | None:
-    times = []
+    found: list[Archived | ArchivedDocument | None] = []
     for item in items:
         if item.kind == "project":
-            archived, _ = facts.project_at(item.snapshot_id, item.id, item.record)
-            if archived is not None and archived.fetched_at:
-                times.append(archived.fetched_at)
+            found.append(facts.project_at(item.snapshot_id, item.id, item.record)[0])
         else:
-            found, _ = facts.document_at(item.snapshot_id, item.id, item.record)
-            if found is not None and found.fetched_at:
-                times.append(found.fetched_at)
-    return min(times, key=instant_key) if times else None
+            found.append(facts.document_at(item.snapshot_id, item.id, item.record)[0])
+    return oldest_fetch(found)
 
 
 def _response(fetched: Fetched) -> dict[str, Any]:

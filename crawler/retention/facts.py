@@ -10,10 +10,11 @@ sha256 of the bytes on disk) of every blob a record relies on.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from crawler.archive.index import FINISHED_STATUSES, ProjectRow, SnapshotRow
+from crawler.archive.index import FINISHED_STATUSES, ProjectRow, SnapshotRow, instant_key
 from crawler.archive.records import DocumentEntry, Record, record_blob_refs
 from crawler.archive.refs import BlobRef, hash_file
 from crawler.errors import ArchiveError
@@ -84,6 +85,7 @@ class ArchiveFacts:
         self.finished: list[SnapshotRow] = list(reversed(snaps))  # newest first
         self._hashed: dict[tuple[str, str], str | None] = {}
         self._doc_maps: dict[str, dict[str, ArchivedDocument]] = {}
+        self._judged: dict[tuple[str, str], tuple[Archived | None, str | None]] = {}
 
     def project(self, project_id: str) -> tuple[Archived | None, str | None]:
         """(the archived project, None) or (None or partial, why it is not whole)."""
@@ -106,6 +108,15 @@ class ArchiveFacts:
         return self._judge(snap, row)
 
     def _judge(self, snap: SnapshotRow, row: ProjectRow) -> tuple[Archived | None, str | None]:
+        """Read and judge a row's record once per run: plan and apply ask again per item."""
+        key = (snap.id, row.project_id)
+        if key not in self._judged:
+            self._judged[key] = self._read_and_judge(snap, row)
+        return self._judged[key]
+
+    def _read_and_judge(
+        self, snap: SnapshotRow, row: ProjectRow
+    ) -> tuple[Archived | None, str | None]:
         where = f"snapshot {snap.id}"
         if row.record is None:
             return None, f"state {row.state} in {where}, no record"
@@ -203,6 +214,12 @@ class ArchiveFacts:
         if (md5, sha, size) != (ref.md5, ref.sha256, ref.size):
             return f"blob {ref.md5} is damaged (rehashed md5 {md5}, {size} bytes)"
         return None
+
+
+def oldest_fetch(found: Iterable[Archived | ArchivedDocument | None]) -> str | None:
+    """The earliest time any of these was read: the feed is watched from there."""
+    times = [f.fetched_at for f in found if f is not None and f.fetched_at]
+    return min(times, key=instant_key) if times else None
 
 
 def _missing_bodies(archived: Archived, snap: SnapshotRow) -> str | None:

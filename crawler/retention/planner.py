@@ -15,11 +15,10 @@ from datetime import datetime
 from typing import Any
 
 from crawler.api.endpoints import ComplianceApi
-from crawler.archive.index import instant_key
 from crawler.canonical import rfc3339
 from crawler.read.reader import ArchiveReader
 from crawler.retention.check import Checker
-from crawler.retention.facts import Archived, ArchivedDocument, ArchiveFacts
+from crawler.retention.facts import Archived, ArchivedDocument, ArchiveFacts, oldest_fetch
 from crawler.retention.feed import FeedWatch
 from crawler.retention.plan import build_plan
 from crawler.retention.rules import Facts, Reason, decide
@@ -46,7 +45,8 @@ async def make_plan(
         ]
     projects = {pid: facts.project(pid) for pid in dict.fromkeys(project_ids)}
     documents = {did: facts.document(did) for did in selection.documents}
-    feed = FeedWatch(api, _oldest(projects.values(), documents.values()))
+    found = [a for a, _ in projects.values()] + [d for d, _ in documents.values()]
+    feed = FeedWatch(api, oldest_fetch(found))
     await feed.load()
     checker = Checker(facts, store, api, feed)
     gate = asyncio.Semaphore(max(1, concurrency))
@@ -94,17 +94,6 @@ def _outside(selection: Selection, archived: Archived | None) -> str | None:
     if archived is None:
         return None  # refused anyway: not archived
     return selection.excludes(archived.row.list_entry)
-
-
-def _oldest(projects: Any, documents: Any) -> str | None:
-    times: list[str] = []
-    for archived, _ in projects:
-        if archived is not None and archived.fetched_at:
-            times.append(archived.fetched_at)
-    for found, _ in documents:
-        if found is not None and found.fetched_at:
-            times.append(found.fetched_at)
-    return min(times, key=instant_key) if times else None
 
 
 def project_entry(pid: str, archived: Archived | None, checked_at: str) -> dict[str, Any]:

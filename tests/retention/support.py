@@ -27,6 +27,11 @@ def _parse(module: Any, argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _target(base_url: str, archive: Path) -> list[str]:
+    """The flags every in-process run shares: the simulator, the archive, no rate limit, quiet."""
+    return ["--base-url", base_url, "--archive", str(archive), "--rate", "0", "--quiet"]
+
+
 async def plan(
     base_url: str, key: str, archive: Path, *flags: str, out: Path | None = None
 ) -> dict[str, Any]:
@@ -36,13 +41,7 @@ async def plan(
         retention_cmd,
         [
             "plan",
-            "--base-url",
-            base_url,
-            "--archive",
-            str(archive),
-            "--rate",
-            "0",
-            "--quiet",
+            *_target(base_url, archive),
             "--out",
             str(out),
             *flags,
@@ -82,13 +81,7 @@ async def apply(
         retention_cmd,
         [
             "apply",
-            "--base-url",
-            base_url,
-            "--archive",
-            str(archive),
-            "--rate",
-            "0",
-            "--quiet",
+            *_target(base_url, archive),
             "--plan",
             str(plan_file),
             "--yes",

@@ -31,6 +31,13 @@ def truth(sim: Simulator) -> dict[str, dict[str, Any]]:
     return out
 
 
+async def crawled(base_url: str, key: str, tmp_path: Path) -> Path:
+    """A fresh archive under ``tmp_path``, crawled once."""
+    archive = tmp_path / "archive"
+    assert await crawl(base_url, key, archive) == 0
+    return archive
+
+
 def archived_rows(archive: Path) -> dict[str, Any]:
     with ArchiveReader.open(archive) as r:
         snap = r.snapshot()
@@ -68,8 +75,7 @@ async def test_plan_deletes_nothing_and_apply_deletes_exactly_the_eligible(
     make_sim: MakeSim, tmp_path: Path
 ) -> None:
     async with make_sim() as sim:
-        archive = tmp_path / "archive"
-        assert await crawl(sim.base_url, sim.key, archive) == 0
+        archive = await crawled(sim.base_url, sim.key, tmp_path)
         rows = archived_rows(archive)
         details = truth(sim)
         candidates = [
@@ -150,8 +156,7 @@ async def test_a_document_is_deleted_alone_with_its_receipt(
     make_sim: MakeSim, tmp_path: Path
 ) -> None:
     async with make_sim() as sim:
-        archive = tmp_path / "archive"
-        assert await crawl(sim.base_url, sim.key, archive) == 0
+        archive = await crawled(sim.base_url, sim.key, tmp_path)
         details = truth(sim)
         # A project with chats cannot be deleted, but one of its documents can.
         project = next(
@@ -188,8 +193,7 @@ async def test_a_409_is_recorded_and_the_run_goes_on(
 ) -> None:
     """A race the re-check cannot win (chats attached just before the DELETE): 409, recorded."""
     async with make_sim() as sim:
-        archive = tmp_path / "archive"
-        assert await crawl(sim.base_url, sim.key, archive) == 0
+        archive = await crawled(sim.base_url, sim.key, tmp_path)
         details = truth(sim)
         rows = archived_rows(archive)
         busy = next(
@@ -222,8 +226,7 @@ async def test_verify_catches_a_receipt_that_says_something_else(
     make_sim: MakeSim, tmp_path: Path
 ) -> None:
     async with make_sim() as sim:
-        archive = tmp_path / "archive"
-        assert await crawl(sim.base_url, sim.key, archive) == 0
+        archive = await crawled(sim.base_url, sim.key, tmp_path)
         plan_file = tmp_path / "plan.json"
         await plan(sim.base_url, sim.key, archive, "--older-than", "1d", out=plan_file)
         await apply(sim.base_url, sim.key, sim.delete_key, archive, plan_file, max_deletes=1)
@@ -247,8 +250,7 @@ async def test_without_the_feed_scope_the_plan_says_so_and_reads_documents_again
 ) -> None:
     key = "sim-retention-no-feed"
     async with make_sim(keys={key: NO_FEED_SCOPES}) as sim:
-        archive = tmp_path / "archive"
-        assert await crawl(sim.base_url, key, archive) == 0
+        archive = await crawled(sim.base_url, key, tmp_path)
         # Replaced in place: same id, new text; neither the detail nor the list shows it.
         replaced = {
             p for p, _ in sim.mutate(seed=3, fraction=0.3, kinds=["replace"]).documents_replaced
