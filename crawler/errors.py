@@ -8,6 +8,7 @@ The tree (httpx-style: one module, lower-layer errors translated in one place,
     │   ├── UsageError             bad flags or config file (exit 2)
     │   ├── AuthError              401: key missing, wrong or revoked (exit 2)
     │   ├── ScopeError             403: the key lacks a scope (exit 2)
+    │   │   └── FeedRequiredError  --require-feed, and the key cannot read the feed: nothing written
     │   ├── UnreachableError       the run's first contact cannot connect: fix the URL (exit 2)
     │   ├── ListWalkError          the project list failed past its retries; rerun resumes
     │   └── ArchiveError           the archive directory cannot be used or is not an archive
@@ -79,6 +80,10 @@ class AuthError(FatalError):
 
 class ScopeError(FatalError):
     """403: the key is valid but lacks the scope this request needs."""
+
+
+class FeedRequiredError(ScopeError):
+    """``--require-feed`` and the key cannot read the feed: nothing is written."""
 
 
 class UnreachableError(FatalError):

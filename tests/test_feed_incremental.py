@@ -17,8 +17,7 @@ import pytest
 
 from crawler.archive import Archive
 from crawler.cli import main
-from crawler.crawl.feed import FeedRequiredError
-from crawler.errors import ListWalkError
+from crawler.errors import FeedRequiredError, ListWalkError
 from crawler.read.connector import ExportFilters
 from crawler.read.export import ExportOptions, write_ndjson
 from crawler.read.reader import ArchiveReader

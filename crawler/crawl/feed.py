@@ -39,9 +39,9 @@ from crawler.crawl.feed_plan import (
     Window,
     plan_window,
 )
-from crawler.errors import ScopeError
+from crawler.errors import FeedRequiredError, ScopeError
 
-__all__ = ["UNAVAILABLE_COST", "FeedRequiredError", "FeedStart", "FeedStep", "FeedVerdict"]
+__all__ = ["UNAVAILABLE_COST", "FeedStart", "FeedStep", "FeedVerdict"]
 
 UNAVAILABLE_COST = (
     f"the access key lacks the scope {FEED_SCOPE}: the activity feed cannot be read, so "
@@ -49,10 +49,6 @@ UNAVAILABLE_COST = (
     "uploaded or deleted or a collaborator granted or revoked since the last snapshot "
     f"(use a key with {FEED_SCOPE}, or take a full snapshot)"
 )
-
-
-class FeedRequiredError(ScopeError):
-    """``--require-feed`` and the key cannot read the feed: nothing is written."""
 
 
 @dataclass

@@ -23,8 +23,8 @@ from crawler.api.model import ClientConfig
 from crawler.api.retry import RetryPolicy
 from crawler.archive import Archive
 from crawler.archive.refs import BlobRef
-from crawler.crawl.feed import FeedRequiredError, FeedStep
-from crawler.errors import ScopeError
+from crawler.crawl.feed import FeedStep
+from crawler.errors import FeedRequiredError, ScopeError
 
 BASE = "http://api.test"
 KEY = "sk-ant-api01-feedstep.key-0123456789"
