@@ -40,6 +40,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 WINDOW = 1.0
+# A request leaves the window when it is one window old. Times are float sums
+# (the background's schedule adds 1/rps again and again), so "exactly one window"
+# can come out a few femtoseconds short; a nanosecond is far below any clock's
+# resolution and keeps that rounding from holding a slot that is already free.
+EDGE = 1e-9
 LIMIT_HEADER = "anthropic-ratelimit-requests-limit"
 REMAINING_HEADER = "anthropic-ratelimit-requests-remaining"
 RESET_HEADER = "anthropic-ratelimit-requests-reset"
@@ -154,7 +159,7 @@ class RateLimiter:
 
     def _expire(self, now: float) -> None:
         times, span = self._times, self.span
-        while times and now - times[0] >= span:
+        while times and now - times[0] >= span - EDGE:
             times.popleft()
 
     def _run_background(self, now: float) -> None:

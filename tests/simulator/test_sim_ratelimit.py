@@ -122,6 +122,20 @@ def test_background_consumer_spends_the_same_budget() -> None:
     assert limiter.background_admitted == 11 and limiter.background_refused == 0
 
 
+def test_a_consumer_that_exactly_fills_the_window_is_never_refused() -> None:
+    # Ten a second against a limit of ten: each request frees its slot exactly one
+    # window later. Its schedule is a running float sum, whose rounding must not
+    # keep a request a few femtoseconds longer and refuse the next one.
+    limiter, clock = make(10)
+    clock.t = 23_686.0
+    limiter.set_background(10.0)
+    for i in range(1, 600):
+        clock.t = 23_686.0 + i * 0.05
+        limiter._run_background(clock.t)
+    assert limiter.background_refused == 0
+    assert limiter.background_admitted == 300
+
+
 def test_background_consumer_refused_waits_its_retry_after() -> None:
     limiter, clock = make(2)
     assert limiter.check().allowed and limiter.check().allowed  # full until t+1
