@@ -76,6 +76,29 @@ class Harness:
 
         await asyncio.gather(*(worker() for _ in range(workers)))
 
+    async def visit(
+        self,
+        limiter: RateLimiter,
+        rps: float,
+        *,
+        before: float,
+        during: float,
+        after: float,
+        seed: int = 2,
+    ) -> tuple[float, float]:
+        """Alone, then another consumer at ``rps`` for ``during`` seconds, then alone again.
+
+        Returns when the other consumer came and when it went (loop times).
+        """
+        await self.drive(limiter, before)
+        came = self.loop.time()
+        self.server.set_background(rps)
+        await self.drive(limiter, during, seed=seed)
+        went = self.loop.time()
+        self.server.set_background(0.0)
+        await self.drive(limiter, after, seed=seed + 1)
+        return came, went
+
     def at(self, seconds: float) -> float:
         return self.t0 + seconds
 
@@ -111,13 +134,7 @@ async def test_another_consumer_appears_and_leaves(vclock: object) -> None:
     # get in, so we would never see it: that is what auto's reserve is for.)
     h = Harness(5)
     limiter = h.client(4.0)
-    await h.drive(limiter, 20)
-    came = h.loop.time()
-    h.server.set_background(2.0)
-    await h.drive(limiter, 30, seed=2)
-    went = h.loop.time()
-    h.server.set_background(0.0)
-    await h.drive(limiter, 20, seed=3)
+    came, went = await h.visit(limiter, 2.0, before=20, during=30, after=20)
     alone = h.run.rate(h.at(0), came)
     shared = h.run.rate(came + 3, went)
     after = h.run.rate(went + 3, h.loop.time())
@@ -134,13 +151,7 @@ async def test_another_consumer_appears_and_leaves(vclock: object) -> None:
 async def test_auto_yields_to_a_newcomer_and_climbs_back(vclock: object) -> None:
     h = Harness(4)
     limiter = h.client(None, auto=True)  # 3.2/s of the 4: the reserve lets a newcomer in
-    await h.drive(limiter, 10)
-    came = h.loop.time()
-    h.server.set_background(1.0)
-    await h.drive(limiter, 20, seed=2)
-    went = h.loop.time()
-    h.server.set_background(0.0)
-    await h.drive(limiter, 10, seed=3)
+    came, went = await h.visit(limiter, 1.0, before=10, during=20, after=10)
     assert h.run.rate(h.at(2), came) >= 0.97 * 3.2
     assert 0.95 * 3 <= h.run.rate(came + 3, went) <= 3.0
     assert h.run.rate(went + 3, h.loop.time()) >= 0.97 * 3.2
@@ -181,13 +192,8 @@ async def test_rate_is_a_hard_ceiling_even_when_the_server_allows_more(vclock: o
 async def test_nothing_left_waits_for_reset_then_resumes(vclock: object) -> None:
     h = Harness(4, window=2.0)
     limiter = h.client(2.0)
-    await h.drive(limiter, 10)
-    came = h.loop.time()
-    h.server.set_background(10.0)  # it takes every slot that frees
-    await h.drive(limiter, 20, seed=4)
-    went = h.loop.time()
-    h.server.set_background(0.0)
-    await h.drive(limiter, 10, seed=5)
+    # The other consumer at 10/s takes every slot that frees.
+    came, went = await h.visit(limiter, 10.0, before=10, during=20, after=10, seed=4)
     # Starved: a handful of probes, each refused, spaced by reset/retry-after: no burst.
     assert h.run.refused_in(came, went) <= 12
     assert h.run.rate(went + 3, h.loop.time()) >= 0.95 * 2

@@ -5,14 +5,20 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import aiohttp
 
 from crawler.simulator import Dataset, DatasetSpec
 
 
-async def test_simulate_subprocess_serves_the_same_dataset() -> None:
-    spec = DatasetSpec.small(seed=21, projects=12)
+@asynccontextmanager
+async def simulate(*flags: str, lines: int) -> AsyncIterator[dict[str, str]]:
+    """``crawler simulate --port=0 --rate=0 FLAGS``: its first ``lines`` ``name=value`` lines.
+
+    On the way out it is sent SIGTERM and must exit 0.
+    """
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -20,16 +26,25 @@ async def test_simulate_subprocess_serves_the_same_dataset() -> None:
         "simulate",
         "--port=0",
         "--rate=0",
-        *spec.to_cli_args(),
+        *flags,
         stdout=asyncio.subprocess.PIPE,
     )
     try:
         assert proc.stdout is not None
-        lines = {}
-        for _ in range(3):
+        said = {}
+        for _ in range(lines):
             raw = await asyncio.wait_for(proc.stdout.readline(), 20)
             name, _, value = raw.decode().strip().partition("=")
-            lines[name] = value
+            said[name] = value
+        yield said
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 20) == 0
+
+
+async def test_simulate_subprocess_serves_the_same_dataset() -> None:
+    spec = DatasetSpec.small(seed=21, projects=12)
+    async with simulate(*spec.to_cli_args(), lines=3) as lines:
         assert lines["base_url"].startswith("http://127.0.0.1:")
         assert lines["projects"] == "12"
         url = lines["base_url"] + "/v1/compliance/apps/projects?limit=100"
@@ -39,9 +54,6 @@ async def test_simulate_subprocess_serves_the_same_dataset() -> None:
         ):
             body = await resp.json()
         assert [p["id"] for p in body["data"]] == Dataset.generate(spec).project_ids()
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(proc.wait(), 20) == 0
 
 
 async def test_help_documents_flags() -> None:
@@ -72,26 +84,13 @@ async def test_help_documents_flags() -> None:
 
 
 async def test_simulate_keys_and_feed_flags() -> None:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "crawler",
-        "simulate",
-        "--port=0",
-        "--rate=0",
+    flags = (
         "--projects=12",
         "--no-feed-scope",
         "--feed-lag=30",
         "--delete-key=sk-ant-api01-mine-to-delete",
-        stdout=asyncio.subprocess.PIPE,
     )
-    try:
-        assert proc.stdout is not None
-        lines = {}
-        for _ in range(4):
-            raw = await asyncio.wait_for(proc.stdout.readline(), 20)
-            name, _, value = raw.decode().strip().partition("=")
-            lines[name] = value
+    async with simulate(*flags, lines=4) as lines:
         assert lines["delete_key"] == "sk-ant-api01-mine-to-delete"
         base = lines["base_url"] + "/v1/compliance"
         async with aiohttp.ClientSession() as session:
@@ -107,6 +106,3 @@ async def test_simulate_keys_and_feed_flags() -> None:
                 base + "/apps/projects/claude_proj_x", headers=deleter
             ) as resp:
                 assert resp.status == 404
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(proc.wait(), 20) == 0
