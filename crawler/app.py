@@ -181,12 +181,8 @@ async def retention_apply(
     try:
         with RetentionStore.open(settings.archive) as store:
             async with ComplianceClient(client_config(settings)) as reader:
-                policy = DeletePolicy(
-                    max_attempts=settings.max_attempts,
-                    base=settings.backoff_base,
-                    cap=settings.backoff_cap,
-                )
-                config = replace(client_config(settings), api_key=delete_key)
+                config = replace(reader.config, api_key=delete_key)
+                policy = DeletePolicy(config.max_attempts, config.backoff_base, config.backoff_cap)
                 async with ComplianceClient(config, policy=policy, limiter=reader.limiter) as d:
                     apis = ComplianceApi(reader), ComplianceApi(d)
                     applier = Applier(plan, plan_bytes, archive, store, *apis, max_deletes)

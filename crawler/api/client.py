@@ -168,9 +168,7 @@ class ComplianceClient:
     ) -> Fetched:
         """GET a JSON document; retried per the policy, malformed JSON (and a
         ``validate`` BadResponseError) included."""
-        if validate is not None:
-            return await self._get_json(self._request(endpoint, "GET", path, query), validate)
-        return await self.request_json(endpoint, "GET", path, query)
+        return await self._get_json(self._request(endpoint, "GET", path, query), validate)
 
     async def request_json(
         self,

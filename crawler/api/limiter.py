@@ -70,24 +70,10 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from crawler.api.budget import (
-    LIMIT_HEADER,
-    MAX_RESET_WAIT,
-    REMAINING_HEADER,
-    RESET_HEADER,
-    ServerBudget,
-    parse_reset,
-)
+from crawler.api.budget import RESET_HEADER, ServerBudget, parse_reset
 from crawler.config import DEFAULT_RATE, DEFAULT_RATE_RESERVE
 
-__all__ = [
-    "LIMIT_HEADER",
-    "MAX_RESET_WAIT",
-    "REMAINING_HEADER",
-    "RESET_HEADER",
-    "RateLimiter",
-    "parse_reset",
-]
+__all__ = ["RESET_HEADER", "RateLimiter", "parse_reset"]
 
 LATE_FORGIVEN = 0.1  # of an interval: how late a start may be and keep its slot
 

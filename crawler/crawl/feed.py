@@ -99,6 +99,7 @@ class FeedStep:
         self.overlap_seconds = overlap_seconds
         self.require = require
         self.notes: list[str] = []  # what the run says once (no scope, no position)
+        self._seen_ids: tuple[str, set[str]] | None = None  # (snapshot id, activity ids read)
 
     # -- deciding ------------------------------------------------------------------------
 
@@ -210,7 +211,8 @@ class FeedStep:
     async def _store(self, snapshot: SnapshotRow, state: dict[str, Any], page: Page) -> None:
         """The page's blob, then its events and the cursor past them (one transaction)."""
         stored = await self.archive.blobs.put(page.fetched.body, "json")
-        digest = Digest(already_seen=self._seen(snapshot, state))
+        # A copy: the ids become "seen" only once the page's transaction has committed.
+        digest = Digest(already_seen=set(self._seen(snapshot)))
         events = digest.events(page.items)
         state["pages"] = [*state.get("pages", []), fetch_json(page.fetched, stored.ref)]
         last_id = page.fetched.json().get("last_id")
@@ -218,11 +220,17 @@ class FeedStep:
             state["cursor"] = last_id
         state["done"] = page.next_page is None
         self.index.add_feed_page(snapshot.id, events, state)
+        self._seen_ids = (snapshot.id, digest.already_seen)
 
-    def _seen(self, snapshot: SnapshotRow, state: dict[str, Any]) -> set[str]:
-        """Ids already read: by the parent (the overlap) and by this read's earlier pages."""
+    def _seen(self, snapshot: SnapshotRow) -> set[str]:
+        """Ids already read: by the parent (the overlap) and by this read's earlier pages.
+
+        Loaded from the index once per read (a resumed run included), then kept.
+        """
+        if self._seen_ids is not None and self._seen_ids[0] == snapshot.id:
+            return self._seen_ids[1]
         seen = self.index.feed_seen_ids(snapshot.id)
-        if snapshot.parent_id and state.get("status") == "read":
+        if snapshot.parent_id:
             seen |= self.index.feed_seen_ids(snapshot.parent_id)
         return seen
 

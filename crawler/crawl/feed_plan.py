@@ -28,11 +28,6 @@ from typing import Any
 from crawler.canonical import parse_instant, rfc3339
 from crawler.config import DEFAULT_FEED_OVERLAP_SECONDS, DEFAULT_FEED_SETTLE_SECONDS
 
-FEED_SCOPE = "read:compliance_activities"
-FEED_LIMIT = 5000  # the endpoint's maximum: one page holds a busy night
-# The defaults live with every other default, in crawler.config.
-DEFAULT_SETTLE_SECONDS = DEFAULT_FEED_SETTLE_SECONDS
-DEFAULT_OVERLAP_SECONDS = DEFAULT_FEED_OVERLAP_SECONDS
 # "retained for six years": a window starting earlier may have lost events.
 RETENTION = timedelta(days=6 * 365)
 
@@ -121,8 +116,8 @@ def plan_window(
     parent: FeedPosition | None,
     now: datetime,
     *,
-    settle_seconds: float = DEFAULT_SETTLE_SECONDS,
-    overlap_seconds: float = DEFAULT_OVERLAP_SECONDS,
+    settle_seconds: float = DEFAULT_FEED_SETTLE_SECONDS,
+    overlap_seconds: float = DEFAULT_FEED_OVERLAP_SECONDS,
 ) -> Window | NoPosition:
     """The window an incremental reads after ``parent``, or why there is none."""
     if parent is None:
@@ -212,10 +207,6 @@ def reasons_json(list_reason: str | None, activity_ids: Iterable[str]) -> dict[s
 
 
 __all__ = [
-    "DEFAULT_OVERLAP_SECONDS",
-    "DEFAULT_SETTLE_SECONDS",
-    "FEED_LIMIT",
-    "FEED_SCOPE",
     "PROJECT_CHANGE_TYPES",
     "Digest",
     "FeedPosition",

@@ -128,6 +128,8 @@ def _why(
     refresh_collaborators: bool,
 ) -> dict[str, Any] | None:
     """Why an incremental fetched this project whole; None when it was carried."""
+    if row.state == "carried":
+        return None  # its record is the parent's: no need to look the parent row up
     old = archive.index.get_project(parent.id, row.project_id)
     if old is not None and old.record is not None and old.record == row.record:
         return None  # the parent's record itself: carried
