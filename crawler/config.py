@@ -232,7 +232,7 @@ def archive_path_from(args: argparse.Namespace, env: Mapping[str, str] | None = 
     raise UsageError("no archive given: pass --archive DIR or set [archive] path in --config")
 
 
-class _Picker:
+class Picker:
     """Flag, then environment variable, then TOML value, then the default."""
 
     def __init__(self, args: argparse.Namespace, env: Mapping[str, str]) -> None:
@@ -256,7 +256,7 @@ def build_settings(
     data: dict[str, Any] = load_toml(Path(args.config)) if getattr(args, "config", None) else {}
     api, arc, crawl = data.get("api", {}), data.get("archive", {}), data.get("crawl", {})
     flt, out = data.get("filters", {}), data.get("output", {})
-    pick = _Picker(args, env)
+    pick = Picker(args, env)
     base_url = check_base_url(
         str(pick("base_url", "CRAWLER_BASE_URL", api.get("base_url"), s.base_url))
     )
@@ -293,7 +293,7 @@ def build_settings(
 
 
 def _request_settings(
-    pick: _Picker, api: dict[str, Any], crawl: dict[str, Any], s: Settings
+    pick: Picker, api: dict[str, Any], crawl: dict[str, Any], s: Settings
 ) -> dict[str, Any]:
     """Rate, concurrency, attempts, timeouts, size limit and backoff, each checked."""
     rate, rate_auto = _rate(pick("rate", "CRAWLER_RATE", api.get("rate"), s.rate))
@@ -363,7 +363,7 @@ def _feed_settings(crawl: dict[str, Any], s: Settings) -> dict[str, Any]:
     return {"feed_settle_seconds": settle, "feed_overlap_seconds": overlap}
 
 
-def _window(pick: _Picker, flt: dict[str, Any], name: str) -> tuple[str | None, str | None]:
+def time_window(pick: Picker, flt: dict[str, Any], name: str) -> tuple[str | None, str | None]:
     """A --NAME-since / --NAME-until pair (created_at: --since / --until), checked."""
     flag = "" if name == "created" else f"{name}_"
     shown = "--" if name == "created" else f"--{name}-"
@@ -376,11 +376,11 @@ def _window(pick: _Picker, flt: dict[str, Any], name: str) -> tuple[str | None, 
     return lo, hi
 
 
-def _filters(args: argparse.Namespace, pick: _Picker, flt: dict[str, Any]) -> Filters:
+def _filters(args: argparse.Namespace, pick: Picker, flt: dict[str, Any]) -> Filters:
     orgs = getattr(args, "org", None) or flt.get("organization_ids") or []
     users = getattr(args, "user", None) or flt.get("user_ids") or []
-    since, until = _window(pick, flt, "created")
-    upd_since, upd_until = _window(pick, flt, "updated")
+    since, until = time_window(pick, flt, "created")
+    upd_since, upd_until = time_window(pick, flt, "updated")
     return Filters(
         organization_ids=tuple(_check_id(o, "--org") for o in orgs),
         user_ids=tuple(_check_id(u, "--user") for u in users),

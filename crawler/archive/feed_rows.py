@@ -50,17 +50,28 @@ def _loads(text: str, what: str) -> Any:
         raise ArchiveError(f"damaged index: {what} is not valid JSON") from None
 
 
+_PUT_STATE = (
+    "INSERT INTO snapshot_feed (snapshot_id, state) VALUES (?, ?) "
+    "ON CONFLICT (snapshot_id) DO UPDATE SET state = excluded.state"
+)
+
+
 class FeedRows(Database):
     """The feed tables' queries (part of :class:`~crawler.archive.index.Index`)."""
 
     def _feed_tables(self) -> bool:
-        """Writers create them; a reader of an archive made before them finds none."""
-        if self.writable:
+        """Writers create them; a reader of an archive made before them finds none.
+
+        Asked once per project by an export with activity, so a "yes" is kept (tables
+        are never dropped); a "no" is asked again, in case a writer has since made them.
+        """
+        if self.writable or getattr(self, "_has_feed_tables", False):
             return True
         row = self._one(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'snapshot_feed'"
         )
-        return row is not None
+        self._has_feed_tables = row is not None
+        return self._has_feed_tables
 
     def feed_state(self, snapshot_id: str) -> dict[str, Any] | None:
         if not self._feed_tables():
@@ -73,11 +84,7 @@ class FeedRows(Database):
 
     def save_feed_state(self, snapshot_id: str, state: dict[str, Any]) -> None:
         with self._tx() as c:
-            c.execute(
-                "INSERT INTO snapshot_feed (snapshot_id, state) VALUES (?, ?) "
-                "ON CONFLICT (snapshot_id) DO UPDATE SET state = excluded.state",
-                (snapshot_id, orjson.dumps(state).decode()),
-            )
+            c.execute(_PUT_STATE, (snapshot_id, orjson.dumps(state).decode()))
 
     def add_feed_page(
         self, snapshot_id: str, events: Iterable[SeenEvent], state: dict[str, Any]
@@ -101,11 +108,7 @@ class FeedRows(Database):
                     for e in events
                 ],
             )
-            c.execute(
-                "INSERT INTO snapshot_feed (snapshot_id, state) VALUES (?, ?) "
-                "ON CONFLICT (snapshot_id) DO UPDATE SET state = excluded.state",
-                (snapshot_id, orjson.dumps(state).decode()),
-            )
+            c.execute(_PUT_STATE, (snapshot_id, orjson.dumps(state).decode()))
 
     def feed_seen_ids(self, snapshot_id: str) -> set[str]:
         """Every event id the snapshot read: the next read's overlap is deduplicated on them."""

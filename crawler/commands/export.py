@@ -23,8 +23,7 @@ import sys
 from pathlib import Path
 
 from crawler.archive.index import FINISHED_STATUSES
-from crawler.canonical import parse_instant
-from crawler.config import add_archive_argument, archive_path_from, parse_timestamp
+from crawler.config import Picker, add_archive_argument, archive_path_from, time_window
 from crawler.errors import UsageError
 from crawler.read.bag import DEFAULT_SOURCE, write_bag
 from crawler.read.connector import ExportFilters
@@ -87,18 +86,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def filters_from(args: argparse.Namespace) -> ExportFilters:
-    since = parse_timestamp(args.since, "--since") if args.since else None
-    until = parse_timestamp(args.until, "--until") if args.until else None
-    if since and until and parse_instant(since) >= parse_instant(until):
-        raise UsageError(f"--since {since} must be before --until {until}")
-    upd_since = (
-        parse_timestamp(args.updated_since, "--updated-since") if args.updated_since else None
-    )
-    upd_until = (
-        parse_timestamp(args.updated_until, "--updated-until") if args.updated_until else None
-    )
-    if upd_since and upd_until and parse_instant(upd_since) >= parse_instant(upd_until):
-        raise UsageError(f"--updated-since {upd_since} must be before --updated-until {upd_until}")
+    flags = Picker(args, {})  # export's windows come from its flags alone
+    since, until = time_window(flags, {}, "created")
+    upd_since, upd_until = time_window(flags, {}, "updated")
     return ExportFilters(
         orgs=tuple(o.strip() for o in args.org or ()),
         users=tuple(u.strip() for u in args.user or ()),

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from crawler.archive import ProjectRow
@@ -155,21 +156,24 @@ class ExportFilters:
             email = (row.user_email or "").lower()
             if not email or email not in (u.lower() for u in self.users):
                 return False
-        # Compare as instants, whatever RFC 3339 form the API or the user wrote.
-        created = instant_key(row.created_at)
-        if self.since is not None and created < instant_key(self.since):
+        since, until, updated_since, updated_until = self._bounds
+        if not _inside(instant_key(row.created_at), since, until):
             return False
-        if self.until is not None and created >= instant_key(self.until):
-            return False
-        if self.updated_since is not None or self.updated_until is not None:
+        if updated_since is not None or updated_until is not None:
             if row.updated_at is None:
                 return False  # no updated_at: not updated in any window
-            updated = instant_key(row.updated_at)
-            if self.updated_since is not None and updated < instant_key(self.updated_since):
-                return False
-            if self.updated_until is not None and updated >= instant_key(self.updated_until):
+            if not _inside(instant_key(row.updated_at), updated_since, updated_until):
                 return False
         return not (self.exclude_deleted and row.deleted_at is not None)
+
+    @cached_property
+    def _bounds(self) -> tuple[str | None, ...]:
+        """The windows' bounds as instant keys, worked out once, not per row.
+
+        Compared as instants, whatever RFC 3339 form the API or the user wrote.
+        """
+        bounds = (self.since, self.until, self.updated_since, self.updated_until)
+        return tuple(None if b is None else instant_key(b) for b in bounds)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -184,3 +188,8 @@ class ExportFilters:
         if self.updated_until is not None:
             out["updated_at_lt"] = self.updated_until
         return out
+
+
+def _inside(key: str, since: str | None, until: str | None) -> bool:
+    """``since <= key < until``, either bound optional."""
+    return (since is None or key >= since) and (until is None or key < until)

@@ -258,6 +258,14 @@ _VERBS = {
 }
 
 
+def _noun_verb(attachment: dict[str, Any], index: int) -> tuple[str, str]:
+    """An attachment change in words: index 0 added, 1 removed, 2 changed."""
+    noun = _NOUN.get(str(attachment.get("type")), "attachment")
+    if index == 2 and "body" not in attachment:
+        return noun, "edited"  # the listed entry changed, the archived body did not
+    return noun, _VERBS[noun][index]
+
+
 def change_kinds(change: ProjectChange) -> dict[str, list[Any]]:
     """Per kind of change, what it touched: ``document_replaced: [ids]``, ``fields_edited``...
 
@@ -282,10 +290,7 @@ def change_kinds(change: ProjectChange) -> dict[str, list[Any]]:
         (change.attachments_changed, 2),
     ):
         for a in group:
-            noun = _NOUN.get(str(a.get("type")), "attachment")
-            verb = _VERBS[noun][index]
-            if index == 2 and "body" not in a:
-                verb = "edited"  # the listed entry changed, the archived body did not
+            noun, verb = _noun_verb(a, index)
             add(f"{noun}_{verb}", a["id"])
     for g in change.collaborators_granted:
         add("collaborator_granted", _who(g))
@@ -351,18 +356,15 @@ def render_text(d: SnapshotDiff) -> Iterator[str]:
             yield f"    gone: {c.gone['before']} -> {c.gone['after']}"
         for f in c.fields:
             yield f"    {f['source']}.{f['field']}: {_short(f['before'], 40)} -> {_short(f['after'], 40)}"
-        for a in c.attachments_added:
-            noun = _NOUN.get(str(a["type"]), "attachment")
-            yield f"    + {noun} {_VERBS[noun][0]} {a['id']} {_short(a['filename'], 40)}"
-        for a in c.attachments_removed:
-            noun = _NOUN.get(str(a["type"]), "attachment")
-            yield f"    - {noun} {_VERBS[noun][1]} {a['id']} {_short(a['filename'], 40)}"
+        for sign, group in (("+", c.attachments_added), ("-", c.attachments_removed)):
+            for a in group:
+                noun, verb = _noun_verb(a, 0 if sign == "+" else 1)
+                yield f"    {sign} {noun} {verb} {a['id']} {_short(a['filename'], 40)}"
         for a in c.attachments_changed:
-            noun = _NOUN.get(str(a["type"]), "attachment")
+            noun, verb = _noun_verb(a, 2)
             what = [f"{f['field']}" for f in a.get("fields", [])]
             if "body" in a:
                 what.append(f"body md5 {a['body']['before']['md5']} -> {a['body']['after']['md5']}")
-            verb = _VERBS[noun][2] if "body" in a else "edited"
             yield f"    ~ {noun} {verb} {a['id']}: {', '.join(what)}"
         for g in c.collaborators_granted:
             yield f"    + collaborator granted: {_who(g)}"
