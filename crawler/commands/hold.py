@@ -90,8 +90,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"hold: {matter}: {len(targets)} target(s) held, by {who}")
         return 0
     with RetentionStore.open(path) as store:
-        if matter not in {h.matter for h in active_holds(store.hold_events())}:
-            known = matters(store.hold_events())
+        events = store.hold_events()
+        if matter not in {h.matter for h in active_holds(events)}:
+            known = matters(events)
             what = "was already released" if matter in known else "is not a known matter"
             raise UsageError(f"hold release: {matter!r} {what}; nothing to release")
         store.release_hold(matter, by=who, at=utc_now(), note=args.note)

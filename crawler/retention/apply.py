@@ -80,7 +80,9 @@ class Applier:
         items = plan_items(self.plan)
         await self.reconcile(items)
         facts = ArchiveFacts(self.archived)
-        feed = FeedWatch(self.reader, _oldest(items, facts))
+        # A rerun (after --max-deletes, say) reads the feed only from what is still to do.
+        pending = [i for i in items if self.store.done_receipt(i.kind, i.id) is None]
+        feed = FeedWatch(self.reader, _oldest(pending, facts))
         await feed.load()
         checker = Checker(facts, self.store, self.reader, feed)
         open_intents = {(i.kind, i.item_id) for i in self.store.intents()}
@@ -103,7 +105,9 @@ class Applier:
             archived, problem = facts.project_at(item.snapshot_id, item.id, item.record)
             f = await checker.project(item.id, archived, problem)
         else:
-            found, problem = facts.document_at(item.snapshot_id, item.id, item.record)
+            found, problem = facts.document_at(
+                item.snapshot_id, item.project_id, item.id, item.record
+            )
             f = await checker.document(item.id, found, problem)
         reasons = decide(f)
         if reasons:
@@ -248,7 +252,9 @@ def _oldest(items: list[PlanItem], facts: ArchiveFacts) -> str | None:
         if item.kind == "project":
             found.append(facts.project_at(item.snapshot_id, item.id, item.record)[0])
         else:
-            found.append(facts.document_at(item.snapshot_id, item.id, item.record)[0])
+            found.append(
+                facts.document_at(item.snapshot_id, item.project_id, item.id, item.record)[0]
+            )
     return oldest_fetch(found)
 
 

@@ -25,6 +25,7 @@ from crawler.retention.store import ReceiptRow, RetentionStore
 
 Report = Callable[[str, str, str], None]  # (kind, subject, message)
 CheckBlob = Callable[[BlobRef, str], bool]  # sound? (reports its own problems)
+PlanItems = dict[tuple[Any, Any], dict[str, Any]]  # a plan's eligible items by (kind, id)
 
 
 def check_retention(
@@ -43,18 +44,20 @@ def check_retention(
         problem("retention", str(archive.path / "retention.sqlite"), str(exc))
         return 0
     with store:
-        if full and store.integrity_check() != ["ok"]:
-            problem("retention", str(store.path), "; ".join(store.integrity_check()[:5]))
+        integrity = store.integrity_check() if full else ["ok"]
+        if integrity != ["ok"]:
+            problem("retention", str(store.path), "; ".join(integrity[:5]))
         reader = ArchiveReader(archive)
         plans = _plans(reader, store, problem, check_blob, referenced)
-        for row in store.receipts():
+        receipts = store.receipts()
+        for row in receipts:
             _receipt(reader, row, plans, problem, check_blob, referenced)
         for intent in store.intents():
             note(
                 f"unfinished delete of {intent.kind} {intent.item_id} (intent at {intent.at}): "
                 "rerun `crawler retention apply` with its plan to settle it"
             )
-        return len(store.receipts())
+        return len(receipts)
 
 
 def _mark(referenced: set[tuple[str, str]], ref: BlobRef) -> None:
@@ -67,8 +70,9 @@ def _plans(
     problem: Report,
     check_blob: CheckBlob,
     referenced: set[tuple[str, str]],
-) -> dict[str, dict[str, Any]]:
-    plans: dict[str, dict[str, Any]] = {}
+) -> dict[str, PlanItems]:
+    """The stored plans that are sound, each as its eligible items by (kind, id)."""
+    plans: dict[str, PlanItems] = {}
     for sha, ref in store.plans().items():
         _mark(referenced, ref)
         if not check_blob(ref, f"plan {sha}"):
@@ -81,14 +85,17 @@ def _plans(
         if plan.get("plan_sha256") != sha:
             problem("plan_damaged", sha, "the stored plan's own hash is another")
             continue
-        plans[sha] = plan
+        items: PlanItems = {}
+        for i in plan["items"]:
+            items.setdefault((i.get("kind"), i.get("id")), i)
+        plans[sha] = items
     return plans
 
 
 def _receipt(
     reader: ArchiveReader,
     row: ReceiptRow,
-    plans: dict[str, dict[str, Any]],
+    plans: dict[str, PlanItems],
     problem: Report,
     check_blob: CheckBlob,
     referenced: set[tuple[str, str]],
@@ -116,14 +123,13 @@ def _receipt(
 def _against_plan(
     reader: ArchiveReader,
     doc: dict[str, Any],
-    plan: dict[str, Any] | None,
+    plan: PlanItems | None,
     check_blob: CheckBlob,
     referenced: set[tuple[str, str]],
 ) -> list[str]:
     if plan is None:
         return [f"its plan {doc.get('plan_sha256')} is not stored in the archive"]
-    key = (doc.get("kind"), doc.get("id"))
-    item = next((i for i in plan["items"] if (i.get("kind"), i.get("id")) == key), None)
+    item = plan.get((doc.get("kind"), doc.get("id")))
     if item is None:
         return ["the plan does not list it as eligible"]
     if (item.get("snapshot_id"), item.get("record")) != (doc.get("snapshot_id"), doc.get("record")):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crawler.archive.index import FINISHED_STATUSES, ProjectRow, SnapshotRow, instant_key
-from crawler.archive.records import DocumentEntry, Record, record_blob_refs
+from crawler.archive.records import DocumentEntry, Record
 from crawler.archive.refs import BlobRef, hash_file
 from crawler.errors import ArchiveError
 from crawler.read.reader import ArchiveReader, ProjectData
@@ -34,10 +34,6 @@ class Archived:
     record_ref: BlobRef
     parsed: Record
     data: ProjectData | None
-
-    @property
-    def record(self) -> dict[str, Any]:
-        return self.parsed.raw
 
     def detail(self) -> dict[str, Any]:
         if self.data is None or self.data.details is None:
@@ -148,44 +144,51 @@ class ArchiveFacts:
         return None, "in no finished snapshot"
 
     def document_at(
-        self, snapshot_id: str, document_id: str, record: BlobRef
+        self, snapshot_id: str, project_id: str, document_id: str, record: BlobRef
     ) -> tuple[ArchivedDocument | None, str | None]:
+        """The document as a plan relied on it: its project's record in that snapshot only."""
         snap = next((s for s in self.finished if s.id == snapshot_id), None)
-        found = self._documents_of(snap).get(document_id) if snap else None
+        row = self.reader.row(snapshot_id, project_id) if snap else None
+        if snap is not None and row is not None and row.record != record:
+            return None, f"its record in snapshot {snapshot_id} is not the one the plan names"
+        found = self._documents_in(snap, row).get(document_id) if snap and row else None
         if found is None:
             return None, f"snapshot {snapshot_id} no longer holds it finished"
-        if found.project.record_ref != record:
-            return None, f"its record in snapshot {snapshot_id} is not the one the plan names"
         return found, None
 
     def _documents_of(self, snap: SnapshotRow) -> dict[str, ArchivedDocument]:
+        """Every archived document of a snapshot (a plan by document id knows no project)."""
         cached = self._doc_maps.get(snap.id)
-        if cached is not None:
-            return cached
-        out: dict[str, ArchivedDocument] = {}
-        for row in self.reader.rows(snap.id):
-            if row.record is None:
-                continue
-            try:
-                record = self.reader.record(row)
-                documents = record.documents if record is not None else []
-            except ArchiveError:
-                continue  # a damaged record preserves nothing: its documents are not found
-            if record is None:
-                continue
-            project = Archived(snap.id, row, row.record, record, None)
-            for entry in documents:
-                if entry.text is not None:
-                    out[entry.id] = ArchivedDocument(project, entry, entry.text)
-        self._doc_maps[snap.id] = out
-        return out
+        if cached is None:
+            cached = {}
+            for row in self.reader.rows(snap.id):
+                cached.update(self._documents_in(snap, row))
+            self._doc_maps[snap.id] = cached
+        return cached
+
+    def _documents_in(self, snap: SnapshotRow, row: ProjectRow) -> dict[str, ArchivedDocument]:
+        """The documents, with their text, that one project row's record holds."""
+        if row.record is None:
+            return {}
+        try:
+            record = self.reader.record(row)
+        except ArchiveError:
+            return {}  # a damaged record preserves nothing: its documents are not found
+        if record is None:
+            return {}
+        project = Archived(snap.id, row, row.record, record, None)
+        return {
+            e.id: ArchivedDocument(project, e, e.text)
+            for e in record.documents
+            if e.text is not None
+        }
 
     # -- re-hash -----------------------------------------------------------------------------
 
     def rehash_project(self, archived: Archived) -> list[str]:
         """Problems re-hashing the record and every blob it refers to (empty: sound)."""
         try:
-            refs = [archived.record_ref, *(ref for _, ref in record_blob_refs(archived.record))]
+            refs = [archived.record_ref, *(ref for _, ref in archived.parsed.blob_refs())]
         except ArchiveError as exc:
             return [f"record {archived.record_ref.md5} is malformed: {exc}"]
         return self._rehash(refs)

@@ -32,7 +32,6 @@ from crawler.errors import ArchiveError
 FILENAME = "retention.sqlite"
 SCHEMA_VERSION = 1
 SCOPES = ("project", "user", "org")
-KINDS = ("project", "document")
 
 SCHEMA = """
 CREATE TABLE hold_events (
