@@ -40,11 +40,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 WINDOW = 1.0
-# A request leaves the window when it is one window old. Times are float sums
-# (the background's schedule adds 1/rps again and again), so "exactly one window"
-# can come out a few femtoseconds short; a nanosecond is far below any clock's
-# resolution and keeps that rounding from holding a slot that is already free.
-EDGE = 1e-9
+# A request leaves the window when it is one window old. Times are floats read
+# from a monotonic clock that may stand at 1e6 s or more (the machine's uptime),
+# where one rounding step is about 1e-10 s; "exactly one window" between two
+# requests of a consumer that fills the window can then come out a few steps
+# short. A microsecond is far below what any server's timestamps resolve and far
+# above that rounding (up to a clock of ~1e9 s), so rounding never holds a slot
+# that is already free.
+EDGE = 1e-6
 LIMIT_HEADER = "anthropic-ratelimit-requests-limit"
 REMAINING_HEADER = "anthropic-ratelimit-requests-remaining"
 RESET_HEADER = "anthropic-ratelimit-requests-reset"
@@ -84,14 +87,17 @@ class RateLimiter:
         self._wall = wall
         self._times: deque[float] = deque()
         self.background_rps = 0.0
-        self._background_next = math.inf
+        # Its schedule is origin + steps / rps, not a running sum: the rounding of a
+        # sum grows with every step, a product's does not.
+        self._background_origin = math.inf
+        self._background_steps = 0
         self.background_admitted = 0
         self.background_refused = 0
         self.set_background(background_rps)
         if background_rps > 0 and self.enabled:
             # Configured from the start, it has been running for a window already
             # (a SIEM connector runs all day): its share is taken from the first request on.
-            self._background_next -= self.span
+            self._background_origin -= self.span
 
     @property
     def enabled(self) -> bool:
@@ -117,7 +123,8 @@ class RateLimiter:
         if self.enabled:
             self._run_background(now)
         self.background_rps = rps
-        self._background_next = now if rps > 0 else math.inf
+        self._background_origin = now if rps > 0 else math.inf
+        self._background_steps = 0
 
     def check(self) -> Decision:
         now = self._clock()
@@ -166,16 +173,19 @@ class RateLimiter:
         """Play the background consumer's attempts due by ``now``, in time order."""
         if self.background_rps <= 0:
             return
-        interval = 1.0 / self.background_rps
-        while self._background_next <= now:
-            at = self._background_next
+        while (at := self._background_next) <= now:
             self._expire(at)
             if len(self._times) < self.limit:
                 self._times.append(at)
                 self.background_admitted += 1
-                self._background_next = at + interval
+                self._background_steps += 1
             else:
-                # Refused: it honours the retry-after it would have got.
+                # Refused: it honours the retry-after it would have got, and goes on from there.
                 self.background_refused += 1
                 frees_in = self._times[0] + self.span - at
-                self._background_next = at + max(1, math.ceil(frees_in))
+                self._background_origin = at + max(1, math.ceil(frees_in))
+                self._background_steps = 0
+
+    @property
+    def _background_next(self) -> float:
+        return self._background_origin + self._background_steps / self.background_rps

@@ -122,18 +122,24 @@ def test_background_consumer_spends_the_same_budget() -> None:
     assert limiter.background_admitted == 11 and limiter.background_refused == 0
 
 
-def test_a_consumer_that_exactly_fills_the_window_is_never_refused() -> None:
-    # Ten a second against a limit of ten: each request frees its slot exactly one
-    # window later. Its schedule is a running float sum, whose rounding must not
-    # keep a request a few femtoseconds longer and refuse the next one.
-    limiter, clock = make(10)
-    clock.t = 23_686.0
+@pytest.mark.parametrize("clock_at", [23_686.0, 1e6, 1e7, 1e9])
+@pytest.mark.parametrize(("rate", "window"), [(10, 1.0), (600, 60.0)])
+def test_a_consumer_that_exactly_fills_the_window_is_never_refused(
+    clock_at: float, rate: int, window: float
+) -> None:
+    # Ten a second against a budget of exactly that: each request frees its slot one
+    # window later. The monotonic clock stands at the machine's uptime (11 days is
+    # 1e6 s), where float rounding must not keep a request a little longer than a
+    # window and refuse the next one.
+    limiter, clock = make(rate, window)
+    clock.t = clock_at
     limiter.set_background(10.0)
-    for i in range(1, 600):
-        clock.t = 23_686.0 + i * 0.05
+    seconds = 4 * window
+    for i in range(1, int(seconds / 0.05) + 1):
+        clock.t = clock_at + i * 0.05
         limiter._run_background(clock.t)
     assert limiter.background_refused == 0
-    assert limiter.background_admitted == 300
+    assert limiter.background_admitted == pytest.approx(10 * seconds, abs=1)
 
 
 def test_background_consumer_refused_waits_its_retry_after() -> None:
