@@ -135,8 +135,8 @@ async def crawl(
         ]
     )
     settings = build_settings(args, {"ANTHROPIC_COMPLIANCE_ACCESS_KEY": key})
-    # Settings without a flag (e.g. feed_settle_seconds=0: the simulator's events are
-    # visible at once, so the feed window may end now instead of a minute ago).
+    # Settings without a flag (e.g. feed_settle_seconds=0: a benchmark that has let the
+    # simulator's feed lag pass may end the feed window now instead of a minute ago).
     settings = dataclasses.replace(settings, **overrides)
     # The command prints its summary; the benchmark prints its own table instead.
     with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):

@@ -26,7 +26,10 @@ from crawler.simulator.auth import NO_FEED_SCOPES
 from tests.support import crawl
 from tests.test_archive_run import SMALL
 
-FEED = {"feed_settle_seconds": 0}  # the simulator's events are visible at once (no lag set)
+# The simulator's events become visible within its lag (about a minute, as API.md says).
+# A test lets that minute pass with sim.feed.settle() instead of waiting it out, so the
+# crawler's window may end now instead of a minute ago.
+FEED = {"feed_settle_seconds": 0}
 SPEC = DatasetSpec(seed=31, projects=160, **SMALL)
 
 
@@ -68,6 +71,7 @@ async def test_incremental_with_the_feed_equals_a_full_snapshot(tmp_path: Path) 
         # Every kind of change, one project each (~7% in all), a bulk deletion the feed
         # reports only as truncated, and read events that change nothing.
         changes = sim.mutate(seed=3, fraction=0.006, kinds="all", bulk=1, noise=20)
+        sim.feed.settle()
         for kind, items in changes.as_dict().items():
             assert items, f"the mutation made no {kind}"
         touched = changes.touched_projects()
@@ -123,6 +127,7 @@ async def test_without_the_scope_it_says_so_and_carries_as_before(
         assert await crawl(sim.base_url, NOFEED_KEY, arc) == 0  # a full run reads no feed
         before = {t.id: t.list_entry for t in sim.dataset.projects_truth()}
         sim.mutate(seed=4, fraction=0.01, kinds="all")
+        sim.feed.settle()
         after = {t.id: t.list_entry for t in sim.dataset.projects_truth()}
         listed_changed = {pid for pid, entry in after.items() if before.get(pid) != entry}
         sim.counters.reset()
@@ -198,6 +203,7 @@ async def test_activity_in_exports_and_the_updated_at_window(tmp_path: Path) -> 
     async with running_simulator(SimulatorConfig(dataset=SPEC, rate=None)) as sim:
         assert await crawl(sim.base_url, sim.key, arc) == 0
         changes = sim.mutate(seed=7, fraction=0.01, kinds="all")
+        sim.feed.settle()
         assert await crawl(sim.base_url, sim.key, arc, "--incremental", **FEED) == 0
         # The list's updated_at filter, passed through: exactly what the server selects.
         assert await crawl(sim.base_url, sim.key, window, "--updated-since", changes.at) == 0
@@ -242,6 +248,7 @@ async def test_a_feed_that_fails_stops_the_run_and_a_rerun_completes_it(tmp_path
     async with running_simulator(SimulatorConfig(dataset=SPEC, rate=None)) as sim:
         assert await crawl(sim.base_url, sim.key, arc) == 0
         changes = sim.mutate(seed=8, fraction=0.01)
+        sim.feed.settle()
         live = changes.touched_projects() & set(sim.dataset.projects)
         before = state_of(arc)
         sim.faults.set("activities", error_rate=1.0)

@@ -119,6 +119,10 @@ class FeedQuery:
         )
 
 
+# API.md: events are "queryable within about a minute of occurring".
+DEFAULT_FEED_LAG = 60.0
+
+
 @dataclass
 class ActivityLog:
     """Every event recorded, sorted by id; the server reads it and mutations write it."""
@@ -140,6 +144,10 @@ class ActivityLog:
     def advance(self, seconds: float) -> None:
         """Let ``seconds`` of visibility lag pass without sleeping."""
         self.offset_ns += int(seconds * NS_PER_S)
+
+    def settle(self) -> None:
+        """Let the whole lag pass: every event recorded so far is visible."""
+        self.advance(self.lag)
 
     def record(
         self,

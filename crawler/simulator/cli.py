@@ -24,6 +24,7 @@ import math
 import signal
 import sys
 
+from crawler.simulator.activity import DEFAULT_FEED_LAG
 from crawler.simulator.auth import (
     DEFAULT_DELETE_KEY,
     DEFAULT_KEY,
@@ -122,7 +123,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     net.add_argument(
         "--feed-lag",
         type=float,
-        default=0.0,
+        default=DEFAULT_FEED_LAG,
         metavar="SECONDS",
         help="each Activity Feed event becomes visible up to this long after it happens "
         "(seeded per event; default %(default)s)",

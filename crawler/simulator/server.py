@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from crawler.simulator.activity import ActivityLog
+from crawler.simulator.activity import DEFAULT_FEED_LAG, ActivityLog
 from crawler.simulator.app import Api, State
 from crawler.simulator.auth import (
     DEFAULT_DELETE_KEY,
@@ -52,9 +52,10 @@ class SimulatorConfig:
     port: int = 0
     chunk_size: int = 64 * 1024
     # Seconds: each Activity Feed event becomes visible within [0, feed_lag] after it
-    # happens (seeded per event). ``keys`` default: a read key with the feed scope and a
-    # separate delete-only key (see _default_keys).
-    feed_lag: float = 0.0
+    # happens (seeded per event): API.md, "queryable within about a minute of
+    # occurring", and "late rows happen". ``keys`` default: a read key with the feed
+    # scope and a separate delete-only key (see _default_keys).
+    feed_lag: float = DEFAULT_FEED_LAG
 
 
 class Simulator:

@@ -95,6 +95,7 @@ async def test_plan_deletes_nothing_and_apply_deletes_exactly_the_eligible(
         # Changes upstream after the snapshot: a rename, attachments, a document replaced
         # in place (only the feed shows it), a collaborator grant (only the feed shows it).
         before = sim.mutate(seed=5, fraction=0.1, kinds=["replace", "attach", "rename", "grant"])
+        sim.feed.settle()  # a minute later: every event is visible
         changed = before.touched_projects()
 
         plan_file = tmp_path / "plan.json"

@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 from sim_helpers import MakeSim, call
 
-from crawler.simulator import DatasetSpec, Simulator
+from crawler.simulator import DatasetSpec, Simulator, SimulatorConfig
 from crawler.simulator.auth import NO_FEED_SCOPES, READ_SCOPES
 from crawler.simulator.timestamps import parse_instant
+from tests.conftest import SMALL_SPEC
 
 ACCESSED = "compliance_api_accessed"
 PROJECT_TYPES = "activity_types[]=claude_project_created"
@@ -223,3 +224,16 @@ async def test_lag_zero_everything_visible_at_once(sim: Simulator) -> None:
     changes = sim.mutate(seed=7, fraction=0.1)
     got = (await feed(sim, f"order=asc&limit=5000&exclude_activity_types[]={ACCESSED}"))["data"]
     assert [e["id"] for e in got] == sorted(changes.activity_ids)
+
+
+async def test_by_default_events_are_visible_within_about_a_minute(make_sim: MakeSim) -> None:
+    # API.md: "queryable within about a minute of occurring". Unless a test asks
+    # otherwise, the simulator says the same: some events are late, none past a minute.
+    async with make_sim(SimulatorConfig(dataset=SMALL_SPEC, rate=None)) as sim:
+        assert sim.feed.lag == 60.0
+        changes = sim.mutate(seed=7, fraction=0.1)
+        q = f"order=asc&limit=5000&exclude_activity_types[]={ACCESSED}"
+        at_once = {e["id"] for e in (await feed(sim, q))["data"]}
+        assert at_once < set(changes.activity_ids)
+        sim.feed.advance(60)
+        assert [e["id"] for e in (await feed(sim, q))["data"]] == sorted(changes.activity_ids)
