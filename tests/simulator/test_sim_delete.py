@@ -101,3 +101,14 @@ async def test_keys_configurable(make_sim: MakeSim) -> None:
         assert sim.delete_key == "sk-ant-api01-d"
         reply = await call(sim, f"/apps/projects/{pid}", method="DELETE", key=sim.delete_key)
         assert reply.status in (200, 409)
+
+
+async def test_document_delete_with_the_read_key_is_403_and_deletes_nothing(
+    sim: Simulator,
+) -> None:
+    doc = next(iter(sim.dataset.documents.values()))
+    reply = await call(sim, f"/apps/projects/documents/{doc.id}", method="DELETE")
+    assert reply.status == 403 and error_type(reply) == "permission_error"
+    assert reply.json()["error"]["message"].endswith("Needed: ['delete:compliance_user_data']")
+    assert doc.id in sim.dataset.documents
+    assert (await call(sim, f"/apps/projects/documents/{doc.id}")).status == 200

@@ -6,12 +6,14 @@ import asyncio
 import base64
 import hashlib
 import time
+from typing import Any
 from urllib.parse import quote, unquote
 
 import pytest
 from sim_helpers import MakeSim, call, walk
 
 from crawler.simulator import ALL_SCOPES, READ_SCOPES, DatasetSpec, Simulator
+from crawler.simulator.auth import NO_FEED_SCOPES
 
 SMALL_SPEC = DatasetSpec.small()
 
@@ -304,3 +306,25 @@ async def test_file_content_headers_and_bytes(sim: Simulator) -> None:
     assert meta["md5"] == stale.recorded_md5
     assert ds.file(ds.cases.zero_byte_file).size == 0  # type: ignore[arg-type]
     assert ds.file(ds.cases.big_file).size == SMALL_SPEC.big_file_bytes  # type: ignore[arg-type]
+
+
+async def test_failed_auth_is_not_counted_a_missing_scope_is_and_keys_share_it(
+    make_sim: MakeSim,
+) -> None:
+    # A 60 s window, so that a slow machine cannot let anything leave it mid-test.
+    read, no_feed = "sk-ant-api01-reader", "sk-ant-api01-no-feed"
+    keys = {read: READ_SCOPES, no_feed: NO_FEED_SCOPES}
+    async with make_sim(rate=4.0, window=60.0, keys=keys) as sim:
+
+        def remaining(reply: Any) -> int:
+            return int(reply.headers["anthropic-ratelimit-requests-remaining"])
+
+        assert remaining(await call(sim, "/apps/projects", key=read)) == 3
+        for _ in range(5):
+            assert (await call(sim, "/apps/projects", key="bad")).status == 401
+        after_401s = await call(sim, "/apps/projects", key=read)
+        assert after_401s.status == 200 and remaining(after_401s) == 2  # 401s took nothing
+        denied = await call(sim, "/activities", key=no_feed)
+        assert denied.status == 403 and remaining(denied) == 1  # a 403 is counted, same budget
+        assert remaining(await call(sim, "/apps/projects", key=read)) == 0
+        assert (await call(sim, "/apps/projects", key=no_feed)).status == 429
