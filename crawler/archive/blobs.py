@@ -1,5 +1,7 @@
 """Content-addressed blobs: ``blobs/ab/<md5>`` (and ``<md5>.<sha256>`` on a collision).
 
+Keys of an :class:`~crawler.archive.store.ObjectStore` (a directory or a bucket).
+
 A blob is streamed into ``tmp/<random>``, hashed (md5 and sha256) while it is written,
 fsynced, renamed into place, and its directory fsynced; only then does the index gain
 its row. See docs/ARCHIVE.md, "Write order".
@@ -18,8 +20,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, Protocol
 
-from crawler.archive.fs import fsync_dir, make_dir, os_error, tmp_name, unlink_quietly, write_all
+from crawler.archive.fs import os_error, tmp_name, unlink_quietly, write_all
 from crawler.archive.refs import BlobRef, check_ref
+from crawler.archive.store.base import ObjectMissingError, ObjectStore, blob_key
+from crawler.archive.store.disk import DiskStore
 from crawler.errors import ArchiveError
 
 # What the archive does with a durable tmp file: place it, register it, say how it went.
@@ -176,119 +180,130 @@ class BlobWriter:
 
 
 class BlobStore:
-    """The ``blobs/`` directory: placing durable bodies under their md5, reading them back.
+    """The ``blobs/`` keys of a store: placing durable bodies under their md5, reading them.
 
-    Knows only the disk. Which blobs exist, and of what kind, is the index's
-    business: the archive (:mod:`crawler.archive.repository`) asks it before a
-    placement and registers the row after.
+    Knows only the store (:mod:`crawler.archive.store`: a directory or a bucket).
+    Which blobs exist, and of what kind, is the index's business: the archive
+    (:mod:`crawler.archive.repository`) asks it before a placement and registers
+    the row after. Bodies are streamed into the local ``tmp/`` first (hashed as
+    they come), then put once under their key.
     """
 
-    def __init__(self, root: Path, *, writable: bool) -> None:
+    def __init__(self, root: Path, *, writable: bool, store: ObjectStore | None = None) -> None:
         self.root = root
+        self.store: ObjectStore = store if store is not None else DiskStore(root)
         self.blobs_dir = root / "blobs"
         self.tmp_dir = root / "tmp"
         self.writable = writable
         # Injectable so tests can fabricate an md5 collision (real ones are costly).
         self.md5_factory: Callable[[], _Hash] = hashlib.md5
-        # Placement (look, then rename) must not interleave between two writers of the
-        # same md5, or one collision body could replace the other. Writers run on one
-        # event loop but place in worker threads, so a thread lock.
-        self._place_lock = threading.Lock()
+        # Placement (look, then put) must not interleave between two writers of the
+        # same md5, or one collision body could replace the other. Writers place in
+        # worker threads, so thread locks; striped by md5 so that different bodies
+        # (a bucket's uploads, above all) go up side by side.
+        self._place_locks = [threading.Lock() for _ in range(64)]
 
     def writer(self, kind: str, on_durable: OnDurable) -> BlobWriter:
         """A writer whose durable tmp file is handed to ``on_durable`` on commit."""
         self._require_writable()
         return BlobWriter(self, kind, on_durable)
 
-    def path_of(self, ref: BlobRef, variant: bool | None = None) -> Path:
-        """Where the blob lives; ``variant`` unknown (None): whichever file exists."""
+    def key_of(self, ref: BlobRef, variant: bool | None = None) -> str:
+        """The blob's key; ``variant`` unknown (None): whichever object exists."""
         check_ref(ref)
-        primary = self.blobs_dir / ref.md5[:2] / ref.md5
-        other = primary.with_name(f"{ref.md5}.{ref.sha256}")
+        other = blob_key(ref.md5, ref.sha256)
         if variant is None:
-            variant = other.exists()
-        return other if variant else primary
+            variant = self.store.exists(other)
+        return other if variant else blob_key(ref.md5)
 
-    def read(self, path: Path, ref: BlobRef) -> bytes:
-        """The bytes at ``path`` (see :meth:`path_of`), refused unless ``ref.size`` long."""
+    def path_of(self, ref: BlobRef, variant: bool | None = None) -> Path:
+        """Where the blob lives on disk (a disk archive's only; see :meth:`key_of`)."""
+        if not isinstance(self.store, DiskStore):
+            raise ArchiveError(f"archive {self.store.url} is not on disk: blobs have no path")
+        return self.store.path(self.key_of(ref, variant))
+
+    def where(self, key: str) -> str:
+        return self.store.where(key)
+
+    def read(self, key: str, ref: BlobRef) -> bytes:
+        """The bytes under ``key`` (see :meth:`key_of`), refused unless ``ref.size`` long."""
         try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise ArchiveError(f"blob {ref.md5} is missing ({path})") from None
-        except OSError as exc:
-            raise os_error(exc, "read", path) from exc
+            data = self.store.get(key)
+        except ObjectMissingError:
+            raise ArchiveError(f"blob {ref.md5} is missing ({self.where(key)})") from None
         if len(data) != ref.size:
             raise ArchiveError(
-                f"blob {ref.md5} is damaged ({path}): {len(data)} bytes, expected {ref.size}"
+                f"blob {ref.md5} is damaged ({self.where(key)}): {len(data)} bytes, "
+                f"expected {ref.size}"
             )
         return data
 
-    def open(self, path: Path, ref: BlobRef) -> BinaryIO:
+    def open(self, key: str, ref: BlobRef) -> BinaryIO:
         try:
-            return open(path, "rb")
-        except FileNotFoundError:
-            raise ArchiveError(f"blob {ref.md5} is missing ({path})") from None
-        except OSError as exc:
-            raise os_error(exc, "read", path) from exc
+            return self.store.stream(key)
+        except ObjectMissingError:
+            raise ArchiveError(f"blob {ref.md5} is missing ({self.where(key)})") from None
 
     # -- placement ---------------------------------------------------------------------------
 
     async def place(
-        self, tmp: Path, ref: BlobRef, known: list[tuple[BlobRef, bool]]
+        self, tmp: Path, ref: BlobRef, known: list[tuple[BlobRef, bool]], kind: str = ""
     ) -> tuple[bool, bool]:
-        """Move a durable tmp file into blobs/; (created, stored_as_variant).
+        """Put a durable tmp file under its key; (created, stored_as_variant).
 
         ``known``: the blobs already registered with this md5 (and whether each is a
         variant), so an existing body is recognised without rehashing it.
         """
         try:
-            return await asyncio.to_thread(self._place_sync, tmp, ref, known)
+            return await asyncio.to_thread(self._place_sync, tmp, ref, known, kind)
         except OSError as exc:
-            unlink_quietly(tmp)
-            raise os_error(exc, "store blob", self.blobs_dir / ref.md5[:2] / ref.md5) from exc
+            raise os_error(exc, "store blob", self.where(blob_key(ref.md5))) from exc
+        finally:
+            unlink_quietly(tmp)  # placed (renamed away, or uploaded) or not needed
 
     def _place_sync(
-        self, tmp: Path, ref: BlobRef, known: list[tuple[BlobRef, bool]]
+        self, tmp: Path, ref: BlobRef, known: list[tuple[BlobRef, bool]], kind: str
     ) -> tuple[bool, bool]:
-        """Move a durable tmp file into blobs/. Returns (created, stored_as_variant)."""
-        shard = self.blobs_dir / ref.md5[:2]
-        primary = shard / ref.md5
-        variant_path = shard / f"{ref.md5}.{ref.sha256}"
-        with self._place_lock:
-            make_dir(shard)
+        primary = blob_key(ref.md5)
+        with self._place_locks[int(ref.md5[:2], 16) % len(self._place_locks)]:
             occupant = self._primary_occupant(primary, ref, known)
+            if occupant == "free":
+                if self._put(primary, tmp, ref, kind):
+                    return True, False
+                occupant = self._primary_occupant(primary, ref, [])  # it appeared: look again
             if occupant == "same":
-                os.unlink(tmp)
                 return False, False
-            if occupant in ("free", "damaged"):
-                os.replace(tmp, primary)
-                fsync_dir(shard)
+            if occupant == "damaged":
+                self.store.replace(primary, tmp)  # refused by a write-once store
                 return True, False
             # A different body already owns this md5: keep both.
-            if variant_path.exists() and variant_path.stat().st_size == ref.size:
-                os.unlink(tmp)
+            variant = blob_key(ref.md5, ref.sha256)
+            info = self.store.head(variant)
+            if info is not None and info.size == ref.size:
                 return False, True
-            os.replace(tmp, variant_path)
-            fsync_dir(shard)
-            return True, True
+            return self._put(variant, tmp, ref, kind), True
 
-    def _primary_occupant(
-        self, primary: Path, ref: BlobRef, known: list[tuple[BlobRef, bool]]
-    ) -> str:
-        """free | same | other | damaged: what is at blobs/ab/<md5> now."""
-        try:
-            size = primary.stat().st_size
-        except FileNotFoundError:
+    def _put(self, key: str, tmp: Path, ref: BlobRef, kind: str) -> bool:
+        return self.store.put_once(
+            key, tmp, md5=ref.md5, sha256=ref.sha256, size=ref.size, kind=kind
+        )
+
+    def _primary_occupant(self, key: str, ref: BlobRef, known: list[tuple[BlobRef, bool]]) -> str:
+        """free | same | other | damaged: what is under blobs/ab/<md5> now."""
+        info = self.store.head(key)
+        if info is None:
             return "free"
         for other, is_variant in known:
             if not is_variant:
                 if other.sha256 != ref.sha256:
                     return "other"
-                # Same body per the index; a wrong size means the file was damaged.
-                return "same" if size == ref.size else "damaged"
-        # On disk but not in the index (a crash between rename and index row): hash it.
+                # Same body per the index; a wrong size means the object was damaged.
+                return "same" if info.size == ref.size else "damaged"
+        if info.sha256 is not None:  # the store recorded it at write time (a bucket)
+            return "same" if info.sha256 == ref.sha256 and info.size == ref.size else "other"
+        # Stored but not in the index (a crash between placement and row): hash it.
         md5_h, sha_h = self.md5_factory(), hashlib.sha256()
-        with open(primary, "rb") as f:
+        with self.store.stream(key) as f:
             while chunk := f.read(_READ_CHUNK):
                 md5_h.update(chunk)
                 sha_h.update(chunk)
@@ -298,4 +313,4 @@ class BlobStore:
 
     def _require_writable(self) -> None:
         if not self.writable:
-            raise ArchiveError(f"archive {self.root} is open read-only")
+            raise ArchiveError(f"archive {self.store.url} is open read-only")

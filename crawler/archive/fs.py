@@ -31,6 +31,7 @@ __all__ = [
     "make_dir",
     "os_error",
     "release_private_umask",
+    "spool",
     "take_lock",
     "tmp_name",
     "unlink_quietly",
@@ -104,6 +105,32 @@ def atomic_write_chunks(tmp_dir: Path, dest: Path, chunks: Iterable[bytes]) -> s
             raise os_error(exc, "write", dest) from exc
         raise
     return digest.hexdigest()
+
+
+def spool(tmp_dir: Path, chunks: Iterable[bytes]) -> tuple[Path, str, str, int]:
+    """Write ``chunks`` to a new durable file in ``tmp_dir``: (path, md5, sha256, size).
+
+    The caller puts the file under its name (a store's put or replace) and removes it.
+    """
+    tmp = tmp_name(tmp_dir)
+    md5, sha, size = hashlib.md5(), hashlib.sha256(), 0
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            for chunk in chunks:
+                md5.update(chunk)
+                sha.update(chunk)
+                size += len(chunk)
+                write_all(fd, chunk)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except BaseException as exc:
+        unlink_quietly(tmp)
+        if isinstance(exc, OSError):
+            raise os_error(exc, "write", tmp) from exc
+        raise
+    return tmp, md5.hexdigest(), sha.hexdigest(), size
 
 
 def commit_file(tmp: Path, dest: Path) -> None:

@@ -15,9 +15,10 @@ from typing import Any
 
 import orjson
 
-from crawler.archive.fs import atomic_write_chunks, os_error
+from crawler.archive.fs import spool, unlink_quietly
 from crawler.archive.index import FINISHED_STATUSES, Index, check_snapshot_id
 from crawler.archive.refs import BlobRef
+from crawler.archive.store.base import ObjectMissingError, ObjectStore, manifest_key
 from crawler.errors import ArchiveError
 
 MANIFEST_FORMAT = 1
@@ -25,6 +26,27 @@ MANIFEST_FORMAT = 1
 
 def manifest_path(root: Path, snapshot_id: str) -> Path:
     return root / "snapshots" / f"{check_snapshot_id(snapshot_id)}.json"
+
+
+def manifest_revisions(store: ObjectStore, snapshot_id: str) -> list[int]:
+    """The revisions of a snapshot's manifest in the store, oldest first (disk: [1] at most)."""
+    check_snapshot_id(snapshot_id)
+    found: list[int] = []
+    for key in store.list(f"snapshots/{snapshot_id}."):
+        middle = key.removeprefix(f"snapshots/{snapshot_id}.").removesuffix(".json")
+        if key.endswith(".json") and (middle == "" or key == manifest_key(snapshot_id)):
+            found.append(1)
+        elif middle.isdigit() and manifest_key(snapshot_id, int(middle)) == key:
+            found.append(int(middle))
+    return sorted(found)
+
+
+def current_manifest_key(store: ObjectStore, snapshot_id: str) -> str:
+    """The key of the manifest in force: the highest revision (a bucket keeps them all)."""
+    if not store.worm:
+        return manifest_key(check_snapshot_id(snapshot_id))
+    revisions = manifest_revisions(store, snapshot_id)
+    return manifest_key(snapshot_id, revisions[-1] if revisions else 1)
 
 
 def encode_manifest(manifest: dict[str, Any]) -> bytes:
@@ -63,7 +85,9 @@ def parse_manifest(data: bytes, snapshot_id: str, where: Path | str) -> dict[str
     return manifest
 
 
-def write_manifest(root: Path, index: Index, snapshot_id: str, manifest: dict[str, Any]) -> str:
+def write_manifest(
+    store: ObjectStore, tmp_dir: Path, index: Index, snapshot_id: str, manifest: dict[str, Any]
+) -> str:
     """Write the snapshot's manifest from a dict; see :func:`write_manifest_stream`.
 
     Writing the same manifest again is a no-op; a different one is refused.
@@ -71,14 +95,15 @@ def write_manifest(root: Path, index: Index, snapshot_id: str, manifest: dict[st
     header = {k: v for k, v in manifest.items() if k != "projects"}
     projects = manifest.get("projects", [])
     data = b"".join(_chunks(snapshot_id, header, projects))
-    parse_manifest(data, snapshot_id, manifest_path(root, snapshot_id))
+    parse_manifest(data, snapshot_id, store.where(manifest_key(snapshot_id)))
     if index.get_snapshot(snapshot_id).manifest_sha256 == hashlib.sha256(data).hexdigest():
         return hashlib.sha256(data).hexdigest()
-    return write_manifest_stream(root, index, snapshot_id, header, projects)
+    return write_manifest_stream(store, tmp_dir, index, snapshot_id, header, projects)
 
 
 def write_manifest_stream(
-    root: Path,
+    store: ObjectStore,
+    tmp_dir: Path,
     index: Index,
     snapshot_id: str,
     header: dict[str, Any],
@@ -93,11 +118,15 @@ def write_manifest_stream(
     finished snapshot without its manifest. A recorded manifest is never replaced;
     a partial snapshot that is resumed is reopened first (:func:`reopen_snapshot`).
     """
-    path = manifest_path(root, snapshot_id)
     row = index.get_snapshot(snapshot_id)
     if row.manifest_sha256 is not None:
-        raise ArchiveError(f"snapshot {snapshot_id} already has a manifest ({path})")
-    sha = atomic_write_chunks(root / "tmp", path, _chunks(snapshot_id, header, projects))
+        where = store.where(current_manifest_key(store, snapshot_id))
+        raise ArchiveError(f"snapshot {snapshot_id} already has a manifest ({where})")
+    tmp, md5, sha, size = spool(tmp_dir, _chunks(snapshot_id, header, projects))
+    try:
+        _place_manifest(store, snapshot_id, tmp, md5, sha, size)
+    finally:
+        unlink_quietly(tmp)
     status = header.get("status")
     finished_at = header.get("finished_at")
     index.finish_snapshot(
@@ -107,6 +136,19 @@ def write_manifest_stream(
         finished_at=finished_at if isinstance(finished_at, str) else None,
     )
     return sha
+
+
+def _place_manifest(
+    store: ObjectStore, snapshot_id: str, tmp: Path, md5: str, sha: str, size: int
+) -> None:
+    """Disk: replace the file. A bucket: put the next revision once (nothing is replaced)."""
+    if not store.worm:
+        store.replace(manifest_key(snapshot_id), tmp)
+        return
+    revisions = manifest_revisions(store, snapshot_id)
+    key = manifest_key(snapshot_id, revisions[-1] + 1 if revisions else 1)
+    if not store.put_once(key, tmp, md5=md5, sha256=sha, size=size, kind="manifest"):
+        raise ArchiveError(f"manifest {store.where(key)} appeared while this run wrote it")
 
 
 def _chunks(
@@ -140,20 +182,18 @@ def reopen_snapshot(index: Index, snapshot_id: str) -> None:
     index.reopen_snapshot(snapshot_id)
 
 
-def read_manifest_bytes(root: Path, snapshot_id: str) -> bytes:
-    path = manifest_path(root, snapshot_id)
+def read_manifest_bytes(store: ObjectStore, snapshot_id: str) -> bytes:
+    key = current_manifest_key(store, snapshot_id)
     try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise ArchiveError(f"snapshot {snapshot_id} has no manifest ({path})") from None
-    except OSError as exc:
-        raise os_error(exc, "read", path) from exc
+        return store.get(key)
+    except ObjectMissingError:
+        raise ArchiveError(f"snapshot {snapshot_id} has no manifest ({store.where(key)})") from None
 
 
-def read_manifest(root: Path, index: Index, snapshot_id: str) -> dict[str, Any]:
+def read_manifest(store: ObjectStore, index: Index, snapshot_id: str) -> dict[str, Any]:
     """The snapshot's manifest, checked against the sha256 the index holds for it."""
-    path = manifest_path(root, snapshot_id)
-    data = read_manifest_bytes(root, snapshot_id)
+    path = store.where(current_manifest_key(store, snapshot_id))
+    data = read_manifest_bytes(store, snapshot_id)
     manifest = parse_manifest(data, snapshot_id, path)
     expected = index.get_snapshot(snapshot_id).manifest_sha256
     if expected is not None and hashlib.sha256(data).hexdigest() != expected:

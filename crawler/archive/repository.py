@@ -28,7 +28,6 @@ from crawler.archive.fs import (
     make_dir,
     os_error,
     release_private_umask,
-    take_lock,
 )
 from crawler.archive.index import Index, SnapshotRow, check_snapshot_id
 from crawler.archive.layout import (
@@ -42,6 +41,8 @@ from crawler.archive.layout import (
 )
 from crawler.archive.records import decode_record, encode_record
 from crawler.archive.refs import MD5_RE, BlobRef
+from crawler.archive.store.base import Lease, ObjectStore
+from crawler.archive.store.disk import DiskStore
 from crawler.canonical import utc_now_seconds
 from crawler.errors import ArchiveError
 
@@ -76,7 +77,7 @@ class Blobs:
 
     async def _register(self, tmp: Path, ref: BlobRef, kind: str) -> StoredBlob:
         known = self.index.blobs_with_md5(ref.md5)
-        created, variant = await self.store.place(tmp, ref, known)
+        created, variant = await self.store.place(tmp, ref, known, kind)
         # Blob before index: the row is added only once the file is durable.
         self.index.add_blob(ref, kind, variant=variant)
         return StoredBlob(ref=ref, kind=kind, created=created, collision=variant)
@@ -92,29 +93,42 @@ class Blobs:
         rows = self.index.blobs_with_md5(md5)
         return rows[0][0] if len(rows) == 1 else None
 
+    def key_of(self, ref: BlobRef) -> str:
+        # Not in the index (an orphan, or an index that lost a row): the store looks.
+        row = self.index.find_blob(ref.md5, ref.sha256)
+        return self.store.key_of(ref, None if row is None else row[1])
+
     def path_of(self, ref: BlobRef) -> Path:
-        # Not in the index (an orphan, or an index that lost a row): the store looks on disk.
+        """A disk archive's file for the blob (tests and disk-only tools)."""
         row = self.index.find_blob(ref.md5, ref.sha256)
         return self.store.path_of(ref, None if row is None else row[1])
 
     def read(self, ref: BlobRef) -> bytes:
-        return self.store.read(self.path_of(ref), ref)
+        return self.store.read(self.key_of(ref), ref)
 
     def open(self, ref: BlobRef) -> BinaryIO:
-        return self.store.open(self.path_of(ref), ref)
+        return self.store.open(self.key_of(ref), ref)
 
 
 class Archive:
     """An open archive: ``blobs`` (bodies), ``index`` (catalogue), manifests."""
 
     def __init__(
-        self, path: Path, index: Index, *, writable: bool, lock_fd: int | None = None
+        self,
+        path: Path,
+        index: Index,
+        *,
+        writable: bool,
+        lease: Lease | None = None,
+        store: ObjectStore | None = None,
     ) -> None:
-        self.path = path
+        self.path = path  # the local directory: the archive (disk), or its cache (a bucket)
+        self.store: ObjectStore = store if store is not None else DiskStore(path)
+        self.location = self.store.url  # what a person calls the archive
         self.index = index
-        self.blobs = Blobs(BlobStore(path, writable=writable), index)
+        self.blobs = Blobs(BlobStore(path, writable=writable, store=self.store), index)
         self.writable = writable
-        self._lock_fd = lock_fd
+        self._lease = lease
         self._closed = False
 
     # -- opening -----------------------------------------------------------------------------
@@ -126,14 +140,15 @@ class Archive:
         hold_private_umask()
         try:
             _check_writable_dir(path)
-            lock_fd = take_lock(path)
+            store = DiskStore(path)
+            lease = store.lock("crawler")
             try:
                 _prepare_layout(path)
                 index = _open_index(path)
             except BaseException:
-                os.close(lock_fd)
+                lease.release()
                 raise
-            return cls(path, index, writable=True, lock_fd=lock_fd)
+            return cls(path, index, writable=True, lease=lease, store=store)
         except BaseException:
             release_private_umask()
             raise
@@ -162,14 +177,18 @@ class Archive:
     def write_manifest(self, snapshot_id: str, manifest: dict[str, Any]) -> str:
         """See :func:`crawler.archive.manifest.write_manifest`."""
         self._require_writable()
-        return _manifest.write_manifest(self.path, self.index, snapshot_id, manifest)
+        return _manifest.write_manifest(
+            self.store, self.path / "tmp", self.index, snapshot_id, manifest
+        )
 
     def write_manifest_stream(
         self, snapshot_id: str, header: dict[str, Any], projects: Iterable[dict[str, Any]]
     ) -> str:
         """See :func:`crawler.archive.manifest.write_manifest_stream`."""
         self._require_writable()
-        return _manifest.write_manifest_stream(self.path, self.index, snapshot_id, header, projects)
+        return _manifest.write_manifest_stream(
+            self.store, self.path / "tmp", self.index, snapshot_id, header, projects
+        )
 
     def reopen_snapshot(self, snapshot_id: str) -> None:
         """See :func:`crawler.archive.manifest.reopen_snapshot`."""
@@ -182,7 +201,7 @@ class Archive:
 
     def read_manifest(self, snapshot_id: str) -> dict[str, Any]:
         """See :func:`crawler.archive.manifest.read_manifest`."""
-        return _manifest.read_manifest(self.path, self.index, snapshot_id)
+        return _manifest.read_manifest(self.store, self.index, snapshot_id)
 
     def manifest_path(self, snapshot_id: str) -> Path:
         return _manifest.manifest_path(self.path, snapshot_id)
@@ -208,10 +227,12 @@ class Archive:
         try:
             self.index.close()
         finally:
-            if self._lock_fd is not None:
-                os.close(self._lock_fd)  # closing the descriptor releases the flock
-                self._lock_fd = None
-                release_private_umask()
+            if self._lease is not None:
+                lease, self._lease = self._lease, None
+                try:
+                    lease.release()
+                finally:
+                    release_private_umask()
 
     def __enter__(self) -> Archive:
         return self

@@ -93,7 +93,7 @@ class FilesDir:
                     out.write(chunk)
             if out.size != ref.size or out.md5 != ref.md5:
                 raise ArchiveError(
-                    f"blob {ref.md5} is damaged ({self.reader.blob_path(ref)}): "
+                    f"blob {ref.md5} is damaged ({self.reader.blob_where(ref)}): "
                     "its bytes do not match their reference"
                 )
         except BaseException:

@@ -27,7 +27,10 @@ Public API (stable: other modules build on these names)::
     reader.read_blob(ref)     -> bytes    size and md5 checked
     reader.json_blob(ref)     -> Any      read_blob, parsed
     reader.open_blob(ref)     -> BinaryIO  streamed (the caller checks what it copies)
-    reader.blob_path(ref)     -> Path
+    reader.hash_blob(ref)     -> (md5, sha256, size)  streamed
+    reader.blob_key(ref)      -> str      its key in the store (blobs/ab/<md5>)
+    reader.blob_where(ref)    -> str      its path or s3:// URL, for messages
+    reader.blob_path(ref)     -> Path     a disk archive's file
     reader.page_items(fetches) -> list    the ``data`` items of stored list pages
 
 ``where`` is any ``Callable[[ProjectRow], bool]`` (export's filters are one).
@@ -211,7 +214,7 @@ class ArchiveReader:
         except ArchiveError as exc:
             raise ArchiveError(f"project {row.project_id}: record {exc}") from None
         where = f"project {row.project_id}: record blob {row.record.md5}"
-        return Record.decode(data, f"{where} ({self.blob_path(row.record)})")
+        return Record.decode(data, f"{where} ({self.blob_where(row.record)})")
 
     def project(self, row: ProjectRow) -> ProjectData:
         """Parse a project's record and the response blobs it names."""
@@ -260,18 +263,38 @@ class ArchiveReader:
 
     # -- blobs -----------------------------------------------------------------------------------
 
+    def blob_key(self, ref: BlobRef) -> str:
+        """The blob's key in the archive's store (``blobs/ab/<md5>``)."""
+        return self._store.key_of(ref, (ref.md5, ref.sha256) in self._variants)
+
+    def blob_where(self, ref: BlobRef) -> str:
+        """Where a person finds the blob: its path, or its s3:// URL."""
+        return self._store.where(self.blob_key(ref))
+
     def blob_path(self, ref: BlobRef) -> Path:
+        """A disk archive's file for the blob (an S3 archive has none: see blob_key)."""
         return self._store.path_of(ref, (ref.md5, ref.sha256) in self._variants)
 
     def read_blob(self, ref: BlobRef) -> bytes:
         """A blob's bytes, refused unless their size and md5 are the ones ``ref`` names."""
-        path = self.blob_path(ref)
-        data = self._store.read(path, ref)
+        key = self.blob_key(ref)
+        data = self._store.read(key, ref)
         if hashlib.md5(data).hexdigest() != ref.md5:
             raise ArchiveError(
-                f"blob {ref.md5} is damaged ({path}): its bytes do not match their md5"
+                f"blob {ref.md5} is damaged ({self._store.where(key)}): "
+                "its bytes do not match their md5"
             )
         return data
+
+    def hash_blob(self, ref: BlobRef) -> tuple[str, str, int]:
+        """(md5, sha256, size) of the stored bytes, streamed from the store."""
+        md5, sha, size = hashlib.md5(), hashlib.sha256(), 0
+        with self.open_blob(ref) as f:
+            while chunk := f.read(1 << 20):
+                md5.update(chunk)
+                sha.update(chunk)
+                size += len(chunk)
+        return md5.hexdigest(), sha.hexdigest(), size
 
     def json_blob(self, ref: BlobRef) -> Any:
         data = self.read_blob(ref)
@@ -279,9 +302,9 @@ class ArchiveReader:
             return orjson.loads(data)
         except orjson.JSONDecodeError:
             raise ArchiveError(
-                f"blob {ref.md5} is damaged ({self.blob_path(ref)}): not valid JSON"
+                f"blob {ref.md5} is damaged ({self.blob_where(ref)}): not valid JSON"
             ) from None
 
     def open_blob(self, ref: BlobRef) -> BinaryIO:
-        """The blob's file, for streaming; the caller checks the bytes it copies."""
-        return self._store.open(self.blob_path(ref), ref)
+        """The blob's bytes as a stream; the caller checks the bytes it copies."""
+        return self._store.open(self.blob_key(ref), ref)

@@ -16,7 +16,7 @@ from typing import Any
 
 from crawler.archive.index import FINISHED_STATUSES, ProjectRow, SnapshotRow, instant_key
 from crawler.archive.records import DocumentEntry, Record
-from crawler.archive.refs import BlobRef, hash_file
+from crawler.archive.refs import BlobRef
 from crawler.errors import ArchiveError
 from crawler.read.reader import ArchiveReader, ProjectData
 
@@ -207,11 +207,10 @@ class ArchiveFacts:
         return problems
 
     def _hash_problem(self, ref: BlobRef) -> str | None:
-        path = self.reader.blob_path(ref)
         try:
-            md5, sha, size = hash_file(path)
-        except FileNotFoundError:
-            return f"blob {ref.md5} is missing"
+            md5, sha, size = self.reader.hash_blob(ref)
+        except ArchiveError as exc:
+            return str(exc) if "missing" not in str(exc) else f"blob {ref.md5} is missing"
         except OSError as exc:
             return f"blob {ref.md5} cannot be read: {exc.strerror}"
         if (md5, sha, size) != (ref.md5, ref.sha256, ref.size):
