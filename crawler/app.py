@@ -159,7 +159,7 @@ async def retention_plan(settings: Settings, selection: Selection) -> dict[str, 
     await reach(settings)
     with (
         ArchiveReader.open(settings.archive) as reader,
-        RetentionStore.open_reader(settings.archive) as store,
+        RetentionStore.open_reader(reader.path) as store,
     ):
         async with ComplianceClient(client_config(settings)) as client:
             return await make_plan(
@@ -179,7 +179,7 @@ async def retention_apply(
     await reach(settings)  # before the archive is opened for writing
     archive = Archive.open_for_writing(settings.archive)
     try:
-        with RetentionStore.open(settings.archive) as store:
+        with RetentionStore.open(archive.path) as store:
             async with ComplianceClient(client_config(settings)) as reader:
                 config = replace(reader.config, api_key=delete_key)
                 policy = DeletePolicy(config.max_attempts, config.backoff_base, config.backoff_cap)

@@ -19,7 +19,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from crawler.archive.store.location import ArchiveLocation, S3Location
 from crawler.canonical import canonical_json, parse_instant
+from crawler.config_archive import Picker as Picker
+from crawler.config_archive import add_archive_argument as add_archive_argument
+from crawler.config_archive import archive_location
+from crawler.config_archive import archive_path_from as archive_path_from
 from crawler.config_sources import load_toml, read_key
 from crawler.errors import UsageError
 
@@ -89,7 +94,7 @@ class Filters:
 
 @dataclass(frozen=True)
 class Settings:
-    archive: Path = Path("archive")
+    archive: ArchiveLocation = Path("archive")
     base_url: str = DEFAULT_BASE_URL
     api_key: str = field(default="", repr=False)
     key_source: str = ""  # where the key came from (an env var name or "key_file"), never the key
@@ -124,8 +129,8 @@ class Settings:
             value = getattr(self, f.name)
             if isinstance(value, Filters):
                 value = value.to_json()
-            elif isinstance(value, Path):
-                value = str(value)
+            elif isinstance(value, Path | S3Location):
+                value = str(value)  # a bucket's URL: never a credential
             out[f.name] = value
         return out
 
@@ -189,11 +194,6 @@ def _check_id(value: str, what: str) -> str:
 # -- building Settings ----------------------------------------------------------------------
 
 
-def add_archive_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, metavar="FILE", help="TOML config file")
-    parser.add_argument("--archive", type=Path, metavar="DIR", help="archive directory")
-
-
 def add_crawl_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags shared by the commands that talk to the API."""
     add_archive_argument(parser)
@@ -217,36 +217,6 @@ def add_crawl_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def archive_path_from(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> Path:
-    """The archive directory for the offline commands: --archive, then env, then config."""
-    env = os.environ if env is None else env
-    if getattr(args, "archive", None):
-        return Path(args.archive)
-    if env.get("CRAWLER_ARCHIVE"):
-        return Path(env["CRAWLER_ARCHIVE"])
-    if getattr(args, "config", None):
-        data = load_toml(Path(args.config))
-        path = data.get("archive", {}).get("path")
-        if path:
-            return Path(path).expanduser()
-    raise UsageError("no archive given: pass --archive DIR or set [archive] path in --config")
-
-
-class Picker:
-    """Flag, then environment variable, then TOML value, then the default."""
-
-    def __init__(self, args: argparse.Namespace, env: Mapping[str, str]) -> None:
-        self.args, self.env = args, env
-
-    def __call__(self, flag: str, env_name: str | None, toml_value: Any, default: Any) -> Any:
-        value = getattr(self.args, flag, None)
-        if value is not None:
-            return value
-        if env_name and self.env.get(env_name):
-            return self.env[env_name]
-        return default if toml_value is None else toml_value
-
-
 def build_settings(
     args: argparse.Namespace, env: Mapping[str, str] | None = None, *, need_key: bool = True
 ) -> Settings:
@@ -260,7 +230,7 @@ def build_settings(
     base_url = check_base_url(
         str(pick("base_url", "CRAWLER_BASE_URL", api.get("base_url"), s.base_url))
     )
-    archive = Path(str(pick("archive", "CRAWLER_ARCHIVE", arc.get("path"), s.archive)))
+    archive = archive_location(args, env, arc, Path("archive")) or s.archive
     requests = _request_settings(pick, api, crawl, s)
     filters = _filters(args, pick, flt)
     log_format = str(pick("log_format", None, out.get("log_format"), s.log_format))

@@ -36,7 +36,13 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "backoff_base": (int, float),
         "backoff_cap": (int, float),
     },
-    "archive": {"path": str},
+    "archive": {
+        "path": str,
+        "s3_endpoint": str,
+        "cache_dir": str,
+        "object_lock": str,
+        "retain": str,
+    },
     "crawl": {
         "concurrency": int,
         "files": bool,

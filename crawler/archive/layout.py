@@ -15,6 +15,7 @@ from pathlib import Path
 import orjson
 
 from crawler.archive.fs import os_error
+from crawler.canonical import utc_now_seconds
 from crawler.errors import ArchiveError
 
 __all__ = [
@@ -22,7 +23,9 @@ __all__ = [
     "FORMAT_VERSION",
     "INDEX",
     "MARKER",
+    "check_marker",
     "is_empty_store",
+    "new_marker",
     "new_snapshot_id",
     "read_marker",
     "sweep_tmp",
@@ -51,6 +54,23 @@ def read_marker(path: Path) -> None:
         raise ArchiveError(f"{path} is not a crawler archive (no {MARKER} marker)") from None
     except OSError as exc:
         raise os_error(exc, "read", marker) from exc
+    check_marker(data, str(path), str(marker))
+
+
+def new_marker(store: str | None = None) -> bytes:
+    """A new archive's marker; a bucket's says ``"store": "s3"`` (readers ignore it)."""
+    doc: dict[str, object] = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "created_at": utc_now_seconds(),
+    }
+    if store is not None:
+        doc["store"] = store
+    return orjson.dumps(doc) + b"\n"
+
+
+def check_marker(data: bytes, path: str, marker: str) -> None:
+    """The marker's bytes are ours and of a version this crawler reads."""
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError:

@@ -21,6 +21,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from crawler.archive import manifest as _manifest
+from crawler.archive import remote
 from crawler.archive.blobs import BlobStore, BlobWriter, StoredBlob
 from crawler.archive.fs import (
     atomic_write,
@@ -35,14 +36,16 @@ from crawler.archive.layout import (
     FORMAT_VERSION,
     INDEX,
     MARKER,
+    check_marker,
     is_empty_store,
     read_marker,
     sweep_tmp,
 )
 from crawler.archive.records import decode_record, encode_record
 from crawler.archive.refs import MD5_RE, BlobRef
-from crawler.archive.store.base import Lease, ObjectStore
+from crawler.archive.store.base import Lease, ObjectMissingError, ObjectStore
 from crawler.archive.store.disk import DiskStore
+from crawler.archive.store.location import S3Location
 from crawler.canonical import utc_now_seconds
 from crawler.errors import ArchiveError
 
@@ -134,8 +137,10 @@ class Archive:
     # -- opening -----------------------------------------------------------------------------
 
     @classmethod
-    def open_for_writing(cls, path: Path) -> Archive:
+    def open_for_writing(cls, path: Path | S3Location) -> Archive:
         """Open (creating it if the directory is missing or empty) and take the lock."""
+        if isinstance(path, S3Location):
+            return cls._open_bucket(path, writable=True)
         path = Path(path)
         hold_private_umask()
         try:
@@ -154,8 +159,13 @@ class Archive:
             raise
 
     @classmethod
-    def open_for_reading(cls, path: Path) -> Archive:
-        """Open read-only: no lock, no sweep, SQLite ``mode=ro``; never writes a byte."""
+    def open_for_reading(cls, path: Path | S3Location) -> Archive:
+        """Open read-only: no lock, no sweep, SQLite ``mode=ro``; never writes a byte.
+
+        (An S3 archive's local cache is written, when it must be rebuilt; the bucket never.)
+        """
+        if isinstance(path, S3Location):
+            return cls._open_bucket(path, writable=False)
         path = Path(path)
         if not path.exists():
             raise ArchiveError(f"archive {path} does not exist")
@@ -164,6 +174,34 @@ class Archive:
         read_marker(path)
         index = Index.open_reader(path / INDEX)
         return cls(path, index, writable=False)
+
+    @classmethod
+    def _open_bucket(cls, location: S3Location, *, writable: bool) -> Archive:
+        """An archive in a bucket, its SQLite files a local cache (docs/ARCHIVE.md, "Stores")."""
+        store = remote.connect_store(location)
+        lease: Lease | None = None
+        if writable:
+            hold_private_umask()
+        try:
+            if writable:
+                lease = store.lock("crawler")
+                remote.prepare_bucket(store)
+            else:
+                try:
+                    check_marker(store.get(MARKER), store.url, store.where(MARKER))
+                except ObjectMissingError:
+                    raise ArchiveError(
+                        f"{store.url} is not a crawler archive (no {MARKER})"
+                    ) from None
+            index = remote.open_cache_index(store, location, writable=writable)
+        except BaseException:
+            if lease is not None:
+                lease.release()
+            store.close()
+            if writable:
+                release_private_umask()
+            raise
+        return cls(location.cache_dir, index, writable=writable, lease=lease, store=store)
 
     # -- records and manifests ---------------------------------------------------------------
 
@@ -233,6 +271,7 @@ class Archive:
                     lease.release()
                 finally:
                     release_private_umask()
+            self.store.close()
 
     def __enter__(self) -> Archive:
         return self

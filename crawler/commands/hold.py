@@ -21,6 +21,7 @@ from dataclasses import asdict
 
 import orjson
 
+from crawler.archive import Archive
 from crawler.canonical import utc_now
 from crawler.config import add_archive_argument, archive_path_from
 from crawler.errors import UsageError
@@ -75,8 +76,18 @@ def run(args: argparse.Namespace) -> int:
     path = archive_path_from(args)
     require_archive(path)
     if args.hold_command == "list":
-        with RetentionStore.open_reader(path) as store:
+        with (
+            Archive.open_for_reading(path) as archive,
+            RetentionStore.open_reader(archive.path) as store,
+        ):
             return _list(store, show_all=args.all, as_json=args.json)
+    with Archive.open_for_reading(path) as archive:
+        return _change(args, archive)
+
+
+def _change(args: argparse.Namespace, archive: Archive) -> int:
+    """``hold add`` / ``hold release``: a row (and, in a bucket, its object and legal holds)."""
+    path = archive.path
     matter = _matter(args.matter)
     who = (args.by or "").strip() or _default_who()
     if args.hold_command == "add":

@@ -8,6 +8,7 @@ is unknown. Never touches the network and never writes to the archive.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from crawler.archive import MARKER, Archive
 from crawler.archive.index import SNAPSHOT_ID_RE
@@ -27,9 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     path = archive_path_from(args)
     # Not an archive at all is a usage error (2); a damaged one is a failed check (1).
-    if not path.is_dir():
+    if isinstance(path, Path) and not path.is_dir():
         raise UsageError(f"archive {path} does not exist or is not a directory")
-    if not (path / MARKER).exists():
+    if isinstance(path, Path) and not (path / MARKER).exists():
         raise UsageError(f"{path} is not a crawler archive (no {MARKER} marker)")
     if args.snapshot is not None and not SNAPSHOT_ID_RE.fullmatch(args.snapshot):
         raise UsageError(f"malformed snapshot id {args.snapshot!r}")

@@ -55,6 +55,7 @@ from crawler.archive.index import instant_key
 from crawler.archive.project_pages import PROJECT_SORTS, ProjectQuery
 from crawler.archive.records import Fetch, Record
 from crawler.archive.refs import BlobRef
+from crawler.archive.store.location import ArchiveLocation, S3Location
 from crawler.errors import ArchiveError, UsageError
 
 __all__ = ["ArchiveReader", "ProjectData", "RowFilter", "require_archive"]
@@ -94,8 +95,13 @@ class ProjectData:
         return self.record is not None
 
 
-def require_archive(path: Path) -> None:
-    """Refuse, as a usage error (exit 2), a path that is not an archive at all."""
+def require_archive(path: ArchiveLocation) -> None:
+    """Refuse, as a usage error (exit 2), a path that is not an archive at all.
+
+    A bucket is checked when it is opened (its marker is an object like the rest).
+    """
+    if isinstance(path, S3Location):
+        return
     if not path.exists():
         raise UsageError(f"archive {path} does not exist")
     if not path.is_dir():
@@ -111,7 +117,8 @@ class ArchiveReader:
 
     def __init__(self, archive: Archive) -> None:
         self.archive = archive
-        self.path = archive.path
+        self.path = archive.path  # local: the archive directory, or a bucket's cache
+        self.location = archive.location  # what a person calls it (a path or s3:// URL)
         self._index = archive.index
         self._store = archive.blobs.store
         # Collisions are rare: knowing them all up front saves a query per blob read.
@@ -121,9 +128,9 @@ class ArchiveReader:
     # -- opening ---------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: Path) -> ArchiveReader:
+    def open(cls, path: ArchiveLocation) -> ArchiveReader:
         """Open read-only. Not an archive at all is a usage error (exit 2), damage is exit 1."""
-        path = Path(path)
+        path = path if isinstance(path, S3Location) else Path(path)
         require_archive(path)
         return cls(Archive.open_for_reading(path))
 

@@ -102,14 +102,16 @@ class DiskStore:
             raise os_error(exc, "read", path) from exc
 
     def list(self, prefix: str) -> Iterator[str]:
-        base = self.path(prefix.rstrip("/")) if prefix.strip("/") else self.root
+        # A key prefix, as S3 means it: walk the deepest directory it names, then filter.
+        folder = prefix.rpartition("/")[0]
+        base = self.path(folder) if folder else self.root
         if not base.is_dir():
             return
-        for dirpath, dirnames, filenames in os.walk(base):
-            dirnames.sort()
+        found: list[str] = []
+        for dirpath, _dirs, filenames in os.walk(base):
             rel = Path(dirpath).relative_to(self.root).as_posix()
-            for name in sorted(filenames):
-                yield name if rel == "." else f"{rel}/{name}"
+            found += [name if rel == "." else f"{rel}/{name}" for name in filenames]
+        yield from sorted(k for k in found if k.startswith(prefix))
 
     def lock(self, owner: str) -> Lease:
         return _FlockLease(take_lock(self.root))

@@ -23,6 +23,7 @@ from typing import Any, NoReturn
 from aiohttp import web
 
 from crawler.archive import Archive
+from crawler.archive.store.location import ArchiveLocation
 from crawler.errors import ArchiveError
 from crawler.read.reader import ArchiveReader
 from crawler.read.searchindex import SearchIndex
@@ -52,7 +53,7 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def _verify_in_background(path: Path, state: DeskState) -> None:
+def _verify_in_background(path: ArchiveLocation, state: DeskState) -> None:
     def work() -> None:
         try:
             with Archive.open_for_reading(path) as archive:
@@ -65,7 +66,11 @@ def _verify_in_background(path: Path, state: DeskState) -> None:
 
 
 def make_app(
-    path: Path, *, token: str | None = None, loopback: bool = True, verify_now: bool = True
+    path: ArchiveLocation,
+    *,
+    token: str | None = None,
+    loopback: bool = True,
+    verify_now: bool = True,
 ) -> web.Application:
     reader = ArchiveReader.open(path)
     search = SearchIndex.open_reader(Path(reader.path) / "search.sqlite")
@@ -77,7 +82,7 @@ def make_app(
     app[TEMPLATES] = environment()
     routes.add_routes(app)
     if verify_now:
-        _verify_in_background(Path(reader.path), state)
+        _verify_in_background(path, state)
 
     async def close(_app: web.Application) -> None:
         if search is not None:

@@ -1,0 +1,303 @@
+"""An S3-compatible bucket as an :class:`~crawler.archive.store.base.ObjectStore`.
+
+Write once, prove it (docs/ARCHIVE.md, "Stores"): every object goes up with
+``If-None-Match: *`` (a 412 means it exists: nothing is ever overwritten), a
+``Content-MD5`` and the sha256 (``x-amz-checksum-sha256``, checked by the server,
+and kept as metadata so a HEAD proves what is stored). Bodies above
+``MULTIPART_BYTES`` go up in parts read one at a time from the local file (memory
+stays flat). A write whose outcome is unknown is settled by a HEAD, never by a
+blind second write. With a lock policy every object carries its lock headers.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from crawler.archive.store.base import LockPolicy, ObjectInfo, ObjectMissingError, Source
+from crawler.archive.store.s3_client import S3Bridge, error_code, http_status, is_transient
+from crawler.archive.store.s3_lease import S3Lease
+from crawler.errors import ArchiveBusyError, ArchiveError
+
+__all__ = ["MULTIPART_BYTES", "PART_BYTES", "S3Store"]
+
+MULTIPART_BYTES = 16 * 1024 * 1024
+PART_BYTES = 8 * 1024 * 1024
+_MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
+
+
+def _b64(hexdigest: str) -> str:
+    return base64.b64encode(bytes.fromhex(hexdigest)).decode()
+
+
+class S3Store:
+    kind = "s3"
+    worm = True
+
+    def __init__(self, bridge: S3Bridge, bucket: str, prefix: str, policy: LockPolicy) -> None:
+        self.bridge = bridge
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.policy = policy
+        self.url = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
+        self._until: dict[str, datetime] = {}  # key -> retain-until known (written or read)
+        self.lease: S3Lease | None = None  # set while this process is the writer
+
+    # -- names -------------------------------------------------------------------------------
+
+    def full(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def where(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self.full(key)}"
+
+    def lock_until(self, now: datetime | None = None) -> datetime | None:
+        """The retain-until of an object written now (None: no lock asked for)."""
+        if not self.policy.active:
+            return None
+        now = now or datetime.now(UTC)
+        return (now + timedelta(seconds=self.policy.retain_seconds)).replace(microsecond=0)
+
+    def _lock_args(self) -> dict[str, Any]:
+        until = self.lock_until()
+        if until is None:
+            return {}
+        return {"ObjectLockMode": self.policy.mode.upper(), "ObjectLockRetainUntilDate": until}
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def put_once(
+        self,
+        key: str,
+        source: Source,
+        *,
+        md5: str,
+        sha256: str,
+        size: int,
+        kind: str = "",
+        lock: bool = True,
+    ) -> bool:
+        """See the interface; ``lock=False`` (the lease log): the bucket's default only."""
+        if self.lease is not None and self.lease.lost:
+            raise ArchiveBusyError(self.lease.lost)  # taken over: write nothing more
+        meta = {"sha256": sha256, "kind": kind or "object"}
+        if isinstance(source, Path) and size > MULTIPART_BYTES:
+            return self._put_multipart(key, source, sha256, size, meta)
+        body = source if isinstance(source, bytes) else source.read_bytes()
+        lock_args = self._lock_args() if lock else {}
+        args = dict(
+            Bucket=self.bucket, Key=self.full(key), Body=body, ContentMD5=_b64(md5),
+            ChecksumSHA256=_b64(sha256), IfNoneMatch="*", Metadata=meta, **lock_args,
+        )  # fmt: skip
+        created = self._settled_put(
+            key, sha256, size, lambda: self.bridge.client.put_object(**args)
+        )
+        if created and lock_args:
+            self._until[key] = lock_args["ObjectLockRetainUntilDate"]
+        return created
+
+    def _settled_put(self, key: str, sha256: str, size: int, send: Any) -> bool:
+        """Send a conditional write; a 412 is 'exists'; an unknown outcome is read back."""
+        for n in range(self.bridge.settings.attempts):
+            try:
+                self.bridge.requests += 1
+                self.bridge.run(send())
+                return True
+            except BaseException as exc:
+                if error_code(exc) == "PreconditionFailed" or http_status(exc) == 412:
+                    return False
+                if not is_transient(exc):
+                    raise self.bridge.fail(exc, f"PUT {self.where(key)}") from exc
+            # Did it land? Read, never write blindly: ours if the stored sha256 is ours.
+            info = self.head(key)
+            if info is not None:
+                return info.sha256 == sha256 and info.size == size
+            self.bridge.backoff(n)
+        raise ArchiveError(f"PUT {self.where(key)}: still failing after retries; rerun later")
+
+    def _put_multipart(
+        self, key: str, path: Path, sha256: str, size: int, meta: dict[str, str]
+    ) -> bool:
+        if self.head(key) is not None:
+            return False
+        full = self.full(key)
+        started = self.bridge.call(
+            "create_multipart_upload", Bucket=self.bucket, Key=full, Metadata=meta,
+            **self._lock_args(),
+        )  # fmt: skip
+        upload_id = started["UploadId"]
+        try:
+            parts = self._upload_parts(full, upload_id, path)
+            done = {"Parts": parts}
+            created = self._settled_put(
+                key, sha256, size,
+                lambda: self.bridge.client.complete_multipart_upload(
+                    Bucket=self.bucket, Key=full, UploadId=upload_id, MultipartUpload=done,
+                    IfNoneMatch="*",
+                ),
+            )  # fmt: skip
+        except BaseException:
+            self._abort(full, upload_id)
+            raise
+        if not created:
+            self._abort(full, upload_id)
+            return False
+        info = self.head(key)  # the whole body's sha256, checked once it is assembled
+        if info is None or info.size != size:
+            raise ArchiveError(f"{self.where(key)}: multipart upload stored the wrong size")
+        return True
+
+    def _upload_parts(self, full: str, upload_id: str, path: Path) -> list[dict[str, Any]]:
+        parts: list[dict[str, Any]] = []
+        with open(path, "rb") as f:
+            number = 0
+            while chunk := f.read(PART_BYTES):
+                number += 1
+                answer = self.bridge.call(
+                    "upload_part", Bucket=self.bucket, Key=full, UploadId=upload_id,
+                    PartNumber=number, Body=chunk,
+                    ContentMD5=base64.b64encode(hashlib.md5(chunk).digest()).decode(),
+                )  # fmt: skip
+                parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+        return parts
+
+    def _abort(self, full: str, upload_id: str) -> None:
+        # An orphaned upload costs space, not data: never let it hide the real error.
+        with contextlib.suppress(Exception):
+            self.bridge.call(
+                "abort_multipart_upload", Bucket=self.bucket, Key=full, UploadId=upload_id
+            )
+
+    def replace(self, key: str, source: Source) -> None:
+        raise ArchiveError(
+            f"{self.where(key)} exists and the bucket is write-once: it cannot be replaced"
+        )
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def head(self, key: str) -> ObjectInfo | None:
+        try:
+            r = self.bridge.call("head_object", Bucket=self.bucket, Key=self.full(key))
+        except ArchiveError as exc:
+            cause = exc.__cause__
+            if cause is not None and (error_code(cause) in _MISSING or http_status(cause) == 404):
+                return None
+            raise
+        until = r.get("ObjectLockRetainUntilDate")
+        if until is not None:
+            self._until[key] = until
+        meta = r.get("Metadata") or {}
+        return ObjectInfo(
+            key=key,
+            size=int(r["ContentLength"]),
+            sha256=meta.get("sha256"),
+            kind=meta.get("kind"),
+            lock_mode=(r.get("ObjectLockMode") or "").lower() or None,
+            retain_until=until,
+            legal_hold=r.get("ObjectLockLegalHoldStatus") == "ON",
+            modified=r.get("LastModified"),
+        )
+
+    def exists(self, key: str) -> bool:
+        return self.head(key) is not None
+
+    def get(self, key: str) -> bytes:
+        with self.stream(key) as f:
+            return f.read()
+
+    def stream(self, key: str) -> BinaryIO:
+        try:
+            r = self.bridge.call("get_object", Bucket=self.bucket, Key=self.full(key))
+        except ArchiveError as exc:
+            cause = exc.__cause__
+            if cause is not None and (error_code(cause) in _MISSING or http_status(cause) == 404):
+                raise ObjectMissingError(f"{self.where(key)} is missing") from None
+            raise
+        return io.BufferedReader(_Body(self.bridge, r["Body"], self.where(key)), 1 << 20)
+
+    def list(self, prefix: str) -> Iterator[str]:
+        full = self.full(prefix)
+        cut = len(self.full(""))
+        token: str | None = None
+        while True:
+            args: dict[str, Any] = {"Bucket": self.bucket, "Prefix": full}
+            if token:
+                args["ContinuationToken"] = token
+            page = self.bridge.call("list_objects_v2", **args)
+            for item in page.get("Contents", []):
+                yield item["Key"][cut:]
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                return
+
+    def versions(self, key: str) -> int:
+        """How many versions the bucket keeps under ``key`` (write-once: exactly one)."""
+        full = self.full(key)
+        page = self.bridge.call("list_object_versions", Bucket=self.bucket, Prefix=full)
+        found = page.get("Versions", []) + page.get("DeleteMarkers", [])
+        return sum(1 for v in found if v["Key"] == full)
+
+    # -- locks -------------------------------------------------------------------------------
+
+    def lock(self, owner: str) -> S3Lease:
+        self.lease = S3Lease.acquire(self, owner)
+        return self.lease
+
+    def retain(self, key: str, until: datetime) -> bool:
+        """Extend the object's lock to ``until``; never shortens (the server would refuse)."""
+        if not self.policy.active:
+            return False
+        known = self._until.get(key)
+        if known is None:
+            info = self.head(key)
+            known = info.retain_until if info is not None else None
+        if known is not None and known >= until:
+            return False
+        self.bridge.call(
+            "put_object_retention", Bucket=self.bucket, Key=self.full(key),
+            Retention={"Mode": self.policy.mode.upper(), "RetainUntilDate": until},
+        )  # fmt: skip
+        self._until[key] = until
+        return True
+
+    def legal_hold(self, key: str, on: bool) -> None:
+        self.bridge.call(
+            "put_object_legal_hold", Bucket=self.bucket, Key=self.full(key),
+            LegalHold={"Status": "ON" if on else "OFF"},
+        )  # fmt: skip
+
+    def close(self) -> None:
+        self.bridge.close()
+
+
+class _Body(io.RawIOBase):
+    """A GetObject body read through the bridge, chunk by chunk (flat memory)."""
+
+    def __init__(self, bridge: S3Bridge, body: Any, where: str) -> None:
+        super().__init__()
+        self._bridge, self._body, self._where = bridge, body, where
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        view = memoryview(buf).cast("B")
+        try:
+            data: bytes = self._bridge.run(self._body.read(len(view)))
+        except Exception as exc:
+            raise ArchiveError(f"reading {self._where} failed: {type(exc).__name__}") from exc
+        view[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                self._body.close()
+            finally:
+                super().close()
