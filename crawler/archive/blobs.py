@@ -272,6 +272,7 @@ class BlobStore:
                     return True, False
                 occupant = self._primary_occupant(primary, ref, [])  # it appeared: look again
             if occupant == "same":
+                self.store.keep(primary)  # reused: locked at least as long as this run
                 return False, False
             if occupant == "damaged":
                 self.store.replace(primary, tmp)  # refused by a write-once store
@@ -280,6 +281,7 @@ class BlobStore:
             variant = blob_key(ref.md5, ref.sha256)
             info = self.store.head(variant)
             if info is not None and info.size == ref.size:
+                self.store.keep(variant)
                 return False, True
             return self._put(variant, tmp, ref, kind), True
 

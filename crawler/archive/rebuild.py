@@ -28,7 +28,7 @@ from crawler.archive.store.base import ObjectStore, blob_key
 from crawler.canonical import canonical_json
 from crawler.errors import ArchiveError
 
-__all__ = ["bucket_manifests", "rebuild_index"]
+__all__ = ["bucket_manifests", "rebuild_index", "record_refs"]
 
 Say = Callable[[str], None]
 
@@ -140,15 +140,15 @@ def _project(
 
 def _add_refs(index: Index, node: Any, kind: str, stored: set[str]) -> None:
     """Register every blob reference in a record or fetch (its kind from where it sits)."""
-    for ref, ref_kind in _refs(node, kind):
+    for ref, ref_kind in record_refs(node, kind):
         variant = blob_key(ref.md5, ref.sha256) in stored
         index.add_blob(ref, ref_kind, variant=variant)
 
 
-def _refs(node: Any, kind: str) -> Iterator[tuple[BlobRef, str]]:
+def record_refs(node: Any, kind: str) -> Iterator[tuple[BlobRef, str]]:
     if isinstance(node, list):
         for item in node:
-            yield from _refs(item, kind)
+            yield from record_refs(item, kind)
         return
     if not isinstance(node, dict):
         return
@@ -163,7 +163,7 @@ def _refs(node: Any, kind: str) -> Iterator[tuple[BlobRef, str]]:
         if name == "files" and isinstance(value, list):
             for f in value:
                 if isinstance(f, dict):
-                    yield from _refs(f.get("content"), "file")
-                    yield from _refs(f.get("blob"), "file")
+                    yield from record_refs(f.get("content"), "file")
+                    yield from record_refs(f.get("blob"), "file")
             continue
-        yield from _refs(value, child)
+        yield from record_refs(value, child)

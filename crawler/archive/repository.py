@@ -12,6 +12,7 @@ A writer (:meth:`Archive.open_for_writing`) holds the lock and runs with umask
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -31,6 +32,7 @@ from crawler.archive.fs import (
     release_private_umask,
 )
 from crawler.archive.index import Index, SnapshotRow, check_snapshot_id
+from crawler.archive.keep import keep_carried, keep_record
 from crawler.archive.layout import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -210,11 +212,15 @@ class Archive:
         return decode_record(self.blobs.read(ref), f"record {ref.md5}")
 
     async def put_record(self, record: dict[str, Any]) -> StoredBlob:
-        return await self.blobs.put(encode_record(record), "record")
+        stored = await self.blobs.put(encode_record(record), "record")
+        if self.store.worm:  # what the record reuses stays locked as long as it
+            await asyncio.to_thread(keep_record, self.blobs.store, self.index, record)
+        return stored
 
     def write_manifest(self, snapshot_id: str, manifest: dict[str, Any]) -> str:
         """See :func:`crawler.archive.manifest.write_manifest`."""
         self._require_writable()
+        keep_carried(self.blobs.store, self.index, snapshot_id)
         return _manifest.write_manifest(
             self.store, self.path / "tmp", self.index, snapshot_id, manifest
         )
@@ -224,6 +230,7 @@ class Archive:
     ) -> str:
         """See :func:`crawler.archive.manifest.write_manifest_stream`."""
         self._require_writable()
+        keep_carried(self.blobs.store, self.index, snapshot_id)
         return _manifest.write_manifest_stream(
             self.store, self.path / "tmp", self.index, snapshot_id, header, projects
         )

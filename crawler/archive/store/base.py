@@ -119,6 +119,9 @@ class ObjectStore(Protocol):
     def retain(self, key: str, until: datetime) -> bool:
         """Extend the object's lock to ``until`` (never shorten); True if it changed."""
 
+    def keep(self, key: str) -> bool:
+        """A run reuses this object: lock it at least as long as the run's own (extend only)."""
+
     def legal_hold(self, key: str, on: bool) -> None: ...
 
     def close(self) -> None: ...

@@ -119,6 +119,9 @@ class DiskStore:
     def retain(self, key: str, until: datetime) -> bool:
         return False
 
+    def keep(self, key: str) -> bool:
+        return False
+
     def legal_hold(self, key: str, on: bool) -> None:
         return None
 

@@ -48,6 +48,9 @@ class S3Store:
         self.url = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
         self._until: dict[str, datetime] = {}  # key -> retain-until known (written or read)
         self.lease: S3Lease | None = None  # set while this process is the writer
+        # A snapshot is retained until its run's start + the retention: what it reuses too.
+        self.run_until = self.lock_until() or datetime.now(UTC)
+        self.extended = 0  # reused objects whose lock this run extended
 
     # -- names -------------------------------------------------------------------------------
 
@@ -264,7 +267,12 @@ class S3Store:
             Retention={"Mode": self.policy.mode.upper(), "RetainUntilDate": until},
         )  # fmt: skip
         self._until[key] = until
+        self.extended += 1
         return True
+
+    def keep(self, key: str) -> bool:
+        """Extend a reused object to the run's retention (its start + ``--retain``)."""
+        return self.policy.active and self.retain(key, self.run_until)
 
     def legal_hold(self, key: str, on: bool) -> None:
         self.bridge.call(
