@@ -37,9 +37,9 @@ from crawler.progress import Progress
 from crawler.read.indexer import update_after_snapshot
 from crawler.read.reader import ArchiveReader
 from crawler.retention.apply import Applier, ApplyResult
+from crawler.retention.bucket import open_retention, open_retention_reader
 from crawler.retention.planner import make_plan
 from crawler.retention.select import Selection
-from crawler.retention.store import RetentionStore
 from crawler.summary import summary
 
 __all__ = [
@@ -159,7 +159,7 @@ async def retention_plan(settings: Settings, selection: Selection) -> dict[str, 
     await reach(settings)
     with (
         ArchiveReader.open(settings.archive) as reader,
-        RetentionStore.open_reader(reader.path) as store,
+        open_retention_reader(reader.archive) as store,
     ):
         async with ComplianceClient(client_config(settings)) as client:
             return await make_plan(
@@ -179,7 +179,7 @@ async def retention_apply(
     await reach(settings)  # before the archive is opened for writing
     archive = Archive.open_for_writing(settings.archive)
     try:
-        with RetentionStore.open(archive.path) as store:
+        with open_retention(archive) as store:
             async with ComplianceClient(client_config(settings)) as reader:
                 config = replace(reader.config, api_key=delete_key)
                 policy = DeletePolicy(config.max_attempts, config.backoff_base, config.backoff_cap)

@@ -26,7 +26,8 @@ from crawler.canonical import utc_now
 from crawler.config import add_archive_argument, archive_path_from
 from crawler.errors import UsageError
 from crawler.read.reader import require_archive
-from crawler.retention.holds import active_holds, matters
+from crawler.retention.bucket import apply_legal_holds, open_retention, open_retention_reader
+from crawler.retention.holds import Hold, active_holds, matters
 from crawler.retention.select import check_id
 from crawler.retention.store import RetentionStore
 
@@ -78,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     if args.hold_command == "list":
         with (
             Archive.open_for_reading(path) as archive,
-            RetentionStore.open_reader(archive.path) as store,
+            open_retention_reader(archive) as store,
         ):
             return _list(store, show_all=args.all, as_json=args.json)
     with Archive.open_for_reading(path) as archive:
@@ -87,7 +88,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _change(args: argparse.Namespace, archive: Archive) -> int:
     """``hold add`` / ``hold release``: a row (and, in a bucket, its object and legal holds)."""
-    path = archive.path
     matter = _matter(args.matter)
     who = (args.by or "").strip() or _default_who()
     if args.hold_command == "add":
@@ -96,19 +96,29 @@ def _change(args: argparse.Namespace, archive: Archive) -> int:
         targets += [("org", check_id(o, "--org")) for o in args.org]
         if not targets:
             raise UsageError("hold add needs at least one --project, --user or --org")
-        with RetentionStore.open(path) as store:
+        with open_retention(archive) as store:
+            before = active_holds(store.hold_events())
             store.add_hold(matter, targets, by=who, at=utc_now(), note=args.note)
+            _legal_holds(archive, store, before)
         print(f"hold: {matter}: {len(targets)} target(s) held, by {who}")
         return 0
-    with RetentionStore.open(path) as store:
+    with open_retention(archive) as store:
         events = store.hold_events()
         if matter not in {h.matter for h in active_holds(events)}:
             known = matters(events)
             what = "was already released" if matter in known else "is not a known matter"
             raise UsageError(f"hold release: {matter!r} {what}; nothing to release")
+        before = active_holds(events)
         store.release_hold(matter, by=who, at=utc_now(), note=args.note)
+        _legal_holds(archive, store, before)
     print(f"hold: {matter}: released by {who} (kept in the history: hold list --all)")
     return 0
+
+
+def _legal_holds(archive: Archive, store: RetentionStore, before: list[Hold]) -> None:
+    changed = apply_legal_holds(archive, store, before)
+    if changed:
+        print(f"hold: S3 legal hold set or lifted on {changed} object(s) of {archive.location}")
 
 
 def _list(store: RetentionStore, *, show_all: bool, as_json: bool) -> int:

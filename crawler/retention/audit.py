@@ -19,6 +19,7 @@ from crawler.archive import Archive
 from crawler.archive.refs import BlobRef
 from crawler.errors import ArchiveError, UsageError
 from crawler.read.reader import ArchiveReader
+from crawler.retention.bucket import open_retention_reader
 from crawler.retention.plan import decode_plan
 from crawler.retention.receipts import read_receipt
 from crawler.retention.store import ReceiptRow, RetentionStore
@@ -39,7 +40,7 @@ def check_retention(
 ) -> int:
     """Check plans, receipts and intents; returns how many receipts were checked."""
     try:
-        store = RetentionStore.open_reader(archive.path)
+        store = open_retention_reader(archive)
     except ArchiveError as exc:
         problem("retention", str(archive.path / "retention.sqlite"), str(exc))
         return 0

@@ -13,7 +13,7 @@ from typing import Any
 
 from crawler.archive import Archive
 from crawler.archive.index import SnapshotRow
-from crawler.retention.store import RetentionStore
+from crawler.retention.bucket import open_retention_reader
 
 
 def deleted_by_retention(
@@ -22,7 +22,7 @@ def deleted_by_retention(
     if previous is None:
         return []
     index = archive.index
-    with RetentionStore.open_reader(archive.path) as store:
+    with open_retention_reader(archive) as store:
         rows = [r for r in store.receipts("project") if r.outcome == "deleted"]
     out: list[dict[str, Any]] = []
     for receipt in rows:

@@ -36,6 +36,7 @@ from crawler.archive.refs import BlobRef
 from crawler.canonical import canonical_json
 from crawler.errors import ArchiveError
 from crawler.read.reader import ArchiveReader
+from crawler.retention.bucket import open_retention_reader
 from crawler.retention.plan import PlanItem
 from crawler.retention.rules import Reason
 from crawler.retention.store import OUTCOMES, RetentionStore
@@ -118,7 +119,7 @@ def read_receipt(reader: ArchiveReader, ref: BlobRef) -> dict[str, Any]:
 def receipts_by_project(reader: ArchiveReader) -> dict[str, list[dict[str, Any]]]:
     """Every receipt in the archive, by the project it concerns (documents included)."""
     out: dict[str, list[dict[str, Any]]] = {}
-    with RetentionStore.open_reader(reader.path) as store:
+    with open_retention_reader(reader.archive) as store:
         rows = store.receipts()
     for row in rows:
         doc = read_receipt(reader, row.blob)

@@ -19,9 +19,9 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +112,8 @@ class RetentionStore:
         self.path = path
         self.writable = writable
         self._lock = threading.RLock()
+        # In a bucket: puts a row as an object first and returns its key (see _write).
+        self.journal: Callable[[str, dict[str, Any]], str] | None = None
 
     @classmethod
     def open(cls, archive_dir: Path) -> RetentionStore:
@@ -197,6 +199,36 @@ class RetentionStore:
     def integrity_check(self) -> list[str]:
         return [r[0] for r in self._rows("PRAGMA integrity_check")] or ["ok"]
 
+    # -- writing: every row goes through _write (and, in a bucket, its journal first) ------
+
+    def _write(self, kind: str, row: dict[str, Any], key: str | None = None) -> None:
+        """One row in one transaction; in a bucket, its object is written first.
+
+        ``journal`` (set for an archive in a bucket) puts the row as an object and
+        returns its key, recorded in ``journal_applied`` in the same transaction, so a
+        cache replaying the bucket (:meth:`replay`) applies each object exactly once.
+        """
+        if key is None and self.journal is not None:
+            key = self.journal(kind, row)
+        with self._tx() as c:
+            if key is not None:
+                c.execute(_JOURNAL_TABLE)
+                cur = c.execute("INSERT OR IGNORE INTO journal_applied (key) VALUES (?)", (key,))
+                if cur.rowcount == 0:
+                    return  # applied before (a replay after a crash): once only
+            _APPLY[kind](c, row)
+
+    def replay(self, key: str, kind: str, row: dict[str, Any]) -> None:
+        """Apply a bucket's journal object to this cache (no journal write)."""
+        self._write(kind, row, key)
+
+    def applied_keys(self) -> set[str]:
+        if not self._rows(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'journal_applied'"
+        ):
+            return set()
+        return {r[0] for r in self._rows("SELECT key FROM journal_applied")}
+
     # -- holds -------------------------------------------------------------------------------
 
     def add_hold(
@@ -205,20 +237,11 @@ class RetentionStore:
         for scope, _ in targets:
             if scope not in SCOPES:
                 raise ValueError(f"unknown hold scope {scope!r}")
-        with self._tx() as c:
-            c.executemany(
-                "INSERT INTO hold_events (matter, action, scope, target, by, at, note) "
-                "VALUES (?, 'add', ?, ?, ?, ?, ?)",
-                [(matter, scope, target, by, at, note) for scope, target in targets],
-            )
+        row = {"matter": matter, "targets": [list(t) for t in targets], "by": by, "at": at}
+        self._write("hold_add", dict(row, note=note))
 
     def release_hold(self, matter: str, *, by: str, at: str, note: str | None) -> None:
-        with self._tx() as c:
-            c.execute(
-                "INSERT INTO hold_events (matter, action, by, at, note) "
-                "VALUES (?, 'release', ?, ?, ?)",
-                (matter, by, at, note),
-            )
+        self._write("hold_release", {"matter": matter, "by": by, "at": at, "note": note})
 
     def hold_events(self) -> list[HoldEvent]:
         rows = self._rows(
@@ -229,12 +252,7 @@ class RetentionStore:
     # -- plans -------------------------------------------------------------------------------
 
     def add_plan(self, sha256: str, blob: BlobRef, *, at: str) -> None:
-        with self._tx() as c:
-            c.execute(
-                "INSERT OR IGNORE INTO plans (sha256, blob_md5, blob_sha256, blob_size, stored_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (sha256, blob.md5, blob.sha256, blob.size, at),
-            )
+        self._write("plan", {"sha256": sha256, "blob": blob.to_json(), "at": at})
 
     def plans(self) -> dict[str, BlobRef]:
         rows = self._rows("SELECT sha256, blob_md5, blob_sha256, blob_size FROM plans")
@@ -244,17 +262,11 @@ class RetentionStore:
 
     def add_intent(self, intent: Intent) -> None:
         """Durable before the DELETE is sent; refused if one is already open for the item."""
-        with self._tx() as c:
-            try:
-                c.execute(
-                    "INSERT INTO intents (kind, item_id, plan_sha256, at, path) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (intent.kind, intent.item_id, intent.plan_sha256, intent.at, intent.path),
-                )
-            except sqlite3.IntegrityError:
-                raise ArchiveError(
-                    f"an unfinished delete of {intent.kind} {intent.item_id} is already recorded"
-                ) from None
+        if any(i.kind == intent.kind and i.item_id == intent.item_id for i in self.intents()):
+            raise ArchiveError(
+                f"an unfinished delete of {intent.kind} {intent.item_id} is already recorded"
+            )
+        self._write("intent", asdict(intent))
 
     def intents(self) -> list[Intent]:
         rows = self._rows("SELECT kind, item_id, plan_sha256, at, path FROM intents ORDER BY at")
@@ -262,8 +274,7 @@ class RetentionStore:
 
     def drop_intent(self, kind: str, item_id: str) -> None:
         """An intent whose DELETE was never sent (a later GET found the item still there)."""
-        with self._tx() as c:
-            c.execute("DELETE FROM intents WHERE kind = ? AND item_id = ?", (kind, item_id))
+        self._write("intent_dropped", {"kind": kind, "item_id": item_id})
 
     def add_receipt(
         self, kind: str, item_id: str, plan_sha256: str, outcome: str, at: str, blob: BlobRef
@@ -271,13 +282,11 @@ class RetentionStore:
         """The receipt row (its blob already durable) and the intent's end, in one transaction."""
         if outcome not in OUTCOMES:
             raise ValueError(f"unknown receipt outcome {outcome!r}")
-        with self._tx() as c:
-            c.execute(
-                "INSERT INTO receipts (kind, item_id, plan_sha256, outcome, at, blob_md5, "
-                "blob_sha256, blob_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (kind, item_id, plan_sha256, outcome, at, blob.md5, blob.sha256, blob.size),
-            )
-            c.execute("DELETE FROM intents WHERE kind = ? AND item_id = ?", (kind, item_id))
+        self._write(
+            "receipt",
+            {"kind": kind, "item_id": item_id, "plan_sha256": plan_sha256, "outcome": outcome,
+             "at": at, "blob": blob.to_json()},
+        )  # fmt: skip
 
     def receipts(self, kind: str | None = None, item_id: str | None = None) -> list[ReceiptRow]:
         sql = (
@@ -304,3 +313,70 @@ class RetentionStore:
             if row.outcome in DONE_OUTCOMES:
                 return row
         return None
+
+
+# -- the rows each kind of write adds (one codec for the live writes and a replay) -------------
+
+_JOURNAL_TABLE = "CREATE TABLE IF NOT EXISTS journal_applied (key TEXT PRIMARY KEY)"
+
+
+def _hold_add(c: sqlite3.Connection, row: dict[str, Any]) -> None:
+    c.executemany(
+        "INSERT INTO hold_events (matter, action, scope, target, by, at, note) "
+        "VALUES (?, 'add', ?, ?, ?, ?, ?)",
+        [(row["matter"], s, t, row["by"], row["at"], row.get("note")) for s, t in row["targets"]],
+    )
+
+
+def _hold_release(c: sqlite3.Connection, row: dict[str, Any]) -> None:
+    c.execute(
+        "INSERT INTO hold_events (matter, action, by, at, note) VALUES (?, 'release', ?, ?, ?)",
+        (row["matter"], row["by"], row["at"], row.get("note")),
+    )
+
+
+def _plan(c: sqlite3.Connection, row: dict[str, Any]) -> None:
+    blob = BlobRef.from_json(row["blob"])
+    c.execute(
+        "INSERT OR IGNORE INTO plans (sha256, blob_md5, blob_sha256, blob_size, stored_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (row["sha256"], blob.md5, blob.sha256, blob.size, row["at"]),
+    )
+
+
+def _intent(c: sqlite3.Connection, row: dict[str, Any]) -> None:
+    try:
+        c.execute(
+            "INSERT INTO intents (kind, item_id, plan_sha256, at, path) VALUES (?, ?, ?, ?, ?)",
+            (row["kind"], row["item_id"], row["plan_sha256"], row["at"], row["path"]),
+        )
+    except sqlite3.IntegrityError:
+        raise ArchiveError(
+            f"an unfinished delete of {row['kind']} {row['item_id']} is already recorded"
+        ) from None
+
+
+def _intent_dropped(c: sqlite3.Connection, row: dict[str, Any]) -> None:
+    c.execute("DELETE FROM intents WHERE kind = ? AND item_id = ?", (row["kind"], row["item_id"]))
+
+
+def _receipt(c: sqlite3.Connection, row: dict[str, Any]) -> None:
+    blob = BlobRef.from_json(row["blob"])
+    c.execute(
+        "INSERT INTO receipts (kind, item_id, plan_sha256, outcome, at, blob_md5, "
+        "blob_sha256, blob_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (row["kind"], row["item_id"], row["plan_sha256"], row["outcome"], row["at"],
+         blob.md5, blob.sha256, blob.size),
+    )  # fmt: skip
+    _intent_dropped(c, row)
+
+
+_APPLY: dict[str, Callable[[sqlite3.Connection, dict[str, Any]], None]] = {
+    "hold_add": _hold_add,
+    "hold_release": _hold_release,
+    "plan": _plan,
+    "intent": _intent,
+    "intent_dropped": _intent_dropped,
+    "receipt": _receipt,
+}
+JOURNAL_KINDS = tuple(_APPLY)

@@ -1,0 +1,120 @@
+"""Retention in a bucket: its rows as objects, the cache replayed, S3 legal holds.
+
+In an S3 archive ``retention.sqlite`` is a local cache (docs/ARCHIVE.md, "Stores"):
+each row (hold event, plan, intent, receipt) is first put once as
+``retention/<at>-<kind>-<random>.json``, so holds and the record of every delete
+upstream live in the bucket. Opening replays the objects the cache has not applied,
+in key order (time order). A legal hold also puts the S3 legal hold on every
+object of the held projects; a release lifts it only where no hold in force
+still covers the object. On disk, all of this is the plain file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from crawler.archive import Archive
+from crawler.archive.rebuild import record_refs
+from crawler.archive.records import decode_record
+from crawler.archive.refs import BlobRef
+from crawler.errors import ArchiveError
+from crawler.retention.holds import Hold, active_holds, holds_covering
+from crawler.retention.store import JOURNAL_KINDS, RetentionStore
+
+__all__ = ["apply_legal_holds", "open_retention", "open_retention_reader"]
+
+_PREFIX = "retention/"
+
+
+def open_retention(archive: Archive) -> RetentionStore:
+    """The writer's store: in a bucket, synced and journalled to it."""
+    store = RetentionStore.open(archive.path)
+    if archive.store.kind == "disk":
+        return store
+    try:
+        _sync(archive, store)
+    except BaseException:
+        store.close()
+        raise
+    store.journal = lambda kind, row: _put(archive, kind, row)
+    return store
+
+
+def open_retention_reader(archive: Archive) -> RetentionStore:
+    """A reader's store; in a bucket the cache is brought up to date first."""
+    if archive.store.kind != "disk":
+        with RetentionStore.open(archive.path) as cache:
+            _sync(archive, cache)
+    return RetentionStore.open_reader(archive.path)
+
+
+def _put(archive: Archive, kind: str, row: dict[str, Any]) -> str:
+    at = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    key = f"{_PREFIX}{at}-{kind}-{secrets.token_hex(4)}.json"
+    body = orjson.dumps({"kind": kind, "row": row}, option=orjson.OPT_SORT_KEYS) + b"\n"
+    md5, sha = hashlib.md5(body).hexdigest(), hashlib.sha256(body).hexdigest()
+    if not archive.store.put_once(key, body, md5=md5, sha256=sha, size=len(body), kind="retention"):
+        raise ArchiveError(f"{archive.store.where(key)} already exists")
+    return key
+
+
+def _sync(archive: Archive, cache: RetentionStore) -> None:
+    applied = cache.applied_keys()
+    for key in archive.store.list(_PREFIX):
+        if key in applied or not key.endswith(".json"):
+            continue
+        try:
+            doc = orjson.loads(archive.store.get(key))
+            kind, row = doc["kind"], doc["row"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            raise ArchiveError(f"{archive.store.where(key)} is damaged") from None
+        if kind not in JOURNAL_KINDS:
+            raise ArchiveError(f"{archive.store.where(key)}: unknown retention row {kind!r}")
+        cache.replay(key, kind, row)
+
+
+# -- S3 legal holds ------------------------------------------------------------------------------
+
+
+def apply_legal_holds(archive: Archive, retention: RetentionStore, before: list[Hold]) -> int:
+    """Put the legal hold ON where a hold in force covers, OFF where none does any more.
+
+    ``before``: the holds in force before this change. Returns the objects changed.
+    """
+    if archive.store.kind == "disk":
+        return 0
+    after = active_holds(retention.hold_events())
+    keep = set(_covered(archive, after))
+    changed = 0
+    for key in sorted(keep):
+        archive.store.legal_hold(key, True)
+        changed += 1
+    for key in sorted(set(_covered(archive, before)) - keep):
+        archive.store.legal_hold(key, False)
+        changed += 1
+    return changed
+
+
+def _covered(archive: Archive, holds: list[Hold]) -> Iterator[str]:
+    """The keys of every object of every project the holds cover, in every snapshot."""
+    if not holds:
+        return
+    seen: set[str] = set()
+    for snap in archive.index.list_snapshots():
+        for row in archive.index.projects(snap.id):
+            if row.record is None or not holds_covering(holds, row.list_entry):
+                continue
+            refs: list[BlobRef] = [row.record]
+            record = decode_record(archive.blobs.read(row.record), f"record {row.record.md5}")
+            refs += [ref for ref, _ in record_refs(record, "json")]
+            for ref in refs:
+                key = archive.blobs.key_of(ref)
+                if key not in seen:
+                    seen.add(key)
+                    yield key
