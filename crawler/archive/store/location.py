@@ -113,7 +113,7 @@ def parse_retain(text: str | int | None) -> int:
     m = _DURATION_RE.fullmatch(str(text))
     if not m or int(m.group(1)) == 0:
         raise UsageError(
-            f"retention {text!r} cannot be parsed: give a positive number and a unit, "
+            f"--retain {text!r} cannot be parsed: give a positive number and a unit, "
             "e.g. 30s, 15m, 12h, 90d or 7y"
         )
     return int(m.group(1)) * _UNIT_SECONDS[m.group(2)]
