@@ -129,8 +129,13 @@ class Settings:
             value = getattr(self, f.name)
             if isinstance(value, Filters):
                 value = value.to_json()
-            elif isinstance(value, Path | S3Location):
-                value = str(value)  # a bucket's URL: never a credential
+            elif isinstance(value, S3Location):
+                # The bucket's URL (never a credential) and the lock its objects get.
+                out["object_lock"] = value.policy.mode
+                out["retain_seconds"] = value.policy.retain_seconds
+                value = str(value)
+            elif isinstance(value, Path):
+                value = str(value)
             out[f.name] = value
         return out
 

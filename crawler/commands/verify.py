@@ -12,6 +12,7 @@ from pathlib import Path
 
 from crawler.archive import MARKER, Archive
 from crawler.archive.index import SNAPSHOT_ID_RE
+from crawler.archive.store.location import S3Location
 from crawler.config import add_archive_argument, archive_path_from
 from crawler.errors import ArchiveError, UsageError
 from crawler.read.verify import verify
@@ -46,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
                 archive.index.get_snapshot(args.snapshot)
             except ArchiveError as exc:
                 raise UsageError(str(exc)) from None
-        report = verify(archive, full=args.full, snapshot_id=args.snapshot)
+        policy = path.policy if isinstance(path, S3Location) else None
+        report = verify(archive, full=args.full, snapshot_id=args.snapshot, policy=policy)
     for problem in report.problems:
         print(f"problem: {problem}")
     for note in report.notes:

@@ -18,7 +18,6 @@ by an interrupted finish) do not. Nothing here writes to the archive.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,12 +25,15 @@ from typing import Any
 
 import orjson
 
-from crawler.archive import MARKER, Archive, SnapshotRow, read_marker
+from crawler.archive import MARKER, Archive, SnapshotRow
 from crawler.archive.index import FINISHED_STATUSES, SNAPSHOT_ID_RE
-from crawler.archive.manifest import parse_manifest
+from crawler.archive.layout import check_marker
+from crawler.archive.manifest import current_manifest_key, parse_manifest, read_manifest_bytes
 from crawler.archive.records import record_blob_refs
 from crawler.archive.refs import MD5_RE, SHA256_RE, BlobRef, hash_file
+from crawler.archive.store import DiskStore, LockPolicy
 from crawler.errors import ArchiveError
+from crawler.read.verify_store import check_locks, hash_object, walk_store_blobs
 from crawler.retention.audit import check_retention
 
 # How many ids a mismatch message lists before it says "and N more".
@@ -84,7 +86,7 @@ def _fmt_ids(ids: set[str]) -> str:
 
 
 class _Verifier:
-    def __init__(self, archive: Archive, report: VerifyReport) -> None:
+    def __init__(self, archive: Archive, report: VerifyReport, policy: LockPolicy | None) -> None:
         self.archive = archive
         self.report = report
         self.full = report.full
@@ -93,21 +95,27 @@ class _Verifier:
         # (md5, sha256) -> problem-free? so each blob is looked at once
         self.seen_blobs: dict[tuple[str, str], bool] = {}
         self.seen_records: set[tuple[str, str]] = set()
+        self.hashed_keys: dict[str, tuple[str, str, int]] = {}  # a store's key -> its hashes
+        self.policy = policy
         self.referenced: set[tuple[str, str]] = set()
 
     # -- whole archive -----------------------------------------------------------------------
 
     def run(self, snapshot_id: str | None) -> None:
         archive = self.archive
+        store = archive.store
         try:
-            read_marker(archive.path)
+            check_marker(store.get(MARKER), store.url, store.where(MARKER))
         except ArchiveError as exc:
-            self.report.problem("marker", archive.path / MARKER, str(exc))
+            self.report.problem("marker", store.where(MARKER), str(exc))
         if self.full:
             result = archive.index.integrity_check()
             if result != ["ok"]:
                 self.report.problem("index", archive.index.path, "; ".join(result[:_SHOW]))
-            self.walk_blobs()
+            if isinstance(store, DiskStore):
+                self.walk_blobs()
+            else:
+                self.hashed_keys = walk_store_blobs(archive, self.report)
         if snapshot_id is not None:
             snapshots = [archive.index.get_snapshot(snapshot_id)]
         else:
@@ -125,8 +133,12 @@ class _Verifier:
                 full=self.full,
             )
             self.check_registered_blobs()
-            self.check_snapshot_dir({s.id for s in snapshots})
-        self.check_tmp()
+            if isinstance(store, DiskStore):
+                self.check_snapshot_dir({s.id for s in snapshots})
+        if isinstance(store, DiskStore):
+            self.check_tmp()
+        else:
+            check_locks(archive, self.report, snapshots, self.policy, full=self.full)
 
     def walk_blobs(self) -> None:
         """Full mode: rehash every file in blobs/; a name its bytes disagree with is damage."""
@@ -168,7 +180,8 @@ class _Verifier:
             ok = self.check_blob(ref, "index blobs table")
             if ok and self.full and (ref.md5, ref.sha256) not in self.referenced:
                 self.report.notes.append(
-                    f"unreferenced blob (no record refers to it): {self.archive.blobs.path_of(ref)}"
+                    "unreferenced blob (no record refers to it): "
+                    + self.archive.store.where(self.archive.blobs.key_of(ref))
                 )
 
     def check_snapshot_dir(self, known: set[str]) -> None:
@@ -212,18 +225,19 @@ class _Verifier:
         self, snap: SnapshotRow, rows: dict[str, tuple[str, dict[str, Any] | None]]
     ) -> None:
         sid = snap.id
-        path = self.archive.manifest_path(sid)
+        store = self.archive.store
+        path = store.where(current_manifest_key(store, sid))
         finished = snap.status in FINISHED_STATUSES
         try:
-            data = path.read_bytes()
-        except FileNotFoundError:
+            data = read_manifest_bytes(store, sid)
+        except ArchiveError as exc:
+            if "has no manifest" not in str(exc):
+                self.report.problem("manifest_unreadable", path, str(exc))
+                return
             if finished or snap.manifest_sha256 is not None:
                 self.report.problem(
                     "manifest_missing", path, f"snapshot {sid} is {snap.status} but has no manifest"
                 )
-            return
-        except OSError as exc:
-            self.report.problem("manifest_unreadable", path, exc.strerror or str(exc))
             return
         self.report.checked["manifests"] += 1
         sha = hashlib.sha256(data).hexdigest()
@@ -251,7 +265,7 @@ class _Verifier:
 
     def compare_projects(
         self,
-        path: Path,
+        path: str,
         manifest: dict[str, Any],
         rows: dict[str, tuple[str, dict[str, Any] | None]],
     ) -> None:
@@ -296,10 +310,10 @@ class _Verifier:
         where = f"snapshot {sid} project {pid}"
         if not self.check_blob(ref, f"record of {where}"):
             return
-        path = self.archive.blobs.path_of(ref)
+        path = self.archive.store.where(self.archive.blobs.key_of(ref))
         try:
-            record = orjson.loads(path.read_bytes())
-        except (OSError, orjson.JSONDecodeError) as exc:
+            record = orjson.loads(self.archive.blobs.read(ref))
+        except (ArchiveError, orjson.JSONDecodeError) as exc:
             self.report.problem("record_damaged", path, f"record of {where} does not parse: {exc}")
             return
         if not isinstance(record, dict) or record.get("project_id") != pid:
@@ -327,30 +341,32 @@ class _Verifier:
         return ok
 
     def _check_blob(self, ref: BlobRef, referrer: str) -> bool:
-        path = self.archive.blobs.path_of(ref)
+        key = self.archive.blobs.key_of(ref)
+        path = self.archive.store.where(key)
         try:
-            size = os.stat(path).st_size
-        except FileNotFoundError:
+            info = self.archive.store.head(key)
+        except ArchiveError as exc:
+            self.report.problem("blob_unreadable", path, str(exc))
+            return False
+        if info is None:
             self.report.problem("blob_missing", path, f"blob {ref.md5} ({referrer}) is missing")
             return False
-        except OSError as exc:
-            self.report.problem("blob_unreadable", path, exc.strerror or str(exc))
-            return False
+        size = info.size
         if size != ref.size:
             self.report.problem(
                 "blob_size", path, f"blob ({referrer}) has {size} bytes, expected {ref.size}"
             )
             return False
         if self.full:
-            hashed = self.hashed.get(path)
+            hashed = self.hashed.get(Path(path)) or self.hashed_keys.get(key)
             if hashed is None:  # not met in the walk of blobs/ (a single-snapshot check)
                 try:
-                    hashed = hash_file(path)
-                except OSError as exc:
-                    self.report.problem("blob_unreadable", path, exc.strerror or str(exc))
+                    hashed = hash_object(self.archive.store, key)
+                except (OSError, ArchiveError) as exc:
+                    self.report.problem("blob_unreadable", path, str(exc))
                     return False
                 self.report.checked["hashed"] += 1
-                self.hashed[path] = hashed
+                self.hashed_keys[key] = hashed
             if hashed[:2] != (ref.md5, ref.sha256):
                 self.report.problem(
                     "blob_corrupt", path, f"blob ({referrer}) content does not match its md5/sha256"
@@ -359,10 +375,20 @@ class _Verifier:
         return True
 
 
-def verify(archive: Archive, *, full: bool = False, snapshot_id: str | None = None) -> VerifyReport:
-    """Check ``archive`` (all snapshots, or one). Raises ArchiveError for an unknown snapshot."""
+def verify(
+    archive: Archive,
+    *,
+    full: bool = False,
+    snapshot_id: str | None = None,
+    policy: LockPolicy | None = None,
+) -> VerifyReport:
+    """Check ``archive`` (all snapshots, or one). Raises ArchiveError for an unknown snapshot.
+
+    ``policy``: in a bucket, the Object Lock every snapshot's objects must have at least
+    (default: what each snapshot's run asked for, as its manifest records).
+    """
     report = VerifyReport(full=full)
     if snapshot_id is not None:
         archive.index.get_snapshot(snapshot_id)  # unknown snapshot: a usage error, raised
-    _Verifier(archive, report).run(snapshot_id)
+    _Verifier(archive, report, policy).run(snapshot_id)
     return report

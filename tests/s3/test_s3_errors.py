@@ -38,7 +38,9 @@ def test_an_unreachable_endpoint_is_said_in_seconds(
 ) -> None:
     closed = free_ports(1)[0]
     started = time.monotonic()
-    code = main(["status", "--archive", bucket.url(), "--s3-endpoint", f"http://127.0.0.1:{closed}"])
+    code = main(
+        ["status", "--archive", bucket.url(), "--s3-endpoint", f"http://127.0.0.1:{closed}"]
+    )
     assert code == 2
     assert time.monotonic() - started < 15
     assert "cannot reach the S3 endpoint" in capsys.readouterr().err
@@ -71,7 +73,9 @@ def test_a_lock_on_a_bucket_without_object_lock_is_refused_before_any_write(
     assert plain_bucket.keys() == []  # nothing at all was written
 
 
-def test_a_lock_on_a_directory_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_lock_on_a_directory_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     args = ["archive", "--archive", str(tmp_path / "a"), "--object-lock", "compliance"]
     assert main([*args, "--retain", "1d", "--base-url", "http://127.0.0.1:9"]) == 2
     assert "bucket" in capsys.readouterr().err
