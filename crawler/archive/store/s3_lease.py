@@ -91,7 +91,7 @@ class S3Lease:
         taken_over = None
         if doc is not None and doc.get("state") == "held":
             age = (now - modified).total_seconds() if modified else 0.0
-            if age < cls.stale_seconds:
+            if age < cls.stale_seconds and not _dead_here(doc):
                 holder = doc.get("holder", {})
                 raise ArchiveBusyError(
                     f"another crawler is writing to {store.url} (host {holder.get('host')}, "
@@ -145,6 +145,23 @@ class S3Lease:
             doc["released_at"] = datetime.now(UTC).isoformat(timespec="seconds")
             if _put(self._store, self.generation + 1, doc):
                 self.generation += 1
+
+
+def _dead_here(doc: dict[str, Any]) -> bool:
+    """The holder ran on this host and its process is gone (killed): no need to wait."""
+    holder = doc.get("holder") or {}
+    pid = holder.get("pid")
+    if holder.get("host") != socket.gethostname() or not isinstance(pid, int) or pid <= 0:
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _put(store: S3Store, generation: int, doc: dict[str, Any]) -> bool:
