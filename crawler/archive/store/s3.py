@@ -196,6 +196,8 @@ class S3Store:
         if until is not None:
             self._until[key] = until
         meta = r.get("Metadata") or {}
+        if "ContentLength" not in r:
+            raise ArchiveError(f"HEAD {self.where(key)} answered without a size")
         return ObjectInfo(
             key=key,
             size=int(r["ContentLength"]),

@@ -37,6 +37,10 @@ __all__ = ["S3Bridge", "S3Settings", "Transient", "error_code", "is_transient"]
 
 T = TypeVar("T")
 
+# Seconds: the first retry waits about this long, doubling up to the cap (full jitter).
+BACKOFF_BASE = 0.2
+BACKOFF_CAP = 5.0
+
 _TRANSIENT_CODES = frozenset(
     {"500", "502", "503", "504", "InternalError", "SlowDown", "ServiceUnavailable",
      "RequestTimeout", "RequestTimeTooSkewed", "OperationAborted", "ThrottlingException"}
@@ -60,16 +64,16 @@ class S3Settings:
         connect_timeout: float = 3.0,
         read_timeout: float = 60.0,
         pool: int = 32,
-        backoff_base: float = 0.2,
-        backoff_cap: float = 5.0,
+        backoff_base: float | None = None,
+        backoff_cap: float | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.attempts = attempts
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.pool = pool
-        self.backoff_base = backoff_base
-        self.backoff_cap = backoff_cap
+        self.backoff_base = BACKOFF_BASE if backoff_base is None else backoff_base
+        self.backoff_cap = BACKOFF_CAP if backoff_cap is None else backoff_cap
 
 
 def error_code(exc: BaseException) -> str | None:
