@@ -165,7 +165,8 @@ class BlobWriter:
                 self._fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             fd, self._fd = self._fd, None
             try:
-                os.fsync(fd)
+                if self._store.store.kind == "disk":  # a bucket's copy is the durable one
+                    os.fsync(fd)
             finally:
                 os.close(fd)
 
@@ -254,8 +255,10 @@ class BlobStore:
         ``known``: the blobs already registered with this md5 (and whether each is a
         variant), so an existing body is recognised without rehashing it.
         """
+        loop = asyncio.get_running_loop()
+        executor = getattr(self.store, "executor", None)  # a bucket's: uploads side by side
         try:
-            return await asyncio.to_thread(self._place_sync, tmp, ref, known, kind)
+            return await loop.run_in_executor(executor, self._place_sync, tmp, ref, known, kind)
         except OSError as exc:
             raise os_error(exc, "store blob", self.where(blob_key(ref.md5))) from exc
         finally:
@@ -266,7 +269,10 @@ class BlobStore:
     ) -> tuple[bool, bool]:
         primary = blob_key(ref.md5)
         with self._place_locks[int(ref.md5[:2], 16) % len(self._place_locks)]:
-            occupant = self._primary_occupant(primary, ref, known)
+            # In a bucket, a blob no index row knows is put at once: If-None-Match makes
+            # the put itself the existence check (one request, not a HEAD and a PUT).
+            blind = self.store.worm and not known
+            occupant = "free" if blind else self._primary_occupant(primary, ref, known)
             if occupant == "free":
                 if self._put(primary, tmp, ref, kind):
                     return True, False

@@ -23,6 +23,7 @@ from crawler.archive.store.base import ObjectMissingError
 from crawler.archive.store.location import S3Location
 from crawler.archive.store.s3 import S3Store
 from crawler.archive.store.s3_client import S3Bridge, S3Settings, error_code
+from crawler.archive.store.s3_untils import UntilCache
 from crawler.errors import ArchiveError, UsageError
 
 __all__ = ["connect_store", "open_cache_index", "prepare_bucket"]
@@ -41,7 +42,14 @@ def say(message: str) -> None:
 def connect_store(location: S3Location) -> S3Store:
     """A store for the location, after the endpoint, credentials and bucket are checked."""
     bridge = S3Bridge(S3Settings(location.endpoint), location.url)
-    store = S3Store(bridge, location.bucket, location.prefix, location.policy)
+    cache = location.cache_dir
+    try:
+        cache.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        bridge.close()
+        raise os_error(exc, "create the cache", cache) from exc
+    untils = UntilCache(cache / "untils.sqlite")
+    store = S3Store(bridge, location.bucket, location.prefix, location.policy, untils)
     try:
         _check_bucket(store, location)
     except BaseException:

@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import io
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -23,6 +24,7 @@ from typing import Any, BinaryIO
 from crawler.archive.store.base import LockPolicy, ObjectInfo, ObjectMissingError, Source
 from crawler.archive.store.s3_client import S3Bridge, error_code, http_status, is_transient
 from crawler.archive.store.s3_lease import S3Lease
+from crawler.archive.store.s3_untils import UntilCache
 from crawler.errors import ArchiveBusyError, ArchiveError
 
 __all__ = ["MULTIPART_BYTES", "PART_BYTES", "S3Store"]
@@ -40,16 +42,29 @@ class S3Store:
     kind = "s3"
     worm = True
 
-    def __init__(self, bridge: S3Bridge, bucket: str, prefix: str, policy: LockPolicy) -> None:
+    def __init__(
+        self,
+        bridge: S3Bridge,
+        bucket: str,
+        prefix: str,
+        policy: LockPolicy,
+        untils: UntilCache | None = None,
+    ) -> None:
         self.bridge = bridge
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.policy = policy
         self.url = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
-        self._until: dict[str, datetime] = {}  # key -> retain-until known (written or read)
+        self._until = untils or UntilCache(None)  # key -> retain-until known (written or read)
+        # Uploads run side by side in these threads (more than the default pool's few).
+        self.executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="s3-put")
         self.lease: S3Lease | None = None  # set while this process is the writer
         # A snapshot is retained until its run's start + the retention: what it reuses too.
         self.run_until = self.lock_until() or datetime.now(UTC)
+        # Reused objects are extended a little past the run's own date (a tenth of the
+        # retention, at most 30 days), so the next snapshots soon after need no request.
+        margin = timedelta(seconds=min(policy.retain_seconds / 10, 30 * 86400))
+        self.keep_until = self.run_until + margin
         self.extended = 0  # reused objects whose lock this run extended
 
     # -- names -------------------------------------------------------------------------------
@@ -102,7 +117,7 @@ class S3Store:
             key, sha256, size, lambda: self.bridge.client.put_object(**args)
         )
         if created and lock_args:
-            self._until[key] = lock_args["ObjectLockRetainUntilDate"]
+            self._until.put(key, lock_args["ObjectLockRetainUntilDate"])
         return created
 
     def _settled_put(self, key: str, sha256: str, size: int, send: Any) -> bool:
@@ -194,7 +209,7 @@ class S3Store:
             raise
         until = r.get("ObjectLockRetainUntilDate")
         if until is not None:
-            self._until[key] = until
+            self._until.put(key, until)
         meta = r.get("Metadata") or {}
         if "ContentLength" not in r:
             raise ArchiveError(f"HEAD {self.where(key)} answered without a size")
@@ -258,23 +273,35 @@ class S3Store:
         """Extend the object's lock to ``until``; never shortens (the server would refuse)."""
         if not self.policy.active:
             return False
-        known = self._until.get(key)
-        if known is None:
-            info = self.head(key)
-            known = info.retain_until if info is not None else None
+        known = self.known_until(key)
         if known is not None and known >= until:
             return False
         self.bridge.call(
             "put_object_retention", Bucket=self.bucket, Key=self.full(key),
             Retention={"Mode": self.policy.mode.upper(), "RetainUntilDate": until},
         )  # fmt: skip
-        self._until[key] = until
+        self._until.put(key, until)
         self.extended += 1
         return True
 
+    def known_until(self, key: str) -> datetime | None:
+        """The object's retain-until: from the cache, else one HEAD."""
+        known = self._until.get(key)
+        if known is None:
+            info = self.head(key)
+            known = info.retain_until if info is not None else None
+        return known
+
+    def locked_enough(self, key: str) -> bool:
+        """Locked at least until the run's retention already (True without a lock policy)."""
+        if not self.policy.active:
+            return True
+        known = self.known_until(key)
+        return known is not None and known >= self.run_until
+
     def keep(self, key: str) -> bool:
         """Extend a reused object to the run's retention (its start + ``--retain``)."""
-        return self.policy.active and self.retain(key, self.run_until)
+        return self.policy.active and self.retain(key, self.keep_until)
 
     def legal_hold(self, key: str, on: bool) -> None:
         self.bridge.call(
@@ -283,6 +310,8 @@ class S3Store:
         )  # fmt: skip
 
     def close(self) -> None:
+        self.executor.shutdown(wait=True)
+        self._until.close()
         self.bridge.close()
 
 

@@ -1,0 +1,135 @@
+"""The archive in a bucket (issue #18): S3 against disk, requests per project, flat memory.
+
+Against a real S3 server on loopback (SeaweedFS, as the tests start it: every port
+free on 127.0.0.1, telemetry off, a fresh data directory), measured in one run:
+
+1. the same full snapshot (``PROJECTS`` projects, unthrottled, simulator in-process)
+   on disk and into a bucket under Object Lock (governance, 1 day): projects per
+   second each, and the ratio (target: S3 >= 0.8x disk);
+2. S3 requests per archived project, counted at the client (every request sent,
+   retries included), for that snapshot and for an incremental one after it;
+3. peak RSS (VmHWM) of a crawl into the bucket with a 1 GiB file body against the
+   same with a 4 MiB one, each in a fresh process (flat: within 10%).
+
+``python -m bench.vault`` (``[archive] cache_dir`` and the data go to a scratch dir).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from bench.common import child_json, crawl, mib, note, scratch, simulator_process, table, title
+from crawler.archive.store.s3_client import S3Bridge
+from crawler.simulator import DatasetSpec, SimulatorConfig, running_simulator
+from tests.s3.server import WeedServer, s3_client, start_weed
+
+PROJECTS = 300
+BIG_FILE = 1024 * 1024 * 1024
+SMALL_FILE = 4 * 1024 * 1024
+TARGET_RATIO = 0.8
+FLAT = 1.10
+LOCK = ("--object-lock", "governance", "--retain", "1d")
+
+
+def _bucket(server: WeedServer) -> str:
+    name = f"bench-{secrets.token_hex(4)}"
+    s3_client(server.endpoint).create_bucket(Bucket=name, ObjectLockEnabledForBucket=True)
+    return name
+
+
+class _Counted:
+    """Every S3Bridge made while active, so their request counts can be summed."""
+
+    def __init__(self) -> None:
+        self.bridges: list[S3Bridge] = []
+        self._init = S3Bridge.__init__
+
+    def __enter__(self) -> _Counted:
+        counted, init = self, self._init
+
+        def tracking(bridge: S3Bridge, *args: Any, **kwargs: Any) -> None:
+            init(bridge, *args, **kwargs)
+            counted.bridges.append(bridge)
+
+        S3Bridge.__init__ = tracking  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        S3Bridge.__init__ = self._init  # type: ignore[method-assign]
+
+    @property
+    def requests(self) -> int:
+        return sum(b.requests for b in self.bridges)
+
+
+async def _throughput(server: WeedServer, d: Path) -> dict[str, Any]:
+    spec = DatasetSpec(seed=51, projects=PROJECTS)
+    out: dict[str, Any] = {}
+    async with running_simulator(SimulatorConfig(dataset=spec, rate=None)) as sim:
+        t0 = time.monotonic()
+        assert await crawl(sim.base_url, sim.key, d / "disk") == 0
+        out["disk_s"] = time.monotonic() - t0
+        url = f"s3://{_bucket(server)}/arc"
+        with _Counted() as counted:
+            t0 = time.monotonic()
+            assert await crawl(sim.base_url, sim.key, url, *LOCK) == 0  # type: ignore[arg-type]
+            out["s3_s"] = time.monotonic() - t0
+            out["s3_requests_full"] = counted.requests
+        with _Counted() as counted:
+            assert await crawl(sim.base_url, sim.key, url, *LOCK, "--incremental") == 0  # type: ignore[arg-type]
+            out["s3_requests_incremental"] = counted.requests
+    return out
+
+
+def _rss(server: WeedServer, big: int) -> dict[str, Any]:
+    spec = DatasetSpec(seed=52, projects=3, big_file_bytes=big)
+    url = f"s3://{_bucket(server)}/arc"
+    with simulator_process(spec, rate=0) as sim:
+        os.environ["ANTHROPIC_COMPLIANCE_ACCESS_KEY"] = sim.key
+        return child_json(["-m", "bench.vault_child", sim.base_url, url, *LOCK], timeout=1200)
+
+
+def run() -> dict[str, Any]:
+    with ExitStack() as stack:
+        d = stack.enter_context(scratch("vault"))
+        server = start_weed(d / "weed")
+        stack.callback(server.stop)
+        saved = dict(os.environ)
+        stack.callback(lambda: (os.environ.clear(), os.environ.update(saved)))
+        os.environ.update(server.env())
+        os.environ["CRAWLER_CACHE_DIR"] = str(d / "cache")
+        speed = asyncio.run(_throughput(server, d))
+        small, big = _rss(server, SMALL_FILE), _rss(server, BIG_FILE)
+    disk_rate, s3_rate = PROJECTS / speed["disk_s"], PROJECTS / speed["s3_s"]
+    ratio = s3_rate / disk_rate
+    flat = big["peak_hwm"] / small["peak_hwm"]
+    title("8. The vault: an archive in a bucket under Object Lock (SeaweedFS on loopback)")
+    print(
+        table(
+            ["figure", "value"],
+            [
+                [f"disk: projects/s ({PROJECTS} projects, unthrottled)", f"{disk_rate:.1f}"],
+                ["S3: projects/s (governance lock, 1 day)", f"{s3_rate:.1f}"],
+                [f"S3 / disk (target >= {TARGET_RATIO})", f"{ratio:.2f}"],
+                ["S3 requests per project, full snapshot", f"{speed['s3_requests_full'] / PROJECTS:.2f}"],
+                ["S3 requests per project, incremental", f"{speed['s3_requests_incremental'] / PROJECTS:.2f}"],
+                ["peak RSS, 4 MiB file", mib(small["peak_hwm"])],
+                ["peak RSS, 1 GiB file", mib(big["peak_hwm"])],
+                [f"peak RSS 1 GiB / 4 MiB (flat: <= {FLAT})", f"{flat:.2f}"],
+                ["1 GiB crawl wall time (s)", f"{big['wall']:.1f}"],
+            ],
+        )
+    )  # fmt: skip
+    ok = ratio >= TARGET_RATIO and flat <= FLAT
+    note("vault: " + ("ok" if ok else "below target"))
+    return {"ok": ok, "ratio": ratio, "flat": flat, **speed}
+
+
+if __name__ == "__main__":
+    run()
