@@ -125,6 +125,7 @@ class S3Store:
         for n in range(self.bridge.settings.attempts):
             try:
                 self.bridge.requests += 1
+                self.bridge.by_op["put"] += 1
                 self.bridge.run(send())
                 return True
             except BaseException as exc:
@@ -173,10 +174,14 @@ class S3Store:
 
     def _upload_parts(self, full: str, upload_id: str, path: Path) -> list[dict[str, Any]]:
         parts: list[dict[str, Any]] = []
+        # One buffer for every part: fresh 8 MiB objects per part would leave the
+        # allocator's arenas holding freed ones (a peak that grows with the body).
+        buf = bytearray(PART_BYTES)
         with open(path, "rb") as f:
             number = 0
-            while chunk := f.read(PART_BYTES):
+            while n := f.readinto(buf):
                 number += 1
+                chunk = buf if n == PART_BYTES else buf[:n]
                 answer = self.bridge.call(
                     "upload_part", Bucket=self.bucket, Key=full, UploadId=upload_id,
                     PartNumber=number, Body=chunk,
@@ -301,7 +306,9 @@ class S3Store:
 
     def keep(self, key: str) -> bool:
         """Extend a reused object to the run's retention (its start + ``--retain``)."""
-        return self.policy.active and self.retain(key, self.keep_until)
+        if self.locked_enough(key):  # e.g. written by this very run: no request
+            return False
+        return self.retain(key, self.keep_until)
 
     def legal_hold(self, key: str, on: bool) -> None:
         self.bridge.call(

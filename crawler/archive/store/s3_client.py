@@ -15,6 +15,7 @@ import contextlib
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -116,6 +117,7 @@ class S3Bridge:
         self.settings = settings
         self.where = where  # s3://bucket/prefix, for messages
         self.requests = 0  # every request sent (benchmarks count them)
+        self.by_op: Counter[str] = Counter()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="s3", daemon=True)
         self._thread.start()
@@ -152,6 +154,7 @@ class S3Bridge:
 
     async def _send(self, op: str, kwargs: dict[str, Any]) -> Any:
         self.requests += 1
+        self.by_op[op] += 1
         return await getattr(self.client, op)(**kwargs)
 
     def retrying(self, attempt: Callable[[], Awaitable[Any]], what: str) -> Any:
