@@ -49,7 +49,9 @@ def connect_store(location: S3Location) -> S3Store:
         bridge.close()
         raise os_error(exc, "create the cache", cache) from exc
     untils = UntilCache(cache / "untils.sqlite")
-    store = S3Store(bridge, location.bucket, location.prefix, location.policy, untils)
+    store = S3Store(
+        bridge, location.bucket, location.prefix, location.policy, untils, cache / "objects"
+    )
     try:
         _check_bucket(store, location)
     except BaseException:

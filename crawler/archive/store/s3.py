@@ -15,6 +15,7 @@ import base64
 import contextlib
 import hashlib
 import io
+import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,7 @@ __all__ = ["MULTIPART_BYTES", "PART_BYTES", "S3Store"]
 
 MULTIPART_BYTES = 16 * 1024 * 1024
 PART_BYTES = 8 * 1024 * 1024
+LOCAL_BYTES = 1024 * 1024  # bodies up to this size keep a local copy in the cache
 _MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
 
 
@@ -49,22 +51,24 @@ class S3Store:
         prefix: str,
         policy: LockPolicy,
         untils: UntilCache | None = None,
+        local: Path | None = None,
     ) -> None:
         self.bridge = bridge
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.policy = policy
         self.url = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
+        # Small bodies this machine wrote stay in the cache for reads (the search index
+        # built at the crawl's end reads them all); ``stream`` always reads the bucket.
+        self.local = local
         self._until = untils or UntilCache(None)  # key -> retain-until known (written or read)
         # Uploads run side by side in these threads (more than the default pool's few).
         self.executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="s3-put")
         self.lease: S3Lease | None = None  # set while this process is the writer
-        # A snapshot is retained until its run's start + the retention: what it reuses too.
-        self.run_until = self.lock_until() or datetime.now(UTC)
         # Reused objects are extended a little past the run's own date (a tenth of the
         # retention, at most 30 days), so the next snapshots soon after need no request.
-        margin = timedelta(seconds=min(policy.retain_seconds / 10, 30 * 86400))
-        self.keep_until = self.run_until + margin
+        self._margin = timedelta(seconds=min(policy.retain_seconds / 10, 30 * 86400))
+        self._run_until: datetime | None = None
         self.extended = 0  # reused objects whose lock this run extended
 
     # -- names -------------------------------------------------------------------------------
@@ -80,7 +84,25 @@ class S3Store:
         if not self.policy.active:
             return None
         now = now or datetime.now(UTC)
-        return (now + timedelta(seconds=self.policy.retain_seconds)).replace(microsecond=0)
+        # Whole seconds, rounded up: never a moment shorter than asked.
+        until = now + timedelta(seconds=self.policy.retain_seconds, microseconds=999_999)
+        return until.replace(microsecond=0)
+
+    @property
+    def run_until(self) -> datetime:
+        """The date a reused object must be locked to: fixed at the first reuse.
+
+        A snapshot is retained until its start + the retention; every reuse comes
+        after the snapshot started, so the first one's time + the retention is no
+        earlier than that.
+        """
+        if self._run_until is None:
+            self._run_until = self.lock_until() or datetime.now(UTC)
+        return self._run_until
+
+    @property
+    def keep_until(self) -> datetime:
+        return self.run_until + self._margin
 
     def _lock_args(self) -> dict[str, Any]:
         until = self.lock_until()
@@ -118,7 +140,17 @@ class S3Store:
         )
         if created and lock_args:
             self._until.put(key, lock_args["ObjectLockRetainUntilDate"])
+        if created and isinstance(source, Path) and size <= LOCAL_BYTES:
+            self._keep_local(key, source)
         return created
+
+    def _keep_local(self, key: str, source: Path) -> None:
+        if self.local is None or not key.startswith("blobs/"):
+            return
+        dest = self.local.joinpath(*key.split("/"))
+        with contextlib.suppress(OSError):  # a cache: without it, reads go to the bucket
+            dest.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.replace(source, dest)
 
     def _settled_put(self, key: str, sha256: str, size: int, send: Any) -> bool:
         """Send a conditional write; a 412 is 'exists'; an unknown outcome is read back."""
@@ -233,6 +265,9 @@ class S3Store:
         return self.head(key) is not None
 
     def get(self, key: str) -> bytes:
+        if self.local is not None and key.startswith("blobs/"):
+            with contextlib.suppress(OSError):
+                return self.local.joinpath(*key.split("/")).read_bytes()
         with self.stream(key) as f:
             return f.read()
 
