@@ -4,12 +4,13 @@ Read this first. The data of one ``crawler archive`` run flows one way, and
 each step has one owner::
 
     cli/commands ─> app ─> crawl ────────────────────────────────────────> archive
-                            │ listing: project list pages                    ├─ blobs     md5-named bodies (disk only)
+                            │ listing: project list pages                    ├─ blobs     md5-named bodies (via store)
                             │   └─> bounded queue                            ├─ index     SQLite catalogue, run state
                             │ project, bodies: detail, attachments,          ├─ records   the one project-record codec
                             │   collaborators, documents, files              ├─ manifest  snapshots/<id>.json, written last
                             │ feed: what changed since the last snapshot     ├─ feed_rows the feed's position and events
-                            │ stats, manifest                                └─ repository Archive: blobs, then rows
+                            │ stats, manifest                                ├─ repository Archive: blobs, then rows
+                            │                                                └─ store     disk or S3 (put-once, lock)
                             └─> api: endpoints ─> client ─> limiter (one per run, every request)
                                                     └─ retry policy, error mapping
 
@@ -66,6 +67,7 @@ Modules, one job each::
     app                 the composition root: run_archive(settings) and friends
     config              defaults (each once) < TOML < environment < flags -> frozen Settings
     config_sources      the TOML file (schema-checked, "did you mean") and the access key
+    config_archive      --archive DIR|s3://BUCKET/PREFIX, --s3-endpoint, --object-lock, --retain
     canonical           the UTC timestamp and canonical JSON every layer shares
     errors              the typed error tree (fatal / retry / skip the item)
     api/endpoints       one typed call per endpoint; the only place paths are named
@@ -91,7 +93,11 @@ Modules, one job each::
     archive/layout      the marker, fixed names, snapshot ids
     archive/sqlite      connecting, schema scripts, write transactions (all three .sqlite files)
     archive/schema, db, blob_rows, project_pages, index   the SQLite catalogue: SQL, queries
-    archive/blobs       BlobStore: md5-named files, streamed, deduplicated, collisions kept
+    archive/store/*     ObjectStore, the one storage interface: disk (the directory) and s3
+                        (a bucket under Object Lock: s3_client, s3_lease, s3_untils, location)
+    archive/remote, rebuild   opening a bucket (checks, lease, marker); its cache rebuilt from it
+    archive/keep        what a snapshot reuses stays locked as long as it (extend, never shorten)
+    archive/blobs       BlobStore: md5-named objects, streamed, deduplicated, collisions kept
     archive/records     the one project-record codec (records_read: typed accessors)
     archive/feed_rows   the feed's tables: each snapshot's feed state and the events it read
     archive/manifest    snapshot manifests, streamed, written last
@@ -99,7 +105,7 @@ Modules, one job each::
     read/reader         the offline read model: snapshots, projects, records, blobs
     read/connector      a project as the connector's record; export filters
     read/export, bag    NDJSON (+ md5 and manifest) and BagIt, atomic and hashed
-    read/verify         fast and full integrity checks of an archive
+    read/verify         fast and full integrity checks of an archive (verify_store: a bucket's locks)
     read/verify_export  a recipient's check of an export against its manifest
     read/diff           what changed between two snapshots
     read/searchindex    search.sqlite: the search index's one codec (FTS5 words + trigrams)
@@ -109,6 +115,7 @@ Modules, one job each::
     read/presets        DLP patterns (--preset secrets)
     read/web/*          crawler serve: the read-only desk (aiohttp, Jinja2, no script)
     retention/store     retention.sqlite: append-only holds and receipts, stored plans, intents
+    retention/bucket    in a bucket: those rows as objects, the cache replayed, S3 legal holds
     retention/holds, select, rules, changes   holds in force, the selection, eligibility (pure)
     retention/facts, check, feed   an item's archived copy and re-hash, fresh read, feed
     retention/plan, planner        the plan codec (own sha256); ``retention plan`` (never deletes)

@@ -162,7 +162,12 @@ class S3Store:
                 return True
             except BaseException as exc:
                 if error_code(exc) == "PreconditionFailed" or http_status(exc) == 412:
-                    return False
+                    if n == 0:
+                        return False  # it was there before we wrote
+                    # After an unknown outcome the object may be our own earlier attempt,
+                    # landed but not yet visible to the HEAD: read it again to know.
+                    info = self.head(key)
+                    return info is not None and info.sha256 == sha256 and info.size == size
                 if not is_transient(exc):
                     raise self.bridge.fail(exc, f"PUT {self.where(key)}") from exc
             # Did it land? Read, never write blindly: ours if the stored sha256 is ours.
