@@ -23,6 +23,7 @@ from crawler.errors import CrawlerError, FatalError
 # name -> (module, one-line help). Order is the order shown in --help.
 COMMANDS: dict[str, tuple[str, str]] = {
     "archive": ("crawler.commands.archive", "take a snapshot of every project the key can see"),
+    "watch": ("crawler.commands.watch", "keep the archive current: a snapshot every few minutes"),
     "status": ("crawler.commands.status", "show unfinished and finished snapshots"),
     "snapshots": ("crawler.commands.snapshots", "list snapshots with filters, times, counts"),
     "verify": ("crawler.commands.verify", "check an archive's integrity (offline)"),

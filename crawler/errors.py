@@ -14,6 +14,7 @@ The tree (httpx-style: one module, lower-layer errors translated in one place,
     │   └── ArchiveError           the archive directory cannot be used or is not an archive
     │       ├── DiskFullError      ENOSPC while writing: free space, rerun to resume
     │       └── ArchiveBusyError   another crawler holds the archive's lock
+    │           └── LockWaitError  still held after --lock-wait (exit 75, EX_TEMPFAIL)
     ├── RetryableError             transient: the retry policy retries it, up to a bound
     │   ├── RateLimitedError       429 (carries retry_after)
     │   ├── ServerError            500/502/503/504/529 without ``x-should-retry: false``
@@ -108,6 +109,12 @@ class DiskFullError(ArchiveError):
 
 class ArchiveBusyError(ArchiveError):
     """Another crawler process holds this archive's lock."""
+
+
+class LockWaitError(ArchiveBusyError):
+    """The lock was still held after ``--lock-wait``: try again later (a timer will)."""
+
+    exit_code = 75  # EX_TEMPFAIL: its own code, so a unit or a cron job can tell it apart
 
 
 # -- retry it -------------------------------------------------------------------------------

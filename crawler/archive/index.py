@@ -13,6 +13,8 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any
 
 from crawler.archive.blob_rows import BlobRows
+from crawler.archive.blob_slices import BlobSlices
+from crawler.archive.carry_rows import CarryRows
 from crawler.archive.db import require_row
 from crawler.archive.feed_rows import FeedRows
 from crawler.archive.project_pages import ProjectPages
@@ -52,7 +54,7 @@ __all__ = [
 ]
 
 
-class Index(FeedRows, BlobRows, ProjectPages):
+class Index(FeedRows, BlobRows, ProjectPages, CarryRows, BlobSlices):
     """The catalogue's queries; open it with :meth:`open_writer` or :meth:`open_reader`."""
 
     # -- snapshots ---------------------------------------------------------------------------

@@ -69,7 +69,15 @@ class RunResult:
 
 class Crawl:
     def __init__(
-        self, settings: Settings, client: ComplianceClient, archive: Archive, progress: Progress
+        self,
+        settings: Settings,
+        client: ComplianceClient,
+        archive: Archive,
+        progress: Progress,
+        *,
+        listing: type[Listing] = Listing,  # crawler watch: its changes cycle's
+        feed_types: tuple[str, ...] = (),  # event types read besides the project changes
+        manifest_extra: dict[str, Any] | None = None,  # crawler watch: its verify slice
     ) -> None:
         self.settings = settings
         self.client = client
@@ -91,7 +99,10 @@ class Crawl:
             settle_seconds=settings.feed_settle_seconds,
             overlap_seconds=settings.feed_overlap_seconds,
             require=settings.require_feed,
+            extra_types=feed_types,
         )
+        self._listing = listing
+        self._manifest_extra = manifest_extra or {}
         self._verdict = FeedVerdict("full")
 
     @property
@@ -137,7 +148,7 @@ class Crawl:
             asyncio.create_task(self._work(queue, fetcher, stats), name=f"worker-{i}")
             for i in range(self.settings.concurrency)
         ]
-        listing = Listing(
+        listing = self._listing(
             ComplianceApi(self.client),
             self.archive,
             self.settings,
@@ -280,5 +291,6 @@ class Crawl:
             self._stats,
             self.feed,
             self._verdict,
+            extra=self._manifest_extra,
         )
         return RunResult(snapshot.id, header["status"], header, resumed, header["failures"])

@@ -34,12 +34,12 @@ def write_snapshot_manifest(
     stats: RunStats,
     feed: FeedStep,
     verdict: FeedVerdict,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Write the manifest and finish the snapshot; returns the manifest's header."""
+    """Write the manifest and finish the snapshot (``extra``: more header sections)."""
     index = archive.index
-    failures = index.failures(snapshot.id)
-    by_state = index.count_projects(snapshot.id)
-    unfinished = by_state.get("listed", 0) + by_state.get("failed", 0) + by_state.get("partial", 0)
+    failures, by_state = index.failures(snapshot.id), index.count_projects(snapshot.id)
+    unfinished = sum(by_state.get(s, 0) for s in ("listed", "failed", "partial"))
     # md5_collision entries are reports (both bodies kept), not items to retry.
     retry = [f for f in failures if f["kind"] != "md5_collision"]
     status = "partial" if unfinished or retry else "complete"
@@ -78,6 +78,7 @@ def write_snapshot_manifest(
         "removed_since_parent": removed,
         "deleted_by_retention": by_retention,
         "feed": feed.summary(snapshot.id),
+        **(extra or {}),
     }
     entries = (
         _entry(archive, row, parent, verdict, settings.refresh_collaborators)
