@@ -23,6 +23,7 @@ import contextlib
 import shlex
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -41,6 +42,7 @@ from crawler.retention.planner import make_plan
 from crawler.retention.select import Selection
 from crawler.retention.store import RetentionStore
 from crawler.summary import summary
+from crawler.watch.lockwait import open_when_free
 
 __all__ = [
     "EXIT_INTERRUPTED",
@@ -59,6 +61,10 @@ __all__ = [
 EXIT_OK, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 130
 
 
+def _noop(_result: RunResult) -> None:
+    return None
+
+
 def client_config(settings: Settings) -> ClientConfig:
     return ClientConfig(
         base_url=settings.base_url,
@@ -75,15 +81,22 @@ def client_config(settings: Settings) -> ClientConfig:
     )
 
 
-async def run_archive(settings: Settings) -> int:
-    """``crawler archive``: take or continue a snapshot, print the summary; the exit code."""
-    return report(await archive(settings), settings)
+async def run_archive(
+    settings: Settings, *, lock_wait: float = 0.0, on_result: Callable[[RunResult], None] = _noop
+) -> int:
+    """``crawler archive``: take or continue a snapshot, print the summary; the exit code.
+
+    ``lock_wait``: seconds to wait for another writer's lock (then LockWaitError, exit 75);
+    ``on_result``: sees the result first (``--metrics-file``)."""
+    result = await archive(settings, lock_wait=lock_wait)
+    on_result(result)
+    return report(result, settings)
 
 
-async def archive(settings: Settings) -> RunResult:
+async def archive(settings: Settings, *, lock_wait: float = 0.0) -> RunResult:
     """Take or continue a snapshot. SIGINT/SIGTERM: stop cleanly; a second one: at once."""
     await reach(settings)  # a wrong address is said in seconds, before anything is written
-    arc = Archive.open_for_writing(settings.archive)
+    arc = await open_when_free(settings.archive, lock_wait, on_wait=_warn)
     try:
         async with ComplianceClient(client_config(settings)) as client:
             limiter = client.limiter

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import aiohttp
 
 from crawler.archive import Archive
 from crawler.simulator import DatasetSpec, SimulatorConfig, running_simulator
@@ -64,3 +67,46 @@ async def test_changes_are_caught_in_one_cycle_and_idle_cycles_cost_two_requests
     for pid in b:
         assert a[pid] == b[pid], pid
     assert cycles_of(arc) == ["full_walk", "changes", "changes", "changes"]
+
+
+async def test_an_api_delete_is_seen_at_once_and_a_silent_removal_by_the_full_walk(
+    tmp_path: Path,
+) -> None:
+    arc = tmp_path / "watch"
+    async with running_simulator(SimulatorConfig(dataset=SPEC, rate=None, feed_lag=0)) as sim:
+        assert await make_watch(sim.base_url, sim.key, arc, cycles=1).run() == 0
+        # Deleted through the Compliance API by another consumer: only its
+        # compliance_api_accessed event says so, and the next changes cycle reads it.
+        victim = next(
+            p.id
+            for p in sim.dataset.sorted_projects()
+            if not p.chats_count and not p.gone_on_detail
+        )
+        async with aiohttp.ClientSession() as http:
+            url = f"{sim.base_url}/v1/compliance/apps/projects/{victim}"
+            async with http.delete(url, headers={"x-api-key": sim.delete_key or ""}) as r:
+                assert r.status == 200
+        # Removed by a retention policy upstream: no event, no list entry.
+        silent = sim.mutate(seed=8, fraction=0.01, kinds=["hard_delete"]).projects_hard_deleted
+        assert silent and victim not in silent
+        watch = make_watch(sim.base_url, sim.key, arc, cycles=1)
+        assert await watch.run() == 0
+        report = watch.reports[-1]
+        assert report.kind == "changes"
+        entries = {p["id"]: p for p in manifest_of(arc)["projects"]}
+        assert entries[victim]["state"] == "gone"
+        assert entries[victim]["why"]["activities"]
+        assert all(entries[p]["state"] == "carried" for p in silent)  # cannot see those
+
+        # --full-every 0: the next cycle walks the whole list and sees them gone.
+        watch = make_watch(sim.base_url, sim.key, arc, cycles=1, full_every=0)
+        assert await watch.run() == 0
+        assert watch.reports[-1].kind == "full_walk"
+        m = manifest_of(arc)
+        assert set(silent) <= set(m["removed_since_parent"])
+        assert not set(silent) & {p["id"] for p in m["projects"]}
+
+
+def manifest_of(path: Path) -> dict[str, Any]:
+    with Archive.open_for_reading(path) as archive:
+        return archive.read_manifest(archive.require_snapshot().id)
