@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,7 @@ def test_sigkill_then_restart_resumes_and_the_feed_has_no_gap(tmp_path: Path) ->
     assert [r["outcome"] for r in (first.stats or {})["runs"]] == ["killed", "complete"]
     assert [f.get("cycle", "full_walk") for _s, f in snaps] == ["full_walk", "changes", "changes"]
     # Each read starts at or before where its parent's ended: no instant unread.
-    for (parent, pf), (_child, cf) in zip(snaps, snaps[1:], strict=False):
+    for (parent, pf), (_child, cf) in pairwise(snaps):
         start_at = parse_instant(cf["window"]["created_at_gte"])
         assert start_at <= parse_instant(pf["position"]["until"]), parent.id
     assert verify(arc) == 0
