@@ -10,6 +10,7 @@ status is written there, once). Content counts are the run's totals
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from crawler import __version__
@@ -80,12 +81,20 @@ def write_snapshot_manifest(
         "feed": feed.summary(snapshot.id),
         **(extra or {}),
     }
-    entries = (
-        _entry(archive, row, parent, verdict, settings.refresh_collaborators)
-        for row in index.projects(snapshot.id)
-    )
+    rows = _rows(archive, snapshot.id, header)
+    entries = (_entry(archive, r, parent, verdict, settings.refresh_collaborators) for r in rows)
     archive.write_manifest_stream(snapshot.id, header, entries)
     return header
+
+
+def _rows(archive: Archive, snapshot_id: str, header: dict[str, Any]) -> Iterable[ProjectRow]:
+    """The rows the manifest lists: a delta's own only (docs/ARCHIVE.md, "Delta snapshots")."""
+    delta = archive.index.delta_base(snapshot_id)
+    if delta is None:
+        return archive.index.projects(snapshot_id)
+    header["manifest_format"] = 2
+    header["delta"] = {"base_id": delta[0], "depth": delta[1]}
+    return archive.index.own_projects(snapshot_id)
 
 
 def _removals(
@@ -152,8 +161,9 @@ def _removed_since(archive: Archive, snapshot_id: str, parent: SnapshotRow | Non
     if parent is None:
         return []
     index = archive.index
+    now = index.project_ids(snapshot_id)  # one set, not a lookup per project
     return [
         r.project_id
         for r in index.projects(parent.id)
-        if r.state != "gone" and index.get_project(snapshot_id, r.project_id) is None
+        if r.state != "gone" and r.project_id not in now
     ]

@@ -196,7 +196,11 @@ class _Verifier:
         sid = snap.id
         # Only (state, record) per project is kept: memory stays small for big snapshots.
         rows: dict[str, tuple[str, dict[str, Any] | None]] = {}
-        for row in self.archive.index.projects(sid):
+        index = self.archive.index
+        # A delta stores (and its manifest lists) only what it changed; the rest is its
+        # base's, checked there.
+        own = index.own_projects(sid) if index.is_delta(sid) else index.projects(sid)
+        for row in own:
             rows[row.project_id] = (row.state, row.record.to_json() if row.record else None)
             if row.record is not None:
                 self.check_record(row.record, sid, row.project_id)

@@ -1,0 +1,90 @@
+"""Changes cycles are delta snapshots: they store what they changed, and every reader
+still sees each snapshot whole (export, diff, the desk's pages, verify), at any depth."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import orjson
+import pytest
+
+import crawler.archive.carry_rows as carry_rows
+from crawler.archive import Archive
+from crawler.archive.project_pages import ProjectQuery
+from crawler.cli import main
+from crawler.read.diff import diff_snapshots
+from crawler.read.export import ExportOptions, write_ndjson
+from crawler.read.reader import ArchiveReader
+from crawler.simulator import DatasetSpec, SimulatorConfig, running_simulator
+from tests.support import crawl
+from tests.test_archive_run import SMALL
+from tests.watch.support import make_watch
+
+SPEC = DatasetSpec(seed=45, projects=50, **SMALL)
+
+
+def export_ids(path: Path, snapshot_id: str) -> dict[str, str]:
+    """Project id -> record sha256, as an export of that snapshot says."""
+    with ArchiveReader.open(path) as reader:
+        sink = io.BytesIO()
+        write_ndjson(reader, reader.snapshot(snapshot_id), ExportOptions(), sink, base=path)
+    out = {}
+    for line in sink.getvalue().splitlines():
+        rec = orjson.loads(line)
+        out[rec["id"]] = (
+            rec["_archive"]["record"]["sha256"] if rec["_archive"].get("record") else ""
+        )
+    return out
+
+
+@pytest.mark.parametrize("max_depth", [400, 1])
+async def test_deltas_store_what_changed_and_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, max_depth: int
+) -> None:
+    monkeypatch.setattr(carry_rows, "MAX_DEPTH", max_depth)  # 1: every other one materialised
+    arc = tmp_path / "a"
+    async with running_simulator(SimulatorConfig(dataset=SPEC, rate=None, feed_lag=0)) as sim:
+        assert await make_watch(sim.base_url, sim.key, arc, cycles=1).run() == 0
+        for seed in (1, 2, 3):
+            sim.mutate(seed=seed, fraction=0.04, kinds=["replace", "rename", "attach"])
+            assert await make_watch(sim.base_url, sim.key, arc, cycles=1).run() == 0
+        assert await crawl(sim.base_url, sim.key, tmp_path / "full") == 0
+    with Archive.open_for_reading(arc) as archive:
+        index = archive.index
+        snaps = index.list_snapshots()
+        assert len(snaps) == 4
+        full, *changes = snaps
+        depths = [index.delta_base(s.id) for s in changes]
+        total = len(index.project_ids(full.id))
+        for snap, base in zip(changes, depths, strict=True):
+            manifest = archive.read_manifest(snap.id)
+            if base is None:  # materialised: a whole snapshot, format 1
+                assert manifest["manifest_format"] == 1
+                assert len(manifest["projects"]) == total
+                continue
+            assert manifest["manifest_format"] == 2
+            assert manifest["delta"]["depth"] == base[1]
+            own = index.own_projects(snap.id)
+            assert 0 < len(own) < total / 2  # what it changed, not the organisation
+            assert len(manifest["projects"]) == len(own)
+            assert len(index.project_ids(snap.id)) == total  # read whole
+            counts = index.count_projects(snap.id)
+            assert sum(counts.values()) == total
+            assert counts["carried"] + counts.get("gone", 0) >= total - len(own)
+            rows, n = index.page_projects(snap.id, ProjectQuery(limit=10))
+            assert n == total and len(rows) == 10
+        if max_depth == 400:
+            assert [d[1] if d else 0 for d in depths] == [1, 2, 3]
+        else:
+            assert [d[1] if d else 0 for d in depths] == [1, 0, 1]
+    last = changes[-1].id
+    with Archive.open_for_reading(tmp_path / "full") as other:
+        truth = other.require_snapshot().id
+    a, b = export_ids(arc, last), export_ids(tmp_path / "full", truth)
+    assert set(a) == set(b)
+    with ArchiveReader.open(arc) as reader:
+        d = diff_snapshots(reader, reader.snapshot(full.id), reader.snapshot(last))
+        assert d.changed and not d.added and not d.removed
+        assert d.unchanged + len(d.changed) + len(d.incomparable) == total
+    assert main(["verify", "--archive", str(arc), "--full"]) == 0
