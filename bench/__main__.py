@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench import budget, desk, efficiency, growth, overhead, scale, sharing
+from bench import budget, desk, efficiency, freshness, growth, overhead, scale, sharing, watch_index
 from bench.common import table, title
 
 BENCHMARKS: tuple[tuple[str, Callable[[], dict[str, Any]]], ...] = (
@@ -24,6 +24,8 @@ BENCHMARKS: tuple[tuple[str, Callable[[], dict[str, Any]]], ...] = (
     ("5. archive growth", growth.run),
     ("6. reviewer's desk", desk.run),
     ("7. sharing the budget", sharing.run),
+    ("8. watch: index growth", watch_index.run),
+    ("9. watch: freshness", freshness.run),
 )
 
 

@@ -188,6 +188,9 @@ class SeenEvent:
     created_at: str | None
     acted: bool  # False: the parent read it already (overlap), or a repeat in this read
     event: Mapping[str, Any]
+    # Read before (the overlap): the index keeps its id only, its JSON is where it was
+    # first read (and in this read's raw page blob).
+    repeat: bool = False
 
 
 @dataclass
@@ -217,6 +220,7 @@ class Digest:
                     created_at=created if isinstance(created, str) else None,
                     acted=not repeat and pid is not None,
                     event=event,
+                    repeat=repeat,
                 )
             )
         return out
