@@ -7,8 +7,8 @@ from pathlib import Path
 
 from crawler import app, loop
 from crawler.config import DEFAULT_CONCURRENCY, add_crawl_arguments, build_settings
-from crawler.watch.oneshot import metrics_writer
-from crawler.watch.options import DEFAULT_LOCK_WAIT, parse_duration
+from crawler.watch.oneshot import run_once
+from crawler.watch.options import DEFAULT_LOCK_WAIT, check_ping_url, parse_duration
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -96,6 +96,11 @@ def _add_mode_arguments(parser: argparse.ArgumentParser) -> None:
         help="write the run's Prometheus metrics here at its end (textfile collector, .prom)",
     )
     parser.add_argument(
+        "--ping-url",
+        metavar="URL",
+        help="healthchecks.io-style check: URL/start, then URL or URL/fail with the summary",
+    )
+    parser.add_argument(
         "--restart",
         action="store_true",
         help="abandon the unfinished snapshot with these filters and start afresh",
@@ -105,7 +110,10 @@ def _add_mode_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = build_settings(args)  # every usage error surfaces here, before anything is written
     wait = parse_duration(args.lock_wait or DEFAULT_LOCK_WAIT, "--lock-wait")
-    if args.metrics_file:
-        on_result = metrics_writer(Path(args.metrics_file))
-        return loop.run(app.run_archive(settings, lock_wait=wait, on_result=on_result))
+    if args.metrics_file or args.ping_url:
+        metrics = Path(args.metrics_file) if args.metrics_file else None
+        once = run_once(
+            settings, lock_wait=wait, metrics_file=metrics, ping_url=check_ping_url(args.ping_url)
+        )
+        return loop.run(once)
     return loop.run(app.run_archive(settings, lock_wait=wait))

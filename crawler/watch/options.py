@@ -21,6 +21,7 @@ __all__ = [
     "DEFAULT_FULL_EVERY",
     "DEFAULT_LOCK_WAIT",
     "WatchOptions",
+    "check_ping_url",
     "parse_duration",
     "parse_listen",
     "parse_share",
@@ -91,7 +92,7 @@ def parse_listen(value: str, what: str = "--metrics") -> tuple[str, int]:
     return (host.strip("[]") or "127.0.0.1"), int(port)
 
 
-def _ping_url(value: str | None) -> str | None:
+def check_ping_url(value: str | None) -> str | None:
     if not value:
         return None
     parts = urlsplit(value)
@@ -124,6 +125,6 @@ def watch_options(args: argparse.Namespace, toml: dict[str, Any]) -> WatchOption
         backoff=min(d.backoff, every),
         metrics=parse_listen(metrics) if metrics else None,
         metrics_file=Path(metrics_file) if metrics_file else None,
-        ping_url=_ping_url(pick("ping_url", None, toml.get("ping_url"), None)),
+        ping_url=check_ping_url(pick("ping_url", None, toml.get("ping_url"), None)),
         cycles=getattr(args, "cycles", None),
     )

@@ -3,6 +3,7 @@ parser), /healthz and /readyz, healthchecks.io-style pings, verify slices."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 from dataclasses import replace
 from pathlib import Path
@@ -13,7 +14,11 @@ from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
 from crawler.archive import Archive
+from crawler.commands import archive as archive_command
+from crawler.config import build_settings
 from crawler.simulator import DatasetSpec, SimulatorConfig, running_simulator
+from crawler.watch.oneshot import run_once
+from tests.support import TEST_KEY_ENV
 from tests.test_archive_run import SMALL
 from tests.watch.support import make_watch
 
@@ -151,3 +156,43 @@ async def test_a_damaged_blob_is_found_by_the_verify_slice(tmp_path: Path) -> No
         recorded: dict[str, Any] = archive.read_manifest(archive.require_snapshot().id)
     assert recorded["verify_slice"]["bad"][0]["md5"] == ref.md5
     assert recorded["verify_slice"]["checked"] == recorded["verify_slice"]["blobs"]
+
+
+async def test_a_one_shot_archive_writes_a_textfile_and_pings(tmp_path: Path) -> None:
+    pings: list[tuple[str, str]] = []
+
+    async def record(request: web.Request) -> web.Response:
+        pings.append((request.path, request.query.get("rid", "")))
+        return web.Response(text="OK")
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", record)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    prom = tmp_path / "textfile" / "crawler.prom"
+    prom.parent.mkdir()
+    try:
+        async with running_simulator(SimulatorConfig(dataset=SPEC, rate=None, feed_lag=0)) as sim:
+            parser = argparse.ArgumentParser()
+            archive_command.add_arguments(parser)
+            args = parser.parse_args(
+                ["--base-url", sim.base_url, "--archive", str(tmp_path / "a"), "--rate", "0",
+                 "--quiet"]
+            )  # fmt: skip
+            settings = build_settings(args, {TEST_KEY_ENV: sim.key})
+            code = await run_once(
+                settings, lock_wait=0, metrics_file=prom, ping_url=f"http://127.0.0.1:{port}/c"
+            )
+            assert code == 0
+    finally:
+        await runner.cleanup()
+    m = samples(prom.read_text())
+    assert m[("crawler_cycles_total", (("kind", "archive"), ("outcome", "complete")))] == 1
+    assert m[("crawler_last_success_timestamp_seconds", ())] > 1.7e9
+    assert m[("crawler_requests_total", (("endpoint", "projects.list"), ("status", "200")))] >= 1
+    assert prom.stat().st_mode & 0o777 == 0o644  # the exporter is another user
+    assert [p.name for p in prom.parent.iterdir()] == ["crawler.prom"]  # no temporary left
+    assert [p for p, _r in pings] == ["/c/start", "/c"] and pings[0][1] == pings[1][1]
