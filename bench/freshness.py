@@ -69,10 +69,11 @@ def _latencies(
 ) -> tuple[list[float], int]:
     out, missed = [], 0
     for at, touched, _kind in changes:
-        ends = [
-            r.ended
-            for r in reports
-            if r.ok and r.started >= at and touched & fetched.get(r.snapshot_id or "", set())
+        took = [r for r in reports if r.ok and touched & fetched.get(r.snapshot_id or "", set())]
+        # The first cycle that started after the change and fetched it; else one already
+        # under way (its list read came after the change: caught without a refetch later).
+        ends = [r.ended for r in took if r.started >= at] or [
+            r.ended for r in took if r.ended >= at
         ]
         if ends:
             out.append(min(ends) - at)
