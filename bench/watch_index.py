@@ -27,6 +27,7 @@ from typing import Any
 import crawler.archive.carry_rows as carry_rows
 from bench.common import mib, scratch, table, title
 from crawler.archive import Archive, new_snapshot_id
+from crawler.archive.project_pages import ProjectQuery
 from crawler.archive.refs import BlobRef
 from crawler.canonical import utc_now
 from crawler.crawl.feed_plan import SeenEvent
@@ -158,7 +159,14 @@ def _day(path: Path, n: int, cycles: int) -> dict[str, Any]:
     resolve = time.monotonic() - t1
     arc.close()
     after = _sizes(path)
+    with Archive.open_for_reading(path) as reader:  # the desk: a page of the deepest one
+        pages = []
+        for _ in range(3):
+            t2 = time.monotonic()
+            reader.index.page_projects(parent, ProjectQuery(limit=50, sort="-updated"))
+            pages.append(time.monotonic() - t2)
     return {
+        "pages": pages,
         "index": after[0] - before[0],
         "manifests": after[1] - before[1],
         "seconds": spent,
@@ -202,6 +210,9 @@ def run(n: int = 20_000, cycles: int = 288) -> dict[str, Any]:
     )
     assert delta["projects"] == n, delta
     ratio = per["index"] / max(1, delta["index"])
+    first, *then = delta["pages"]
+    print(f"a desk page of the deepest delta (depth {cycles}): first {first * 1000:.0f} ms "
+          f"(resolving), then {max(then) * 1000:.0f} ms")  # fmt: skip
     print(f"index growth for {cycles} cycles: {mib(delta['index'])} (target <= 50 MiB); "
           f"full copies would add {mib(per['index'])}, {ratio:.0f}x more; one whole snapshot "
           f"(a full walk, {n:,} rows) is {mib(delta['base'])} of index")  # fmt: skip

@@ -13,6 +13,7 @@ written, so they are cached.
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from crawler.archive.db import Database
@@ -71,7 +72,41 @@ class Deltas(Database):
         """(WITH clause, table, its parameters) for "the projects of this snapshot"."""
         if not self.is_delta(snapshot_id):
             return "", "snapshot_projects", []
+        cached = self._resolved_table(snapshot_id)
+        if cached is not None:
+            return "", cached, []
         return _RESOLVED, "resolved", [snapshot_id, snapshot_id]
+
+    def _resolved_table(self, snapshot_id: str) -> str | None:
+        """A finished delta's resolved rows, kept in a TEMP table for this connection.
+
+        Resolving a deep chain takes a fraction of a second; a reader (the desk's pages)
+        asks many times. Only finished snapshots, keyed by their manifest's sha256: their
+        rows change only if a rerun reopens them, which changes the sha256.
+        """
+        row = self._one(
+            "SELECT status, manifest_sha256 FROM snapshots WHERE id = ?", (snapshot_id,)
+        )
+        if row is None or row[0] not in ("complete", "partial") or row[1] is None:
+            return None
+        tables: dict[tuple[str, str], str] = self.__dict__.setdefault("_resolved_tables", {})
+        key = (snapshot_id, str(row[1]))
+        if key not in tables:
+            name = f"temp.resolved_{len(tables)}"
+            try:
+                with self._lock:
+                    self._conn.execute(
+                        f"CREATE TEMP TABLE {name.split('.')[1]} AS {_RESOLVED}"
+                        "SELECT * FROM resolved",
+                        (snapshot_id, snapshot_id),
+                    )
+                    self._conn.execute(
+                        f"CREATE INDEX {name}_by_id ON {name.split('.')[1]} (project_id)"
+                    )
+            except sqlite3.Error:
+                return None  # no temp store here: resolve each time
+            tables[key] = name
+        return tables[key]
 
     def resolved_project(self, snapshot_id: str, project_id: str) -> ProjectRow | None:
         """One project of a snapshot: a primary-key probe per snapshot of the chain."""
