@@ -109,8 +109,16 @@ class Deltas(Database):
         return tables[key]
 
     def resolved_project(self, snapshot_id: str, project_id: str) -> ProjectRow | None:
-        """One project of a snapshot: a primary-key probe per snapshot of the chain."""
-        for depth, sid in enumerate(self.chain(snapshot_id)):
+        """One project of a snapshot: a primary-key probe per snapshot of the chain, or one
+        look-up in a finished delta's resolved rows (a full walk asks for every project)."""
+        chain = self.chain(snapshot_id)
+        cached = self._resolved_table(snapshot_id) if len(chain) > 2 else None
+        if cached is not None:
+            row = self._one(
+                f"SELECT {PROJECT_COLS} FROM {cached} WHERE project_id = ?", (project_id,)
+            )
+            return None if row is None else project_row(row)
+        for depth, sid in enumerate(chain):
             row = self._one(
                 f"SELECT {PROJECT_COLS} FROM snapshot_projects WHERE snapshot_id = ? "
                 "AND project_id = ?",

@@ -15,7 +15,7 @@ from tests.test_archive_run import SMALL
 from tests.test_feed_incremental import exported
 from tests.watch.support import made, make_watch
 
-SPEC = DatasetSpec(seed=41, projects=120, **SMALL)
+SPEC = DatasetSpec(seed=41, projects=80, **SMALL)
 
 
 def cycles_of(path: Path) -> list[str]:
