@@ -115,3 +115,22 @@ async def test_an_api_delete_is_seen_at_once_and_a_silent_removal_by_the_full_wa
 def manifest_of(path: Path) -> dict[str, Any]:
     with Archive.open_for_reading(path) as archive:
         return archive.read_manifest(archive.require_snapshot().id)
+
+
+async def test_an_event_visible_late_is_caught_by_the_next_cycle(tmp_path: Path) -> None:
+    arc = tmp_path / "watch"
+    async with running_simulator(SimulatorConfig(dataset=SPEC, rate=None, feed_lag=0)) as sim:
+        assert await make_watch(sim.base_url, sim.key, arc, cycles=1).run() == 0
+        sim.feed.lag = 3600.0  # recorded now, visible "within the hour": not yet
+        changes = sim.mutate(seed=9, fraction=0.02, kinds=["replace"])
+        replaced = {pid for pid, _doc in changes.documents_replaced}
+        assert replaced
+        watch = make_watch(sim.base_url, sim.key, arc, cycles=1)
+        assert await watch.run() == 0
+        assert watch.reports[-1].manifest["counts"]["done"] == 0  # type: ignore[index]
+        sim.feed.settle()  # now visible, dated before the last read's end
+        watch = make_watch(sim.base_url, sim.key, arc, cycles=1)
+        assert await watch.run() == 0
+        entries = {p["id"]: p for p in manifest_of(arc)["projects"]}
+        assert replaced <= set(entries)
+        assert all(entries[p]["why"]["activities"] for p in replaced)
