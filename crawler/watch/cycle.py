@@ -66,8 +66,17 @@ class CycleReport:
 
 
 def cycle_settings(settings: Settings) -> Settings:
-    """Every cycle is incremental, and reads the feed up to now (README, "Watching")."""
-    return replace(settings, incremental=True, feed_settle_seconds=0.0, restart=False, quiet=True)
+    """Every cycle is incremental and reads the feed up to now (README, "Watching"). The
+    feed is required: without it every cycle would be a 200-page walk that still misses
+    document changes, so a key without read:compliance_activities is refused (exit 2)."""
+    return replace(
+        settings,
+        incremental=True,
+        require_feed=True,
+        feed_settle_seconds=0.0,
+        restart=False,
+        quiet=True,
+    )
 
 
 async def run_cycle(

@@ -80,7 +80,14 @@ class Watch:
         try:
             if self.opts.metrics is not None:
                 self.listener = MetricsListener(self.metrics, self.health, *self.opts.metrics)
-                await self.listener.start()
+                try:
+                    await self.listener.start()
+                except OSError as exc:
+                    host, port = self.opts.metrics
+                    self.listener = None
+                    raise UsageError(
+                        f"--metrics {host}:{port}: cannot listen: {exc.strerror}"
+                    ) from None
                 self.say(f"metrics on {self.listener.url}/metrics")
             self.listening.set()
             self._last_full = self._find_last_full()

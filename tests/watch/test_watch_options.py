@@ -55,3 +55,20 @@ def test_a_mistyped_watch_key_in_the_toml_is_refused(
     code = main(["watch", "--config", str(cfg), "--archive", str(tmp_path / "a")])
     assert code == 2
     assert "unknown key [watch] evry; did you mean [watch] every?" in capsys.readouterr().err
+
+
+async def test_a_key_without_the_feed_scope_is_refused(tmp_path: Path) -> None:
+    from crawler.errors import ScopeError
+    from crawler.simulator import DatasetSpec, SimulatorConfig, running_simulator
+    from crawler.simulator.auth import NO_FEED_SCOPES
+    from tests.watch.support import make_watch
+
+    key = "sk-ant-api01-simulator.no-feed-scope.0001"
+    cfg = SimulatorConfig(dataset=DatasetSpec(seed=3, projects=5), rate=None, feed_lag=0)
+    async with running_simulator(cfg) as sim:
+        sim.add_key(key, NO_FEED_SCOPES)
+        with pytest.raises(ScopeError, match="read:compliance_activities"):
+            await make_watch(sim.base_url, key, tmp_path / "a", cycles=1).run()
+    assert not (tmp_path / "a" / "snapshots").exists() or not any(
+        (tmp_path / "a" / "snapshots").iterdir()
+    )
