@@ -40,9 +40,11 @@ async def get(url: str) -> tuple[int, str]:
 
 async def test_metrics_health_and_readiness_over_http(tmp_path: Path) -> None:
     async with running_simulator(SimulatorConfig(dataset=SPEC, rate=None, feed_lag=0)) as sim:
+        prom = tmp_path / "watch.prom"
         watch = make_watch(
-            sim.base_url, sim.key, tmp_path / "a", "--metrics", "127.0.0.1:0", every=0.05
-        )
+            sim.base_url, sim.key, tmp_path / "a", "--metrics", "127.0.0.1:0",
+            "--metrics-file", str(prom), every=0.05,
+        )  # fmt: skip
         task = asyncio.create_task(watch.run())
         await watch.listening.wait()
         assert watch.listener is not None
@@ -69,6 +71,9 @@ async def test_metrics_health_and_readiness_over_http(tmp_path: Path) -> None:
             for key, value in labels:
                 assert not value.startswith("claude_proj_"), (name, key)  # no ids in labels
         assert (await get(f"{base}/readyz"))[0] == 200
+        on_disk = samples(prom.read_text())  # the textfile: the same figures, cycle by cycle
+        assert on_disk[("crawler_interval_seconds", ())] == 0.05
+        assert on_disk[("crawler_last_cycle_success", ())] == 1
 
         # Cycles stop (the loop is stopped; the listener stays): ready until 3 x every has
         # passed since the last cycle, then not, by the health clock.
