@@ -4,8 +4,9 @@ Each subcommand lives in ``crawler.commands.<name>`` and exposes
 ``add_arguments(parser)`` and ``run(args) -> int``. Modules are imported only
 when the parser is built.
 
-Exit codes: 0 success; 1 finished but with failed items or a failed check;
-2 usage, configuration or authentication errors; 130 interrupted.
+Exit codes: 0 success; 1 finished but with failed items or a failed check, or
+the output was closed early (:mod:`crawler.output`); 2 usage, configuration or
+authentication errors; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from types import ModuleType
 from crawler import __version__
 from crawler.config_sources import did_you_mean
 from crawler.errors import CrawlerError, FatalError
+from crawler.output import run_guarded
 
 # name -> (module, one-line help). Order is the order shown in --help.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -76,8 +78,15 @@ def _parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Nam
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    words = sys.argv[1:] if argv is None else list(argv)
+    # The command is the first word (the top level has no options but --help/--version).
+    command = words[0] if words and words[0] in COMMANDS else None
+    return run_guarded(lambda: _main(words), command)
+
+
+def _main(words: list[str]) -> int:
     parser = build_parser()
-    args = _parse(parser, sys.argv[1:] if argv is None else list(argv))
+    args = _parse(parser, words)
     module = getattr(args, "_module", None)
     if module is None:
         parser.print_help(sys.stderr)

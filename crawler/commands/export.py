@@ -18,7 +18,6 @@ project and the blob).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -121,15 +120,8 @@ def run(args: argparse.Namespace) -> int:
             )
             _summary(result, f"bag {args.bag}")
         elif args.out == "-":
-            try:
-                result = export_to_stdout(reader, options)
-            except BrokenPipeError:
-                # The reader went away (e.g. `| head`): stop quietly, and keep Python's
-                # final flush of stdout from raising again.
-                devnull = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(devnull, sys.stdout.fileno())
-                print("crawler: export: the output was closed early", file=sys.stderr)
-                return 1
+            # A reader that goes away (`| head`) ends this quietly: crawler.output.
+            result = export_to_stdout(reader, options)
             print(
                 "crawler: export written to stdout: no manifest or md5 file can describe a "
                 "stream; use --out FILE to get them",
