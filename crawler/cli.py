@@ -1,8 +1,8 @@
 """The ``crawler`` command: parse flags, dispatch to a subcommand, map errors to exit codes.
 
 Each subcommand lives in ``crawler.commands.<name>`` and exposes
-``add_arguments(parser)`` and ``run(args) -> int``. Modules are imported only
-when the parser is built.
+``add_arguments(parser)`` and ``run(args) -> int``. Only the module of the
+command being run is imported.
 
 Exit codes: 0 success; 1 finished but with failed items or a failed check, or
 the output was closed early (:mod:`crawler.output`); 2 usage, configuration or
@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from types import ModuleType
 
 from crawler import __version__
@@ -47,7 +47,9 @@ def _load(module: str) -> ModuleType:
     return importlib.import_module(module)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(load: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with ``load``, only those commands get their flags (and their
+    modules imported): ``crawler status`` need not import aiohttp to start."""
     parser = argparse.ArgumentParser(
         prog="crawler",
         description="Archive Claude project data from the Anthropic Compliance API.",
@@ -55,10 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"crawler {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
-        module = _load(module_name)
         p = sub.add_parser(name, help=help_text, description=help_text)
-        module.add_arguments(p)
-        p.set_defaults(_module=module)
+        if load is None or name in load:
+            module = _load(module_name)
+            module.add_arguments(p)
+            p.set_defaults(_module=module)
     return parser
 
 
@@ -81,11 +84,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else list(argv)
     # The command is the first word (the top level has no options but --help/--version).
     command = words[0] if words and words[0] in COMMANDS else None
-    return run_guarded(lambda: _main(words), command)
+    return run_guarded(lambda: _main(words, command), command)
 
 
-def _main(words: list[str]) -> int:
-    parser = build_parser()
+def _main(words: list[str], command: str | None) -> int:
+    parser = build_parser(load=[command] if command else [])
     args = _parse(parser, words)
     module = getattr(args, "_module", None)
     if module is None:
