@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The suite runs on a worker per core (pytest-xdist); TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= auto
 
 .PHONY: demo test lint bench clean
 
@@ -16,8 +18,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) -m crawler.demo
 
+# loadgroup: tests marked xdist_group(name) share a worker; the slowest ten are printed.
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --durations=10
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check crawler tests bench
