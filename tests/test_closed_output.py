@@ -25,6 +25,8 @@ from crawler.output import run_guarded
 from crawler.simulator import DatasetSpec
 from tests.support import TEST_KEY_ENV, crawl, threaded_simulator
 
+# One worker builds the archive and runs every case (xdist's loadgroup), not each worker.
+pytestmark = pytest.mark.xdist_group("closed-output")
 SPEC = DatasetSpec(seed=22, projects=8, big_document_bytes=20_000, big_file_bytes=40_000)
 # Commands that never write to standard output (serve logs its address on stderr).
 NO_STDOUT = {"serve"}
