@@ -13,8 +13,9 @@ time. Here that means:
 * Ports: servers bind 127.0.0.1 port 0 and tell the test their port (the
   simulator, ``crawler serve``'s app, an S3 server); never a fixed port.
 * Files: only under ``tmp_path`` / ``tmp_path_factory`` (each worker has its own
-  base directory); never a fixed path, the repository, ``~`` or the current
-  directory (no ``chdir``; subprocesses get absolute paths).
+  base directory, on tmpfs under ``make test``); never a fixed path, the
+  repository, ``~`` or the current directory (no ``chdir``; subprocesses get
+  absolute paths).
 * Global state: environment variables and module attributes only through
   ``monkeypatch``; a subprocess gets its own ``env={**os.environ, ...}``.
 * Session and module fixtures are built once per worker, not once per run. A
