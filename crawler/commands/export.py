@@ -12,7 +12,7 @@ an export to standard output has no manifest, and says so on stderr.
 
 Exit 0 on success; 2 for bad flags, a path that is not an archive, an empty
 archive or an unknown snapshot; 1 for a damaged archive (the message names the
-project and the blob).
+project and the blob), or standard output closed early (``| head``: crawler.output).
 """
 
 from __future__ import annotations
