@@ -10,6 +10,7 @@ The commands that talk to the API run against a simulator in this process.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import subprocess
 import sys
@@ -31,6 +32,7 @@ SPEC = DatasetSpec(seed=22, projects=8, big_document_bytes=20_000, big_file_byte
 # Commands that never write to standard output (serve logs its address on stderr).
 NO_STDOUT = {"serve"}
 CLOSED = "the output was closed early"
+PAGE = 4096
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         with Archive.open_for_reading(archive) as a:
             s1, s2 = (s.id for s in sorted(a.index.list_snapshots(), key=lambda s: s.started_at))
         out = tmp / "export.ndjson"
-        assert cli.main(["export", "--archive", str(archive), "--out", str(out)]) == 0
+        export = ["export", "--archive", str(archive), "--include-content", "--out", str(out)]
+        assert cli.main(export) == 0
         org = ts.call(lambda: ts.sim.dataset.organizations()[0]["uuid"])
         yield World(url, key, archive, s1, s2, Path(f"{out}.manifest.json"), org, tmp)
 
@@ -141,15 +144,23 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(
 
 def test_head_after_the_first_line_stops_a_long_export(world: World) -> None:
     """A reader that takes one line, then leaves: the write in progress fails, not the exit."""
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, PAGE)  # one page: the export cannot fit in it
+    argv = ["export", "--archive", str(world.archive), "--include-content", "--out", "-"]
     with subprocess.Popen(
-        [sys.executable, "-m", "crawler", "export", "--archive", str(world.archive), "--out", "-"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        [sys.executable, "-m", "crawler", *argv], stdout=write_end, stderr=subprocess.PIPE
     ) as proc:
-        assert proc.stdout is not None and proc.stderr is not None
-        first = proc.stdout.readline()
-        proc.stdout.close()
+        os.close(write_end)
+        first = b""
+        while b"\n" not in first:
+            chunk = os.read(read_end, PAGE)
+            assert chunk, "the export ended before its first line"
+            first += chunk
+        os.close(read_end)  # `head -1` has its line and exits
+        assert proc.stderr is not None
         stderr = proc.stderr.read().decode()
+    # What was left to write is far more than the pipe and the writer's buffer hold.
+    assert (world.tmp / "export.ndjson").stat().st_size - len(first) > 16 * PAGE
     assert first.startswith(b"{")
     assert proc.returncode == 1, stderr
     assert "Traceback" not in stderr
