@@ -9,6 +9,7 @@ TEST_WORKERS ?= auto
 # Test archives go to tmpfs where there is one: the crawler fsyncs every file it writes,
 # and on a disk those waits were half the time of the crawl tests. The tests kill
 # processes, never the machine, so an fsync that costs nothing hides nothing from them.
+# A run leaves about 300 MB there; pytest keeps the last three runs' directories.
 TEST_TMPDIR ?= $(shell test -d /dev/shm -a -w /dev/shm && echo /dev/shm || echo $${TMPDIR:-/tmp})
 
 .PHONY: demo test lint bench clean
