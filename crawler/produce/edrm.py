@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import tempfile
 from typing import Any, Protocol
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import escape
 
 from crawler.produce.dat import FIELDS
 
@@ -26,12 +26,21 @@ class ByteSink(Protocol):
     def write(self, data: bytes) -> Any: ...
 
 
+_ATTR = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;", "\r": "&#13;",
+     "\t": "&#9;"}
+)  # fmt: skip
+
+
 def _clean(value: str) -> str:
+    if _NOT_XML.search(value) is None:
+        return value
     return _NOT_XML.sub(lambda m: f"\\u{{{ord(m.group()):04x}}}", value)
 
 
 def _attr(value: str) -> str:
-    return quoteattr(_clean(value), {"\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})
+    """A double-quoted attribute value; newlines and tabs as references, so they survive."""
+    return '"' + _clean(value).translate(_ATTR) + '"'
 
 
 class EdrmWriter:

@@ -112,6 +112,22 @@ def _file(entry: dict[str, Any], body: BlobRef | None) -> Member:
     return Member(**common, native_blob=body, text_status=status)
 
 
+def _other(entry: dict[str, Any]) -> Member:
+    kind = shown(entry.get("type"))
+    name = entry.get("filename")
+    return Member(
+        doctype="attachment",
+        item_id=str(entry.get("id")),
+        filename=name if isinstance(name, str) else "",
+        mime_type=str(entry.get("mime_type") or ""),
+        created=entry.get("created_at"),
+        modified=entry.get("updated_at"),
+        ext="",
+        native_status=f"no native: attachment type {kind!r} is not archived",
+        text_status="no text: not archived",
+    )
+
+
 def family_of(data: ProjectData, snapshot_id: str) -> Family:
     """The project's family: the sheet, then every attachment in the list's order."""
     entry: dict[str, Any] = dict(data.row.list_entry)
@@ -141,5 +157,7 @@ def family_of(data: ProjectData, snapshot_id: str) -> Family:
             members.append(_document(att, body))
         elif att.get("type") == "project_file":
             members.append(_file(att, body))
+        else:  # a kind this crawler does not know: listed, never dropped
+            members.append(_other(att))
     custodian, everyone = _custodians(data)
     return Family(data.project_id, custodian, everyone, _folder(entry, data.project_id), members)

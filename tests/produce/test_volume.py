@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -50,11 +51,13 @@ ISSUE_FIELDS = [
 SAFE_PATH = re.compile(r"VOL001/(DATA|NATIVES/\d{4}|TEXT/\d{4})/[A-Za-z0-9_]+(\.[a-z0-9]{1,10})?")
 
 
-@pytest.fixture
-def out(archive: Path, tmp_path: Path) -> Path:
-    target = tmp_path / "prod"
-    produce(archive, target, "--prefix", "ACME")
-    return target
+@pytest.fixture(scope="module")
+def out(crawled: Crawled, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One production of the whole snapshot, shared by the tests that only read it."""
+    base = tmp_path_factory.mktemp("volume")
+    shutil.copytree(crawled.archive, base / "archive")
+    produce(base / "archive", base / "prod", "--prefix", "ACME")
+    return base / "prod"
 
 
 def test_the_dat_follows_the_format_rules(out: Path) -> None:
@@ -203,3 +206,23 @@ def test_the_project_sheet_carries_the_collaborators(out: Path, crawled: Crawled
     assert html.count("<tr><td>") == len(truth.collaborators)
     users = {c["user_id"] for c in truth.collaborators if c["type"] == "user" and c["user_id"]}
     assert users <= set(parent["ALLCUSTODIANS"].split(";")) | {truth.list_entry["user"]["id"]}
+
+
+async def test_files_not_archived_are_records_without_a_native(tmp_path: Path) -> None:
+    from crawler.cli import main
+    from crawler.simulator import DatasetSpec, running_simulator
+    from tests.support import crawl
+
+    archive = tmp_path / "archive"
+    async with running_simulator(dataset=DatasetSpec.small(projects=12), rate=None) as sim:
+        assert await crawl(sim.base_url, sim.key, archive, "--no-files") == 0
+        truths = list(sim.dataset.projects_truth())
+    produce(archive, tmp_path / "p", "--prefix", "ACME")
+    records = volume_records(tmp_path / "p")
+    files = [r for r in records if r["DOCTYPE"] == "file"]
+    assert len(files) == sum(len(t.files) for t in truths) > 0
+    for r in files:
+        assert r["NATIVELINK"] == r["TEXTLINK"] == r["MD5HASH"] == r["FILESIZE"] == ""
+        assert r["NATIVESTATUS"].startswith("no native") and r["TEXTSTATUS"].startswith("no text")
+    assert all(r["NATIVELINK"] for r in records if r["DOCTYPE"] != "file")
+    assert main(["verify-production", str(tmp_path / "p")]) == 0
