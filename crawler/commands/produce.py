@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import socket
+import sys
 from pathlib import Path
 
 from crawler.commands.export import add_filter_arguments, filters_from
@@ -83,6 +84,10 @@ def run(args: argparse.Namespace) -> int:
         volume=args.volume, digits=args.digits,
     )  # fmt: skip
     row, outcome = produce(req)
+    if outcome.snapshot_status != "complete":
+        print(f"crawler: warning: snapshot {row.snapshot_id} is {outcome.snapshot_status}: a "
+              "project without a record is a sheet alone, a failed item a record without a "
+              "native (see NATIVESTATUS)", file=sys.stderr)  # fmt: skip
     first, last = (f"{row.prefix}{n:0{row.digits}d}" for n in (row.first_number, row.last_number))
     print(f"produce: production {row.id}: {first}-{last}, {outcome.families} families, "
           f"{outcome.documents} documents ({outcome.natives} natives, {outcome.texts} texts) "

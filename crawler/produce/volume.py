@@ -70,6 +70,7 @@ class Outcome:
     files: int = 0
     bytes: int = 0
     paths: dict[str, str] = field(default_factory=dict)
+    snapshot_status: str = ""
 
     def counts(self) -> dict[str, int]:
         return {
@@ -88,7 +89,7 @@ class _Volume:
         self.plan = plan
         self.n = plan.numbering
         self.files = FileSet(root, LIST_NAME)
-        self.out = Outcome(last=self.n.first - 1)
+        self.out = Outcome(last=self.n.first - 1, snapshot_status=plan.snapshot.status)
         self.out.paths = {"dat": self.n.data_path(".dat"), "edrm": self.n.data_path(".xml")}
         self.dat = self.files.open(self.out.paths["dat"])
         self.dat.write(dat_header())
