@@ -149,3 +149,43 @@ def test_an_output_that_is_not_empty_is_refused(archive: Path, tmp_path: Path) -
     (tmp_path / "a" / "x").write_text("keep")
     produce(archive, tmp_path / "a", "--prefix", "ACME", code=2)
     assert (tmp_path / "a" / "x").read_text() == "keep"
+
+
+def test_a_damaged_blob_is_refused_and_leaves_nothing(
+    archive: Path, crawled: Crawled, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    big = crawled.dataset.file(str(crawled.dataset.cases.big_file))
+    blob = archive / "blobs" / big.md5[:2] / big.md5
+    data = bytearray(blob.read_bytes())
+    data[100] ^= 0x01
+    blob.chmod(0o600)
+    blob.write_bytes(bytes(data))
+    produce(archive, tmp_path / "out", "--prefix", "ACME", code=1)
+    assert big.md5 in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["archive"]  # no volume, no build dir
+    with ProductionRegister.open_reader(archive) as reg:
+        assert reg.productions() == []
+
+
+def test_numbers_registered_before_a_crash_stay_used(
+    archive: Path, crawled: Crawled, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crawler.errors import DiskFullError
+    from crawler.produce.place import Build
+
+    def crash(self: Build) -> None:
+        raise DiskFullError("disk full while putting the production in place")
+
+    with monkeypatch.context() as m:
+        m.setattr(Build, "place", crash)
+        produce(archive, tmp_path / "a", "--prefix", "ACME", code=1)
+    assert not (tmp_path / "a").exists()
+    with ProductionRegister.open_reader(archive) as reg:
+        (row,) = reg.productions()
+    produce(archive, tmp_path / "b", "--prefix", "ACME", "--org", _org_of(crawled, 0))
+    assert volume_records(tmp_path / "b", "VOL002")[0]["BEGBATES"] == (
+        f"ACME{row.last_number + 1:09d}"
+    )
+    produce(archive, tmp_path / "a", "--reproduce", "1")
+    assert volume_records(tmp_path / "a")[-1]["BEGBATES"] == f"ACME{row.last_number:09d}"
+    assert main(["verify-production", str(tmp_path / "a")]) == 0
