@@ -58,7 +58,7 @@ FIELDS: dict[str, str] = {
     "TEXTLINK": "the extracted text file, relative, backslash-separated; empty without text",
     "NATIVESTATUS": "produced, or why there is no native (the archive holds no body)",
     "TEXTSTATUS": "where the text comes from, or why there is none",
-    "FOLDERPATH": "organization id \\ project name ('\\' in a name replaced by '_')",
+    "FOLDERPATH": "organization id \\ project name ('\\' in it as '_', whitespace as one space)",
     "SNAPSHOT": "the archive snapshot the production was made from",
     "PRODVOL": "the production volume",
 }

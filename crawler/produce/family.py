@@ -60,10 +60,15 @@ def _custodians(data: ProjectData) -> tuple[str, str]:
     return custodian, ";".join(n.replace(";", "_") for n in names)
 
 
+FOLDER_PART = 120  # characters of a folder name: a review platform's folder, not a path
+
+
 def _folder(entry: dict[str, Any], project_id: str) -> str:
+    """``org\\name``: a ``\\`` of the name (the separator) becomes ``_``, whitespace one space."""
     org = shown(entry.get("organization_id") or entry.get("organization_uuid") or "no-org")
     name = shown(entry.get("name")) or project_id
-    return "\\".join(part.replace("\\", "_").strip() or "_" for part in (org, name))
+    parts = (" ".join(p.replace("\\", "_").split())[:FOLDER_PART] or "_" for p in (org, name))
+    return "\\".join(parts)
 
 
 def _document(entry: dict[str, Any], body: BlobRef | None) -> Member:

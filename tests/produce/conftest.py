@@ -18,10 +18,14 @@ from tests.produce.support import Crawled, truth_of
 from tests.support import crawl
 
 SPEC = DatasetSpec.small(seed=21, many_attachments=157, many_collaborators=12)
+# A project name the API may well send: a path, a reserved name, a backslash (the
+# load file's folder separator), a newline, a thorn (its quote), a NUL, 300+ characters.
+HOSTILE_PROJECT_NAME = "../../etc/passwd\\CON\nþ quoted þþ\x00 <b>" + "x" * 300
 
 
 async def _build(archive: Path) -> Crawled:
     async with running_simulator(dataset=SPEC, rate=None) as sim:
+        sim.dataset.sorted_projects()[3].name = HOSTILE_PROJECT_NAME
         assert await crawl(sim.base_url, sim.key, archive) == 0
         return truth_of(archive, sim.dataset)
 

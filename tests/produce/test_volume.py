@@ -226,3 +226,17 @@ async def test_files_not_archived_are_records_without_a_native(tmp_path: Path) -
         assert r["NATIVESTATUS"].startswith("no native") and r["TEXTSTATUS"].startswith("no text")
     assert all(r["NATIVELINK"] for r in records if r["DOCTYPE"] != "file")
     assert main(["verify-production", str(tmp_path / "p")]) == 0
+
+
+def test_a_hostile_project_name_is_a_value_and_shown_as_text(out: Path, crawled: Crawled) -> None:
+    from tests.produce.conftest import HOSTILE_PROJECT_NAME
+
+    truth = crawled.truths[3]
+    assert truth.list_entry["name"] == HOSTILE_PROJECT_NAME
+    (parent,) = [r for r in by_item(volume_records(out))[truth.id] if r["DOCTYPE"] == "project"]
+    assert parent["FILENAME"] == HOSTILE_PROJECT_NAME
+    org, name = parent["FOLDERPATH"].split("\\")  # the name's own backslash cannot split it
+    assert org == truth.list_entry["organization_id"] and "\n" not in name
+    html = local(out, parent["NATIVELINK"]).read_text("utf-8")
+    assert "<b>" not in html and "&lt;b&gt;" in html and "\x00" not in html
+    assert parent["NATIVELINK"] == f".\\VOL001\\NATIVES\\0001\\{parent['BEGBATES']}.html"
