@@ -38,9 +38,13 @@ class Selection:
         return self.filters.matches(row)
 
     def to_json(self, snapshot_id: str) -> dict[str, Any]:
+        """Canonical: ids sorted and once each, so flag order never makes a new selection."""
+        filters = self.filters.to_json()
+        for key in ("organization_ids", "users"):
+            filters[key] = sorted(set(filters[key]))
         return {
             "snapshot_id": snapshot_id,
-            "filters": self.filters.to_json(),
+            "filters": filters,
             "projects": sorted(set(self.projects)),
         }
 

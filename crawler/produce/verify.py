@@ -86,9 +86,9 @@ def _safe(rel: str) -> bool:
     return bool(rel) and not os.path.isabs(rel) and ".." not in Path(rel).parts
 
 
-def _listed(base: Path, doc: dict[str, Any], check: ExportCheck) -> dict[str, str]:
-    """Rehash every file the sha256 list names; rel path -> its listed sha256."""
-    listed: dict[str, str] = {}
+def _listed(base: Path, doc: dict[str, Any], check: ExportCheck) -> set[str]:
+    """Rehash every file the sha256 list names; the paths listed (to find what is not)."""
+    listed: set[str] = set()
     for alg in ("md5", "sha256"):
         entry = doc.get("checksums", {}).get(alg, {})
         rel = entry.get("path", "")
@@ -103,7 +103,7 @@ def _listed(base: Path, doc: dict[str, Any], check: ExportCheck) -> dict[str, st
         check.checked += 1
         if problem := check_file(base, rel, {"sha256": digest}):
             check.problems.append(problem)
-        listed[rel] = digest
+        listed.add(rel)
     volume = str(doc.get("volume", ""))
     for root, _dirs, names in os.walk(base / volume):
         for name in names:
@@ -134,7 +134,7 @@ def _stated(rec: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def _record(rec: dict[str, str], nums: _Numbers, base: Path, listed: dict[str, str]) -> list[str]:
+def _record(rec: dict[str, str], nums: _Numbers, base: Path, listed: set[str]) -> list[str]:
     bates, problems = rec["BEGBATES"], []
     if bates != nums.label(nums.expected):
         problems.append(f"{bates}: expected {nums.label(nums.expected)} (numbers must not skip)")
@@ -163,7 +163,7 @@ def _record(rec: dict[str, str], nums: _Numbers, base: Path, listed: dict[str, s
     return problems
 
 
-def _check_dat(base: Path, doc: dict[str, Any], listed: dict[str, str], check: ExportCheck) -> None:
+def _check_dat(base: Path, doc: dict[str, Any], listed: set[str], check: ExportCheck) -> None:
     entry = doc.get("load_file", {})
     rel = entry.get("path", "")
     if not _safe(rel) or (problem := check_file(base, rel, entry)):

@@ -41,7 +41,7 @@ def test_a_second_production_continues_the_numbers(
 
 
 def test_the_same_selection_is_refused_unless_reproduced(
-    archive: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    archive: Path, crawled: Crawled, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     produce(archive, tmp_path / "a", "--prefix", "ACME")
     capsys.readouterr()
@@ -49,6 +49,11 @@ def test_the_same_selection_is_refused_unless_reproduced(
     assert "--reproduce 1" in capsys.readouterr().err
     assert not (tmp_path / "b").exists()
     produce(archive, tmp_path / "c", "--reproduce", "1", "--prefix", "ACME", code=2)
+    # The order of repeated flags does not make another selection.
+    first, second = crawled.truths[1].id, crawled.truths[2].id
+    produce(archive, tmp_path / "d", "--prefix", "ACME", "--project", first, "--project", second)
+    produce(archive, tmp_path / "e", "--prefix", "ACME", "--project", second, "--project", first,
+            code=2)  # fmt: skip
     produce(archive, tmp_path / "c", "--reproduce", "7", code=2)
 
 
@@ -189,3 +194,15 @@ def test_numbers_registered_before_a_crash_stay_used(
     produce(archive, tmp_path / "a", "--reproduce", "1")
     assert volume_records(tmp_path / "a")[-1]["BEGBATES"] == f"ACME{row.last_number:09d}"
     assert main(["verify-production", str(tmp_path / "a")]) == 0
+
+
+def test_verify_production_names_a_file_no_list_holds(
+    archive: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "a"
+    produce(archive, out, "--prefix", "ACME")
+    (out / "VOL001" / "NATIVES" / "0001" / "planted.exe").write_bytes(b"MZ")
+    assert main(["verify-production", str(out)]) == 1
+    assert "VOL001/NATIVES/0001/planted.exe: in the volume but in no checksum list" in (
+        capsys.readouterr().out
+    )
