@@ -16,6 +16,7 @@ each step has one owner::
     read: reader (the offline read model) ─> export, bag, diff, status, snapshots,
           search (indexer ─> search.sqlite), web desk (crawler serve)
     retention: holds, plan (reader + fresh reads + feed) ─> apply (delete key) ─> receipts
+    produce: reader ─> families ─> natives, texts, DAT, EDRM XML ─> the production register
 
 1. ``cli`` / ``commands.archive`` parse flags; ``config`` merges defaults <
    TOML < environment < flags into one frozen ``Settings`` and rejects bad
@@ -114,6 +115,12 @@ Modules, one job each::
     retention/plan, planner        the plan codec (own sha256); ``retention plan`` (never deletes)
     retention/apply, receipts      ``retention apply``: intent, DELETE, confirm, receipt
     retention/audit, ledger, report   verify's receipt checks; deletions in manifests; tables
+    archive/productions productions.sqlite: the production register (append-only Bates ranges)
+    produce/run, register   ``crawler produce``: check, write, register, place; --reproduce
+    produce/volume, family, sheet   the numbered walk: a project's family -> natives and texts
+    produce/dat, edrm, files, place, bates   the load files, hashed files, production.json and
+                        the bag, numbers and the only paths a production writes
+    produce/verify      ``crawler verify-production``: its own DAT parser, every native rehashed
     progress            live bar with ETA, log lines (text/json)
     summary             sizes, durations, the pace against the budget, the final summary
     simulator/*         the local Compliance API: dataset, endpoints, activity feed, faults, mutations

@@ -31,6 +31,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("crawler.commands.export", "export a snapshot as NDJSON or a BagIt bag (offline)"),
     "verify-export": ("crawler.commands.verify_export", "check an export against its manifest"),
     "diff": ("crawler.commands.diff", "compare two snapshots (offline)"),
+    "produce": ("crawler.commands.produce", "a Bates-numbered production for a review platform"),
+    "productions": ("crawler.commands.productions", "list the productions registered"),
+    "verify-production": (
+        "crawler.commands.verify_production",
+        "check a production against its load file",
+    ),
     "hold": ("crawler.commands.hold", "legal holds: add, list, release (kept in the archive)"),
     "retention": ("crawler.commands.retention", "plan deletions upstream, then apply a plan"),
     "search": ("crawler.commands.search", "search every archived word (offline)"),

@@ -33,6 +33,7 @@ SPEC = DatasetSpec(seed=22, projects=8, big_document_bytes=20_000, big_file_byte
 NO_STDOUT = {"serve"}
 CLOSED = "the output was closed early"
 PAGE = 4096
+FRESH = "<a directory made for the run>"  # produce writes into a new directory each time
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         export = ["export", "--archive", str(archive), "--include-content", "--out", str(out)]
         assert cli.main(export) == 0
         org = ts.call(lambda: ts.sim.dataset.organizations()[0]["uuid"])
+        produce = ["produce", "--archive", str(archive), "--prefix", "CLOSED"]
+        assert cli.main([*produce, "--out", str(tmp / "production")]) == 0
         yield World(url, key, archive, s1, s2, Path(f"{out}.manifest.json"), org, tmp)
 
 
@@ -80,6 +83,9 @@ def _cases(w: World) -> dict[str, list[str]]:
         "verify-export": ["verify-export", str(w.manifest)],
         "diff": ["diff", *a, w.s1, w.s2],
         "diff --json": ["diff", *a, "--json", w.s1, w.s2],
+        "produce --reproduce": ["produce", *a, "--reproduce", "1", "--out", FRESH],
+        "productions": ["productions", *a],
+        "verify-production": ["verify-production", str(w.tmp / "production")],
         "hold list": ["hold", "list", *a, "--all"],
         "retention plan --json": ["retention", "plan", *api, *a, "--older-than", "1d", "--json"],
         "search": ["search", *a, "--all-snapshots", "compliance"],
@@ -130,9 +136,9 @@ def run_into_closed_pipe(
 @pytest.mark.parametrize("buffered", [True, False], ids=["buffered", "unbuffered"])
 @pytest.mark.parametrize("case", CASE_NAMES)
 def test_a_reader_that_goes_away_ends_the_command_quietly(
-    world: World, case: str, buffered: bool
+    world: World, case: str, buffered: bool, tmp_path: Path
 ) -> None:
-    argv = _cases(world)[case]
+    argv = [str(tmp_path / "volume") if arg == FRESH else arg for arg in _cases(world)[case]]
     done = run_into_closed_pipe(argv, world.key, buffered=buffered)
     assert "Traceback" not in done.stderr, done.stderr
     assert "Exception ignored" not in done.stderr, done.stderr

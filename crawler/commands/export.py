@@ -56,6 +56,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="put each project's retention receipts in retention_receipts (crawler retention)",
     )
+    add_filter_arguments(parser)
+    parser.add_argument(
+        "--include-activity",
+        action="store_true",
+        help="add each project's activity feed events (who changed what, when) as activities",
+    )
+    parser.add_argument(
+        "--source-organization",
+        metavar="TEXT",
+        default=DEFAULT_SOURCE,
+        help="bag-info.txt Source-Organization (with --bag)",
+    )
+
+
+def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
+    """The selection flags export shares with ``crawler produce``."""
     parser.add_argument(
         "--org", action="append", metavar="ID", help="organisation: tagged id or UUID (repeatable)"
     )
@@ -67,20 +83,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--updated-since", metavar="TIME", help="updated at or after TIME")
     parser.add_argument("--updated-until", metavar="TIME", help="updated before TIME (exclusive)")
     parser.add_argument(
-        "--include-activity",
-        action="store_true",
-        help="add each project's activity feed events (who changed what, when) as activities",
-    )
-    parser.add_argument(
         "--exclude-deleted",
         action="store_true",
         help="leave out projects deleted in claude.ai (deleted_at set); kept by default",
-    )
-    parser.add_argument(
-        "--source-organization",
-        metavar="TEXT",
-        default=DEFAULT_SOURCE,
-        help="bag-info.txt Source-Organization (with --bag)",
     )
 
 
