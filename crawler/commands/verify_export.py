@@ -16,11 +16,17 @@ from pathlib import Path
 from crawler.errors import UsageError
 from crawler.read.bag import verify_bag
 from crawler.read.verify_export import verify_export
+from crawler.seal.proof import trusted_key
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "path", type=Path, metavar="MANIFEST|BAG", help="an export manifest or a bag directory"
+    )
+    parser.add_argument(
+        "--public-key",
+        metavar="VKEY|FILE",
+        help="your trusted copy of the archive's public key, for the export's seal",
     )
 
 
@@ -29,11 +35,13 @@ def run(args: argparse.Namespace) -> int:
     if path.is_dir():
         check = verify_bag(path)
     elif path.exists():
-        check = verify_export(path)
+        check = verify_export(path, trusted_key(args.public_key))
     else:
         raise UsageError(f"{path} does not exist")
     for problem in check.problems:
         print(f"FAILED: {problem}")
+    for note in check.notes:
+        print(f"note: {note}")
     if check.ok:
         print(f"verify-export: OK: {check.checked} files match {path}")
         return 0
