@@ -2,7 +2,7 @@
 
 Each is also runnable alone: ``python -m bench.budget``, ``bench.efficiency``,
 ``bench.overhead``, ``bench.scale``, ``bench.growth``, ``bench.desk``, ``bench.sharing``
-(``abcd`` or a subset of its runs as argument).
+(``abcd`` or a subset of its runs as argument), ``bench.seal``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench import budget, desk, efficiency, growth, overhead, scale, sharing
+from bench import budget, desk, efficiency, growth, overhead, scale, seal, sharing
 from bench.common import table, title
 
 BENCHMARKS: tuple[tuple[str, Callable[[], dict[str, Any]]], ...] = (
@@ -24,6 +24,7 @@ BENCHMARKS: tuple[tuple[str, Callable[[], dict[str, Any]]], ...] = (
     ("5. archive growth", growth.run),
     ("6. reviewer's desk", desk.run),
     ("7. sharing the budget", sharing.run),
+    ("8. the seal", seal.run),
 )
 
 
