@@ -75,6 +75,8 @@ class _Auditor:
             return None
         if actual is None:
             return ("removed", f"the snapshot's manifest {path} is gone from the archive")
+        if ("snapshot", e.id, actual) in self.log.logged:  # replaced by a continued run
+            return ("removed", f"its kept copy log/superseded/{e.id}-{e.sha256}.json is gone")
         return ("edited", f"{path} has sha256 {actual}, the leaf says {e.sha256}")
 
     def _hold(self, e: Event) -> tuple[str, str] | None:

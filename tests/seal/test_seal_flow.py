@@ -14,8 +14,10 @@ from crawler.archive import logstore
 from crawler.archive.log import Log
 from crawler.archive.note import open_note, parse_checkpoint, parse_vkey, write_private_key
 from crawler.errors import UsageError
-from crawler.simulator import Simulator
+from crawler.simulator import FaultPlan, Simulator
+from tests.conftest import MakeSim
 from tests.retention.support import hold
+from tests.seal.conftest import TINY_SPEC
 from tests.seal.support import (
     check,
     checkpoint,
@@ -117,3 +119,25 @@ def test_leaves_are_canonical_json_naming_their_index(tmp_path: Path) -> None:
     assert decode_leaf(data, 7)[0].id == "s"
     with pytest.raises(Exception, match="moved"):
         decode_leaf(data, 8)
+
+
+async def test_a_continued_partial_snapshot_keeps_the_manifest_its_first_leaf_names(
+    make_sim: MakeSim, tmp_path: Path
+) -> None:
+    plan = FaultPlan(seed=1)
+    async with make_sim(dataset=TINY_SPEC, faults=plan) as sim:
+        archive, key_file, _ = await sealed_archive(sim, tmp_path)
+        plan.always_500_ids.add(sim.dataset.sorted_projects()[0].id)
+        assert await crawl(sim.base_url, sim.key, archive, signing_key_file=key_file) == 1
+        plan.clear()
+        assert await crawl(sim.base_url, sim.key, archive, signing_key_file=key_file) == 0
+    log = Log.open(archive)
+    assert log is not None
+    (first, _), (second, _) = log.events[-2:]
+    assert first.type == second.type == "snapshot" and first.id == second.id
+    assert first.sha256 != second.sha256  # partial, then complete: two manifests, both logged
+    assert (archive / "log" / "superseded" / f"{first.id}-{first.sha256}.json").is_file()
+    report = check(archive)
+    assert report.ok, report.problems
+    (archive / "log" / "superseded" / f"{first.id}-{first.sha256}.json").unlink()
+    assert {p.kind for p in check(archive).problems} == {"seal: removed"}
