@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     path: Path = args.path
     if path.is_dir():
-        check = verify_bag(path)
+        check = verify_bag(path, trusted_key(args.public_key))
     elif path.exists():
         check = verify_export(path, trusted_key(args.public_key))
     else:

@@ -91,14 +91,15 @@ def verify_export(manifest_path: Path, trusted: Verifier | None = None) -> Expor
         if problem:
             check.problems.append(problem)
     if isinstance(manifest.get("seal"), str):
-        _check_seal(check, manifest, base / manifest["seal"], trusted)
+        check_seal_file(check, manifest, base / manifest["seal"], trusted)
     return check
 
 
-def _check_seal(
+def check_seal_file(
     check: ExportCheck, manifest: dict[str, Any], path: Path, trusted: Verifier | None
 ) -> None:
-    snap = manifest.get("snapshot") or {}
+    """An export's seal against the export manifest's snapshot (problems and a note added)."""
+    snap = (manifest.get("snapshot") if isinstance(manifest, dict) else None) or {}
     doc = load_seal(path)
     problems = check_export_seal(doc, snap.get("id"), snap.get("manifest_sha256"), trusted)
     check.problems.extend(f"seal: {path.name}: {p}" for p in problems)

@@ -96,3 +96,20 @@ async def test_an_unsealed_archive_exports_as_before(sim: Simulator, tmp_path: P
     assert orjson.loads(manifest.read_bytes())["seal"] is None
     assert not (tmp_path / "x.ndjson.seal.json").exists()
     assert _verify_export(manifest)[0] == 0
+
+
+async def test_a_bag_carries_the_seal_as_a_tag_file(sim: Simulator, tmp_path: Path) -> None:
+    import bagit
+
+    archive, _, vkey = await sealed_archive(sim, tmp_path)
+    bag_dir = tmp_path / "bag"
+    rc, _ = run_command(export_cmd, ["--archive", str(archive), "--bag", str(bag_dir)])
+    assert rc == 0 and (bag_dir / "seal.json").is_file()
+    bagit.Bag(str(bag_dir)).validate()  # still a valid bag for the Library of Congress tool
+    rc, out = _verify_export(bag_dir, "--public-key", vkey)
+    assert rc == 0 and "signed by the trusted key" in out
+    seal = orjson.loads((bag_dir / "seal.json").read_bytes())
+    seal["leaf_index"] = 0
+    (bag_dir / "seal.json").write_bytes(orjson.dumps(seal))
+    rc, out = _verify_export(bag_dir, "--public-key", vkey)
+    assert rc == 1 and "seal: seal.json" in out
