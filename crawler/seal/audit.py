@@ -170,8 +170,11 @@ def _latest(log: Log, trusted: Verifier, out: SealAudit) -> tuple[int, bytes]:
 
 def _saved(
     log: Log, trusted: Verifier, text: str, name: str, head: tuple[int, bytes]
-) -> tuple[str, str] | None:
-    """A checkpoint the auditor kept: signed by the trusted key, and the log extends it."""
+) -> tuple[str, str]:
+    """A checkpoint the auditor kept: signed by the trusted key, and the log extends it.
+
+    (problem kind, message), or ("", a note) when it holds.
+    """
     try:
         cp = open_checkpoint(text, trusted, log.key.origin)
     except SealError as exc:
@@ -188,7 +191,7 @@ def _saved(
             f"no consistency proof from size {cp.size} to {size}: "
             f"the first {cp.size} leaves are not the ones {name} signed",
         )
-    return None
+    return ("", f"seal: {name}: the log extends it ({cp.size} -> {size} leaves, proved)")
 
 
 def audit_seal(
@@ -221,6 +224,10 @@ def audit_seal(
             auditor.leaf(n, event)
         _coverage(archive, store, log, out)
     head = _latest(log, key, out)
-    if saved is not None and (failure := _saved(log, key, saved, saved_name, head)):
-        out.problem(failure[0], saved_name, failure[1])
+    if saved is not None:
+        kind, message = _saved(log, key, saved, saved_name, head)
+        if kind:
+            out.problem(kind, saved_name, message)
+        else:
+            out.notes.append(message)
     return out

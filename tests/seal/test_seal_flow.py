@@ -50,6 +50,22 @@ async def test_keys_then_every_snapshot_and_hold_is_a_leaf_and_signed(
     report = check(archive, trusted=parse_vkey(vkey), saved=("kept", saved))
     assert report.ok, report.problems
     assert report.checked["leaves"] == 3
+    assert "seal: kept: the log extends it (3 -> 3 leaves, proved)" in report.notes
+
+
+async def test_an_auditor_checks_a_grown_archive_against_the_checkpoint_they_kept(
+    sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive, key_file, vkey = await sealed_archive(sim, tmp_path)
+    kept = tmp_path / "audit-1.checkpoint"
+    kept.write_text(checkpoint(archive))
+    monkeypatch.setenv("CRAWLER_SIGNING_KEY_FILE", str(key_file))
+    assert hold(archive, "add", "--matter", "M", "--project", "claude_proj_x") == 0
+    assert hold(archive, "release", "--matter", "M") == 0
+    assert await crawl(sim.base_url, sim.key, archive, signing_key_file=key_file) == 0
+    rc, out = verify_cli(archive, "--checkpoint", str(kept), "--public-key", vkey)
+    assert rc == 0, out
+    assert "the log extends it (2 -> 5 leaves, proved)" in out and "5 log leaves checked" in out
 
 
 async def test_the_key_file_is_refused_inside_the_archive_and_never_overwritten(
