@@ -2,8 +2,9 @@
 
 A 20,000-project organisation (the scale benchmark's dataset) is crawled twice
 into one archive (tmpfs, as ``bench.scale``), each crawl in a fresh process: the
-first unsealed; then ``keys init``; the second sealed, with the signing key. The
-log's own work per snapshot is timed in this process on the finished archive:
+first unsealed; then ``keys init``; the second sealed, with the signing key, its
+seal syncs timed inside the crawl (``bench.seal_child``). The log's own work
+per snapshot is also timed in this process on the finished archive:
 the catch-up a run does as it starts (nothing to log) and the append that
 follows a finished snapshot (one leaf, a signed checkpoint), each the median of
 7; and again on disk, where each leaf and checkpoint costs its fsyncs. Size: the
@@ -42,7 +43,7 @@ def _crawl(base_url: str, key: str, archive: Path, key_file: Path | None) -> dic
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        return child_json(["-m", "bench.scale_child", base_url, str(archive)], timeout=1800)
+        return child_json(["-m", "bench.seal_child", base_url, str(archive)], timeout=1800)
     finally:
         for k, v in saved.items():
             if v is None:
@@ -136,7 +137,16 @@ def report_table(r: dict[str, Any]) -> None:
     hook = (r["noop_ms"] + max(r["append_ms"], r["append_disk_ms"])) / 1000
     rows = [
         ("crawl, unsealed (wall s)", f"{r['first']['wall']:.1f}", "-"),
-        ("crawl, sealed (wall s)", f"{wall:.1f}", f"{wall / r['first']['wall']:.3f}x the first"),
+        (
+            "crawl, sealed (wall s; the machine is shared: noisy)",
+            f"{wall:.1f}",
+            f"{wall / r['first']['wall']:.3f}x the first",
+        ),
+        (
+            "in the seal during the sealed crawl (s, syncs)",
+            f"{r['second']['seal_s']:.3f} ({r['second']['seal_calls']})",
+            f"{r['second']['seal_s'] / wall:.5f} of the crawl",
+        ),
         ("catch-up as a run starts (ms)", f"{r['noop_ms']:.1f}", "-"),
         ("one leaf + signed checkpoint, tmpfs (ms)", f"{r['append_ms']:.1f}", "-"),
         ("one leaf + signed checkpoint, disk (ms)", f"{r['append_disk_ms']:.1f}", "-"),
@@ -159,7 +169,7 @@ def report_table(r: dict[str, Any]) -> None:
         ),
     ]
     print(table(("measure", "value", "ratio"), rows))
-    time_ratio = hook / wall
+    time_ratio = max(hook, r["second"]["seal_s"]) / wall
     size_ratio = r["log_allocated"] / max(r["increment_bytes"], 1)
     r["time_ratio"], r["size_ratio"] = time_ratio, size_ratio
     r["met"] = r["ok"] and time_ratio <= TARGET and size_ratio <= TARGET
