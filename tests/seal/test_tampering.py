@@ -175,3 +175,35 @@ async def test_a_missing_leaf_is_a_gap(sim: Simulator, tmp_path: Path) -> None:
     report = check(archive)
     assert _problems(report, "gap") or _problems(report, "rolled back")
     assert logstore.is_sealed(archive)
+
+
+async def test_history_inserted_into_the_past_is_an_unlogged_gap(
+    sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive, key_file, _ = await sealed_archive(sim, tmp_path)
+    import sqlite3
+
+    monkeypatch.setenv("CRAWLER_SIGNING_KEY_FILE", str(key_file))
+    assert hold(archive, "add", "--matter", "M", "--project", "p1") == 0
+    conn = sqlite3.connect(archive / "retention.sqlite")
+    with conn:  # a hold release backdated to last year, written behind the log's back
+        conn.execute(
+            "INSERT INTO hold_events (matter, action, by, at) "
+            "VALUES ('M', 'release', 'x', '2025-01-01T00:00:00.000000Z')"
+        )
+    conn.close()
+    report = check(archive)
+    assert {p.kind for p in report.problems} == {"seal: unlogged"}
+    assert "a gap" in _problems(report, "unlogged")[0]
+
+
+async def test_a_leaf_rewritten_in_place_breaks_the_signed_root(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    archive, _, _ = await sealed_archive(sim, tmp_path)
+    leaf = archive / "log" / "leaves" / "0"
+    doc = orjson.loads(leaf.read_bytes())
+    doc["at"] = "2020-01-01T00:00:00.000000Z"  # the record it names still hashes right
+    leaf.write_bytes(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS) + b"\n")
+    report = check(archive)
+    assert [p for p in _problems(report, "edited") if "checkpoints/2" in p]
