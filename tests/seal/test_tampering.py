@@ -165,7 +165,9 @@ async def test_a_replaced_archive_key_fails_against_the_auditors_key(
     other_vkey = keys_init(other, tmp_path / "other.pem")  # re-sealed: a whole new log
     assert check(other).ok  # consistent with its own, new key
     report = check(other, trusted=parse_vkey(vkey))
-    assert _problems(report, "signature")
+    failed = _problems(report, "signature")
+    assert any(p.startswith("log/key.json: names key") for p in failed)  # the key swapped
+    assert any("no signature by key" in p for p in failed)  # and what it signed is not ours
     assert other_vkey != vkey
 
 
