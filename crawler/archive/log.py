@@ -36,7 +36,17 @@ from crawler.archive.note import (
 from crawler.canonical import canonical_json, utc_now
 from crawler.errors import SealError
 
-__all__ = ["EVENT_TYPES", "Event", "Log", "LogKey", "decode_leaf", "encode_leaf", "init_log"]
+__all__ = [
+    "EVENT_TYPES",
+    "Event",
+    "Log",
+    "LogKey",
+    "decode_leaf",
+    "encode_leaf",
+    "init_log",
+    "open_checkpoint",
+    "read_log_key",
+]
 
 LEAF_FORMAT = 1
 LOG_FORMAT = 1

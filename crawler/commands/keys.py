@@ -1,5 +1,9 @@
 """``crawler keys init --archive A --key-file PATH [--org ORG | --origin NAME]``: seal an archive.
 
+``crawler keys show --archive A`` prints the archive's public key (``vkey``): what an
+auditor should receive from the owner by a channel of their own, not read from the
+archive they audit.
+
 Makes an Ed25519 key pair: the private key to PATH (0600, refused inside the
 archive; keep it where only the writers can read it), the public key and the
 log's origin to ``log/key.json``; then logs the archive's history so far and
@@ -14,6 +18,7 @@ import functools
 import sys
 from pathlib import Path
 
+from crawler.archive.log import read_log_key
 from crawler.config import add_archive_argument, archive_path_from
 from crawler.errors import SealError, UsageError
 from crawler.read.reader import require_archive
@@ -30,11 +35,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     init.add_argument("--org", metavar="ORG", help="the organisation, named in the log's origin")
     init.add_argument("--origin", metavar="NAME", help="the log's name (default: org + random id)")
+    show = sub.add_parser("show", help="print the archive's public key (vkey) and origin")
+    add_archive_argument(show)
 
 
 def run(args: argparse.Namespace) -> int:
     path = archive_path_from(args)
     require_archive(path)
+    if args.keys_command == "show":
+        log_key = read_log_key(path)
+        if log_key is None:
+            raise UsageError(f"{path} is not sealed (no log): run crawler keys init first")
+        print(log_key.verifier)
+        return 0
     origin = args.origin or default_origin(args.org)
     if not origin.isprintable() or any(c.isspace() or c == "+" for c in origin):
         raise UsageError(f"--origin {origin!r}: a printable name without spaces or '+'")

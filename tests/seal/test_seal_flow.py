@@ -51,6 +51,9 @@ async def test_keys_then_every_snapshot_and_hold_is_a_leaf_and_signed(
     assert report.ok, report.problems
     assert report.checked["leaves"] == 3
     assert "seal: kept: the log extends it (3 -> 3 leaves, proved)" in report.notes
+    from crawler.commands import keys as keys_cmd
+
+    assert run_command(keys_cmd, ["show", "--archive", str(archive)]) == (0, vkey + "\n")
 
 
 async def test_an_auditor_checks_a_grown_archive_against_the_checkpoint_they_kept(
