@@ -12,7 +12,6 @@ writes the rest, each leaf once.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -235,7 +234,3 @@ def open_checkpoint(text: str, verifier: Verifier, origin: str | None = None) ->
     if origin is not None and cp.origin != origin:
         raise SealError(f"the checkpoint is for log {cp.origin!r}, not {origin!r}")
     return cp
-
-
-def b64(h: bytes) -> str:
-    return base64.b64encode(h).decode()
