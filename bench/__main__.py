@@ -1,9 +1,8 @@
-"""``make bench``: every benchmark in sequence (issues #6, #11, #13), then a one-line verdict each.
+"""``make bench``: every benchmark in sequence (issues #6, #11, #13, #19, #21), then a one-line verdict each.
 
 Each is also runnable alone: ``python -m bench.budget``, ``bench.efficiency``,
-``bench.overhead``, ``bench.scale``, ``bench.growth``, ``bench.desk``, ``bench.sharing``,
-``bench.produce``
-(``abcd`` or a subset of its runs as argument).
+``bench.overhead``, ``bench.scale``, ``bench.growth``, ``bench.desk``, ``bench.sharing``
+(``abcd`` or a subset of its runs as argument), ``bench.produce``, ``bench.seal``.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench import budget, desk, efficiency, growth, overhead, produce, scale, sharing
+from bench import budget, desk, efficiency, growth, overhead, produce, scale, seal, sharing
 from bench.common import table, title
 
 BENCHMARKS: tuple[tuple[str, Callable[[], dict[str, Any]]], ...] = (
@@ -26,6 +25,7 @@ BENCHMARKS: tuple[tuple[str, Callable[[], dict[str, Any]]], ...] = (
     ("6. reviewer's desk", desk.run),
     ("7. sharing the budget", sharing.run),
     ("8. productions", produce.run),
+    ("9. the seal", seal.run),
 )
 
 

@@ -40,6 +40,7 @@ from crawler.retention.apply import Applier, ApplyResult
 from crawler.retention.planner import make_plan
 from crawler.retention.select import Selection
 from crawler.retention.store import RetentionStore
+from crawler.seal.sealer import SealedStore, Sealer
 from crawler.summary import summary
 
 __all__ = [
@@ -85,6 +86,8 @@ async def archive(settings: Settings) -> RunResult:
     await reach(settings)  # a wrong address is said in seconds, before anything is written
     arc = Archive.open_for_writing(settings.archive)
     try:
+        sealer = Sealer(arc.path, settings.signing_key_file, _warn)
+        sealer.sync(arc.index)  # what a killed run finished but did not log, before anything new
         async with ComplianceClient(client_config(settings)) as client:
             limiter = client.limiter
             progress = Progress.for_terminal(
@@ -99,6 +102,8 @@ async def archive(settings: Settings) -> RunResult:
             try:
                 result = await crawl.run()
                 result.pace = progress.pace()
+                if result.manifest is not None:
+                    sealer.sync(arc.index)  # its leaf and checkpoint, before it is reported
                 if result.manifest is not None:  # the last step: make the snapshot searchable
                     progress.log("search_index", "updating the search index")
                     update_after_snapshot(arc, _warn)
@@ -179,7 +184,9 @@ async def retention_apply(
     await reach(settings)  # before the archive is opened for writing
     archive = Archive.open_for_writing(settings.archive)
     try:
-        with RetentionStore.open(settings.archive) as store:
+        sealer = Sealer(archive.path, settings.signing_key_file, _warn)
+        with SealedStore.open_sealed(settings.archive, sealer, archive.index) as store:
+            sealer.sync(archive.index, store)
             async with ComplianceClient(client_config(settings)) as reader:
                 config = replace(reader.config, api_key=delete_key)
                 policy = DeletePolicy(config.max_attempts, config.backoff_base, config.backoff_cap)

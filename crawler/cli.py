@@ -42,6 +42,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "search": ("crawler.commands.search", "search every archived word (offline)"),
     "reindex": ("crawler.commands.reindex", "update or rebuild the search index (offline)"),
     "serve": ("crawler.commands.serve", "browse an archive in a web browser (read-only)"),
+    "keys": ("crawler.commands.keys", "seal an archive: its signing key and signed log"),
+    "checkpoint": ("crawler.commands.checkpoint", "print the latest signed checkpoint (seal)"),
     "orgs": ("crawler.commands.orgs", "list the organisations the key can see"),
     "users": ("crawler.commands.users", "list the users of one organisation"),
     "simulate": ("crawler.simulator.cli", "run the local Compliance API simulator"),

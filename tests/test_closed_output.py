@@ -63,6 +63,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         export = ["export", "--archive", str(archive), "--include-content", "--out", str(out)]
         assert cli.main(export) == 0
         org = ts.call(lambda: ts.sim.dataset.organizations()[0]["uuid"])
+        keys = ["keys", "init", "--archive", str(archive), "--key-file", str(tmp / "signing.pem")]
+        assert cli.main(keys) == 0
         produce = ["produce", "--archive", str(archive), "--prefix", "CLOSED"]
         assert cli.main([*produce, "--out", str(tmp / "production")]) == 0
         yield World(url, key, archive, s1, s2, Path(f"{out}.manifest.json"), org, tmp)
@@ -91,6 +93,8 @@ def _cases(w: World) -> dict[str, list[str]]:
         "search": ["search", *a, "--all-snapshots", "compliance"],
         "search --json": ["search", *a, "--json", "compliance"],
         "reindex": ["reindex", *a],
+        "keys show": ["keys", "show", *a],
+        "checkpoint": ["checkpoint", *a],
         "orgs": ["orgs", *api],
         "users": ["users", *api, "--org", w.org],
         "simulate": ["simulate", "--projects", "3"],
