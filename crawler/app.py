@@ -41,6 +41,7 @@ from crawler.retention.apply import Applier, ApplyResult
 from crawler.retention.planner import make_plan
 from crawler.retention.select import Selection
 from crawler.retention.store import RetentionStore
+from crawler.seal.sealer import SealedStore, Sealer
 from crawler.summary import summary
 from crawler.watch.lockwait import open_when_free
 
@@ -98,6 +99,8 @@ async def archive(settings: Settings, *, lock_wait: float = 0.0) -> RunResult:
     await reach(settings)  # a wrong address is said in seconds, before anything is written
     arc = await open_when_free(settings.archive, lock_wait, on_wait=_warn)
     try:
+        sealer = Sealer(arc.path, settings.signing_key_file, _warn)
+        sealer.sync(arc.index)  # what a killed run finished but did not log, before anything new
         async with ComplianceClient(client_config(settings)) as client:
             limiter = client.limiter
             progress = Progress.for_terminal(
@@ -112,6 +115,8 @@ async def archive(settings: Settings, *, lock_wait: float = 0.0) -> RunResult:
             try:
                 result = await crawl.run()
                 result.pace = progress.pace()
+                if result.manifest is not None:
+                    sealer.sync(arc.index)  # its leaf and checkpoint, before it is reported
                 if result.manifest is not None:  # the last step: make the snapshot searchable
                     progress.log("search_index", "updating the search index")
                     update_after_snapshot(arc, _warn)
@@ -192,7 +197,9 @@ async def retention_apply(
     await reach(settings)  # before the archive is opened for writing
     archive = Archive.open_for_writing(settings.archive)
     try:
-        with RetentionStore.open(settings.archive) as store:
+        sealer = Sealer(archive.path, settings.signing_key_file, _warn)
+        with SealedStore.open_sealed(settings.archive, sealer, archive.index) as store:
+            sealer.sync(archive.index, store)
             async with ComplianceClient(client_config(settings)) as reader:
                 config = replace(reader.config, api_key=delete_key)
                 policy = DeletePolicy(config.max_attempts, config.backoff_base, config.backoff_cap)

@@ -38,7 +38,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "backoff_base": (int, float),
         "backoff_cap": (int, float),
     },
-    "archive": {"path": str},
+    "archive": {"path": str, "signing_key_file": str},
     "crawl": {
         "concurrency": int,
         "files": bool,
@@ -157,6 +157,15 @@ def read_key(env: Mapping[str, str], key_file: str | None) -> tuple[str, str]:
         "or name a file holding it with [api] key_file in the config (under systemd: "
         f"LoadCredential={CREDENTIAL_NAME}:FILE)"
     )
+
+
+SIGNING_KEY_ENV = "CRAWLER_SIGNING_KEY_FILE"
+
+
+def signing_key_path(env: Mapping[str, str], archive: Mapping[str, Any]) -> Path | None:
+    """The seal's signing key file: the environment, then ``[archive] signing_key_file``."""
+    value = env.get(SIGNING_KEY_ENV, "").strip() or archive.get("signing_key_file") or ""
+    return Path(value).expanduser() if value else None
 
 
 def _check_key(value: str, source: str) -> str:

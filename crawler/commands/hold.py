@@ -14,10 +14,12 @@ is running (it does not need the archive's lock).
 from __future__ import annotations
 
 import argparse
+import functools
 import getpass
 import socket
 import sys
 from dataclasses import asdict
+from pathlib import Path
 
 import orjson
 
@@ -28,6 +30,8 @@ from crawler.read.reader import require_archive
 from crawler.retention.holds import active_holds, matters
 from crawler.retention.select import check_id
 from crawler.retention.store import RetentionStore
+from crawler.seal.keyfile import key_file_from_args
+from crawler.seal.sealer import SealedStore, Sealer
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -85,11 +89,11 @@ def run(args: argparse.Namespace) -> int:
         targets += [("org", check_id(o, "--org")) for o in args.org]
         if not targets:
             raise UsageError("hold add needs at least one --project, --user or --org")
-        with RetentionStore.open(path) as store:
+        with _sealed_store(args, path) as store:
             store.add_hold(matter, targets, by=who, at=utc_now(), note=args.note)
         print(f"hold: {matter}: {len(targets)} target(s) held, by {who}")
         return 0
-    with RetentionStore.open(path) as store:
+    with _sealed_store(args, path) as store:
         events = store.hold_events()
         if matter not in {h.matter for h in active_holds(events)}:
             known = matters(events)
@@ -98,6 +102,12 @@ def run(args: argparse.Namespace) -> int:
         store.release_hold(matter, by=who, at=utc_now(), note=args.note)
     print(f"hold: {matter}: released by {who} (kept in the history: hold list --all)")
     return 0
+
+
+def _sealed_store(args: argparse.Namespace, path: Path) -> SealedStore:
+    """The retention store whose every hold event is logged and signed (when sealed)."""
+    warn = functools.partial(print, "crawler: warning:", file=sys.stderr)
+    return SealedStore.open_sealed(path, Sealer(path, key_file_from_args(args), warn))
 
 
 def _list(store: RetentionStore, *, show_all: bool, as_json: bool) -> int:

@@ -8,12 +8,23 @@ is unknown. Never touches the network and never writes to the archive.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from crawler.archive import MARKER, Archive
 from crawler.archive.index import SNAPSHOT_ID_RE
 from crawler.config import add_archive_argument, archive_path_from
 from crawler.errors import ArchiveError, UsageError
 from crawler.read.verify import verify
+from crawler.seal.proof import trusted_key
+
+
+def _saved(path: Path | None) -> tuple[str, str] | None:
+    if path is None:
+        return None
+    try:
+        return str(path), path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read the checkpoint {path}: {exc}") from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,6 +33,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--full", action="store_true", help="also rehash every blob (reads every byte)"
     )
     parser.add_argument("--snapshot", metavar="ID", help="check only this snapshot")
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        metavar="FILE",
+        help="a checkpoint kept earlier (crawler checkpoint): prove the log extends it",
+    )
+    parser.add_argument(
+        "--public-key",
+        metavar="VKEY|FILE",
+        help="the key the seal must be signed with (default: the archive's own)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,7 +67,13 @@ def run(args: argparse.Namespace) -> int:
                 archive.index.get_snapshot(args.snapshot)
             except ArchiveError as exc:
                 raise UsageError(str(exc)) from None
-        report = verify(archive, full=args.full, snapshot_id=args.snapshot)
+        report = verify(
+            archive,
+            full=args.full,
+            snapshot_id=args.snapshot,
+            trusted=trusted_key(args.public_key),
+            saved=_saved(args.checkpoint),
+        )
     for problem in report.problems:
         print(f"problem: {problem}")
     for note in report.notes:

@@ -29,10 +29,12 @@ import orjson
 from crawler.archive import MARKER, Archive, SnapshotRow, read_marker
 from crawler.archive.index import FINISHED_STATUSES, SNAPSHOT_ID_RE
 from crawler.archive.manifest import parse_manifest
+from crawler.archive.note import Verifier
 from crawler.archive.records import record_blob_refs
 from crawler.archive.refs import MD5_RE, SHA256_RE, BlobRef, hash_file
 from crawler.errors import ArchiveError
 from crawler.retention.audit import check_retention
+from crawler.seal.audit import audit_seal
 
 # How many ids a mismatch message lists before it says "and N more".
 _SHOW = 5
@@ -73,6 +75,7 @@ class VerifyReport:
             f"{c['records']} records, {c['blobs']} blobs checked"
             + (f", {c['hashed']} blobs rehashed" if self.full else "")
             + (f", {c['receipts']} receipts checked against their plans" if c["receipts"] else "")
+            + (f", {c['leaves']} log leaves checked" if c["leaves"] else "")
             + f"; {len(self.problems)} problems, {len(self.notes)} notes"
         )
 
@@ -363,10 +366,28 @@ class _Verifier:
         return True
 
 
-def verify(archive: Archive, *, full: bool = False, snapshot_id: str | None = None) -> VerifyReport:
-    """Check ``archive`` (all snapshots, or one). Raises ArchiveError for an unknown snapshot."""
+def verify(
+    archive: Archive,
+    *,
+    full: bool = False,
+    snapshot_id: str | None = None,
+    trusted: Verifier | None = None,
+    saved: tuple[str, str] | None = None,
+) -> VerifyReport:
+    """Check ``archive`` (all snapshots, or one). Raises ArchiveError for an unknown snapshot.
+
+    The seal is checked with the whole archive: ``trusted`` is the auditor's key (else
+    the archive's own), ``saved`` a checkpoint they kept (its name, its text).
+    """
     report = VerifyReport(full=full)
     if snapshot_id is not None:
         archive.index.get_snapshot(snapshot_id)  # unknown snapshot: a usage error, raised
     _Verifier(archive, report).run(snapshot_id)
+    if snapshot_id is None or saved is not None:
+        name, text = saved if saved is not None else ("", None)
+        audit = audit_seal(archive, trusted=trusted, saved=text, saved_name=name)
+        for kind, subject, message in audit.problems:
+            report.problem(f"seal: {kind}", subject, message)
+        report.notes.extend(audit.notes)
+        report.checked["leaves"] = audit.leaves
     return report

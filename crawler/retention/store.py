@@ -236,6 +236,14 @@ class RetentionStore:
                 (sha256, blob.md5, blob.sha256, blob.size, at),
             )
 
+    def plans_stored(self) -> list[tuple[str, BlobRef, str]]:
+        """(plan_sha256, blob, stored_at) of every stored plan, in the order stored."""
+        rows = self._rows(
+            "SELECT sha256, blob_md5, blob_sha256, blob_size, stored_at FROM plans "
+            "ORDER BY stored_at, sha256"
+        )
+        return [(r[0], BlobRef(r[1], r[2], r[3]), r[4]) for r in rows]
+
     def plans(self) -> dict[str, BlobRef]:
         rows = self._rows("SELECT sha256, blob_md5, blob_sha256, blob_size FROM plans")
         return {r[0]: BlobRef(r[1], r[2], r[3]) for r in rows}

@@ -23,6 +23,7 @@ from crawler.crawl.feed_plan import API_ACCESSED
 from crawler.crawl.listing import Listing
 from crawler.progress import Progress
 from crawler.read.indexer import update_after_snapshot
+from crawler.seal.sealer import Sealer
 from crawler.watch.changes import ChangesListing
 from crawler.watch.lockwait import open_when_free
 from crawler.watch.options import WatchOptions
@@ -86,12 +87,17 @@ async def run_cycle(
     *,
     on_crawl: Callable[[Crawl | None], None] = lambda _c: None,
     say: Callable[[str], None] = lambda _m: None,
+    warn: Callable[[str], None] = lambda m: print(f"crawler: warning: {m}", file=sys.stderr),
 ) -> CycleReport:
     """One cycle; a failure is reported, not raised, except the ones a person must fix."""
     report = CycleReport(kind=kind, status="failed", started=time.time())
     await reach(settings)
     arc = await open_when_free(settings.archive, opts.lock_wait, on_wait=say)
     try:
+        # The seal (issue #19), as crawler archive does: catch up on what a killed cycle
+        # finished but did not log, then log and sign this cycle's snapshot when it ends.
+        sealer = Sealer(arc.path, settings.signing_key_file, warn)
+        sealer.sync(arc.index)
         bytes_before = _blob_bytes(arc)
         # First, so the result is in this cycle's manifest; of the blobs there before it.
         report.verify = await verify_slice(arc, opts.verify_slice)
@@ -121,8 +127,9 @@ async def run_cycle(
             result.manifest,
         )
         if result.manifest is not None:
+            sealer.sync(arc.index)  # its leaf and checkpoint, before it is reported
             report.kind = str(result.manifest.get("feed", {}).get("cycle", "full_walk"))
-            update_after_snapshot(arc, _warn)
+            update_after_snapshot(arc, warn)
             report.newest_change = arc.index.newest_change(result.snapshot_id)
         report.blob_bytes = _blob_bytes(arc) - bytes_before
     finally:
@@ -135,7 +142,3 @@ def _blob_bytes(arc: Archive) -> int:
     with contextlib.suppress(Exception):
         return arc.index.blob_bytes()
     return 0
-
-
-def _warn(message: str) -> None:
-    print(f"crawler: warning: {message}", file=sys.stderr)

@@ -65,6 +65,7 @@ class Watch:
         self._stop = asyncio.Event()
         self._crawl: Crawl | None = None
         self._last_full: float | None = None
+        self._warned: set[str] = set()
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -126,7 +127,12 @@ class Watch:
         await self.pinger.start(rid)
         try:
             report = await run_cycle(
-                self.settings, self.opts, kind, on_crawl=self._set_crawl, say=self.say
+                self.settings,
+                self.opts,
+                kind,
+                on_crawl=self._set_crawl,
+                say=self.say,
+                warn=self._warn_once,
             )
         except _FATAL:
             raise
@@ -154,6 +160,12 @@ class Watch:
                 write_textfile(self.opts.metrics_file, self.metrics.exposition())
             except OSError as exc:
                 self.say(f"cannot write --metrics-file {self.opts.metrics_file}: {exc.strerror}")
+
+    def _warn_once(self, message: str) -> None:
+        """A warning a cycle gives (not sealed, say) is said once, not every few minutes."""
+        if message not in self._warned:
+            self._warned.add(message)
+            self.say(f"warning: {message}")
 
     def _set_crawl(self, crawl: Crawl | None) -> None:
         self._crawl = crawl

@@ -14,14 +14,21 @@ from crawler.watch.options import watch_options
 from tests.support import TEST_KEY_ENV
 
 
-def make_watch(base_url: str, key: str, archive: Path, *flags: str, **opts: Any) -> Watch:
+def make_watch(
+    base_url: str,
+    key: str,
+    archive: Path,
+    *flags: str,
+    env: dict[str, str] | None = None,
+    **opts: Any,
+) -> Watch:
     """``crawler watch`` as the command builds it; ``opts`` replace WatchOptions fields."""
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     args = parser.parse_args(
         ["--base-url", base_url, "--archive", str(archive), "--rate", "0", "--quiet", *flags]
     )
-    settings = build_settings(args, {TEST_KEY_ENV: key})
+    settings = build_settings(args, {TEST_KEY_ENV: key, **(env or {})})
     options = replace(watch_options(args, {}), **opts)
     return Watch(settings, options, say=lambda _m: None)
 
