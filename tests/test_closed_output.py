@@ -30,7 +30,7 @@ from tests.support import TEST_KEY_ENV, crawl, threaded_simulator
 pytestmark = pytest.mark.xdist_group("closed-output")
 SPEC = DatasetSpec(seed=22, projects=8, big_document_bytes=20_000, big_file_bytes=40_000)
 # Commands that never write to standard output (serve logs its address on stderr).
-NO_STDOUT = {"serve"}
+NO_STDOUT = {"serve", "watch"}  # long-running; watch logs its cycles on stderr only
 CLOSED = "the output was closed early"
 PAGE = 4096
 FRESH = "<a directory made for the run>"  # produce writes into a new directory each time
