@@ -18,6 +18,8 @@ each step has one owner::
     retention: holds, plan (reader + fresh reads + feed) ─> apply (delete key) ─> receipts
     produce: reader ─> families ─> natives, texts, DAT, EDRM XML ─> the production register
     seal: every finished snapshot, hold, plan, intent, receipt ─> a leaf ─> a signed checkpoint
+    watch: a cycle every --every (changes: feed + updated_at list pages ─> a delta snapshot;
+           a full walk every --full-every) ─> metrics, /readyz, pings, a verify slice
 
 1. ``cli`` / ``commands.archive`` parse flags; ``config`` merges defaults <
    TOML < environment < flags into one frozen ``Settings`` and rejects bad
@@ -99,6 +101,8 @@ Modules, one job each::
     archive/blobs       BlobStore: md5-named files, streamed, deduplicated, collisions kept
     archive/records     the one project-record codec (records_read: typed accessors)
     archive/feed_rows   the feed's tables: each snapshot's feed state and the events it read
+    archive/deltas, carry_rows   delta snapshots: resolving a chain; a changes cycle's rows
+    archive/blob_slices the blobs in slices from a cursor (watch's continuous verification)
     archive/manifest    snapshot manifests, streamed, written last
     archive/merkle, note  RFC 9162 tree hash and proofs; C2SP checkpoints, signed notes, keys
     archive/log, logstore the seal's leaves and checkpoints; their put-once files (log/)
@@ -130,6 +134,12 @@ Modules, one job each::
     seal/events, sealer the archive's history as log events; sync after each write (catch-up)
     seal/audit, proof   verify's checks of the log and of a kept checkpoint; export proofs
     seal/keyfile        keys init, and where writers find the signing key
+    watch/loop, cycle   ``crawler watch``: the schedule, signals, backoff; one cycle (lock, crawl,
+                        seal, search index, verify slice) -> a CycleReport
+    watch/changes       a changes cycle's listing: the parent carried, then only what moved
+    watch/metrics, listener, ping, oneshot   Prometheus figures set at a cycle's end; /metrics,
+                        /healthz, /readyz; healthchecks.io pings; archive --metrics-file
+    watch/lockwait, options, verifying   --lock-wait (exit 75); flags and [watch]; --verify-slice
     progress            live bar with ETA, log lines (text/json)
     summary             sizes, durations, the pace against the budget, the final summary
     simulator/*         the local Compliance API: dataset, endpoints, activity feed, faults, mutations
