@@ -20,6 +20,7 @@ from crawler.errors import LockWaitError
 from crawler.simulator import DatasetSpec
 from tests.support import TEST_KEY_ENV, threaded_simulator
 from tests.test_archive_run import SMALL
+from tests.test_feed_incremental import exported
 from tests.test_resume import kill, wait_until
 
 SPEC = DatasetSpec(seed=44, projects=40, **SMALL)
@@ -116,3 +117,36 @@ def test_a_held_lock_is_waited_for_then_exit_75_and_a_killed_holder_never_blocks
         assert dead.returncode == -signal.SIGKILL
         assert (arc / "lock").exists()
         assert main(["watch", *argv, "--lock-wait", "0", "--cycles", "1"]) == 0
+
+
+def test_sigkill_mid_changes_cycle_then_restart_finishes_the_delta_exactly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arc, full = tmp_path / "a", tmp_path / "full"
+    with threaded_simulator(SPEC, feed_lag=0) as ts:
+        done = subprocess.run(watch_argv(ts.sim.base_url, arc, "--cycles", "1"),
+                              env={**os.environ, TEST_KEY_ENV: ts.sim.key}, capture_output=True,
+                              text=True, timeout=60)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        ts.call(lambda: ts.sim.mutate(seed=4, fraction=0.3, kinds=["replace", "rename"]))
+        ts.set_faults("projects.get", **SLOW)
+        before = ts.answered("projects.get")
+        proc = start(ts.sim.base_url, ts.sim.key, arc)
+        assert wait_until(lambda: ts.answered("projects.get") >= before + 4, proc, 30)
+        assert kill(proc)  # mid changes cycle: its delta seeded, some projects fetched
+        (_s, running), *_ = [(s, f) for s, f in snapshots(arc) if s.status == "running"]
+        assert running.get("cycle") == "changes"
+        ts.set_faults()
+        monkeypatch.setenv(TEST_KEY_ENV, ts.sim.key)
+        proc = start(ts.sim.base_url, ts.sim.key, arc, "--cycles", "1")
+        _out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        assert main(["archive", "--base-url", ts.sim.base_url, "--archive", str(full),
+                     "--rate", "0", "--quiet"]) == 0  # fmt: skip
+    snaps = snapshots(arc)
+    assert [s.status for s, _f in snaps] == ["complete", "complete"]
+    resumed = snaps[1][0]
+    assert [r["outcome"] for r in (resumed.stats or {})["runs"]] == ["killed", "complete"]
+    a, b = exported(arc), exported(full)
+    assert set(a) == set(b) and all(a[p] == b[p] for p in b)
+    assert verify(arc) == 0
