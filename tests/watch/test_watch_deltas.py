@@ -12,10 +12,15 @@ import pytest
 import crawler.archive.carry_rows as carry_rows
 from crawler.archive import Archive
 from crawler.archive.project_pages import ProjectQuery
+from crawler.archive.schema import PROJECT_STATES
 from crawler.cli import main
 from crawler.read.diff import diff_snapshots
 from crawler.read.export import ExportOptions, write_ndjson
+from crawler.read.indexer import search_path
 from crawler.read.reader import ArchiveReader
+from crawler.read.search import SearchFilters, run_search
+from crawler.read.searchindex import SearchIndex
+from crawler.read.searching import project_page
 from crawler.simulator import DatasetSpec, SimulatorConfig, running_simulator
 from tests.support import crawl
 from tests.test_archive_run import SMALL
@@ -88,3 +93,35 @@ async def test_deltas_store_what_changed_and_read_whole(
         assert d.changed and not d.added and not d.removed
         assert d.unchanged + len(d.changed) + len(d.incomparable) == total
     assert main(["verify", "--archive", str(arc), "--full"]) == 0
+
+
+async def test_the_search_index_stores_what_a_delta_changed_and_searches_it_whole(
+    tmp_path: Path,
+) -> None:
+    arc = tmp_path / "a"
+    async with running_simulator(SimulatorConfig(dataset=SPEC, rate=None, feed_lag=0)) as sim:
+        assert await make_watch(sim.base_url, sim.key, arc, cycles=1).run() == 0
+        for seed in (1, 2):
+            sim.mutate(seed=seed, fraction=0.04, kinds=["rename", "replace"])
+            assert await make_watch(sim.base_url, sim.key, arc, cycles=1).run() == 0
+    with ArchiveReader.open(arc) as reader:
+        *_, last = reader.snapshots()
+        own = {r.project_id for r in reader.own_rows(last.id)}
+        total = len(reader.project_ids(last.id, PROJECT_STATES))
+        carried = next(
+            r for r in reader.rows(last.id) if r.state == "carried" and r.list_entry.get("name")
+        )
+        index = SearchIndex.open_reader(search_path(reader))
+        assert index is not None
+        with index:
+            stored = index.conn.execute(
+                "SELECT count(*) FROM members WHERE snapshot_id = ?", (last.id,)
+            ).fetchone()[0]
+            assert stored == len(own) < total  # what the delta changed, not the organisation
+            name = str(carried.list_entry["name"])
+            found = run_search(index, f'"{name}"', SearchFilters([last.id]), limit=100)
+            assert carried.project_id in {h.project_id for h in found.hits}  # inherited, found
+            assert all(h.snapshot_ids == [last.id] for h in found.hits)
+            page = project_page(reader, index, last.id, ProjectQuery(limit=10, sort="-name"))
+            assert page[1] == total and len(page[0]) == 10
+            assert page == project_page(reader, None, last.id, ProjectQuery(limit=10, sort="-name"))
