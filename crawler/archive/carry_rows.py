@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from crawler.archive.db import require_row
-from crawler.archive.deltas import MAX_DEPTH, Deltas
+from crawler.archive.deltas import MAX_DEPTH, REMOVED, Deltas
 from crawler.archive.refs import BlobRef
 from crawler.archive.schema import (
     DELTA_SCHEMA_VERSION,
@@ -55,6 +55,11 @@ _INSERT_ROW = (
 
 def _ref(ref: BlobRef | None) -> tuple[Any, Any, Any]:
     return (ref.md5, ref.sha256, ref.size) if ref is not None else (None, None, None)
+
+
+def _tombstone(snapshot_id: str, r: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A removed project's row: its last list entry, no record (PROJECT_COLS order in)."""
+    return (snapshot_id, *r[1:10], r[14], REMOVED, None, None, None)
 
 
 def _listed(snapshot_id: str, r: ProjectRow) -> tuple[Any, ...]:
@@ -170,6 +175,48 @@ class CarryRows(Deltas):
                     c.execute(_INSERT_ROW, (*row, "listed", *_ref(keep)))
                 changed.append(row[1])
         return changed
+
+    def compact_into_delta(self, snapshot_id: str, parent_id: str) -> int:
+        """A finished full walk as a delta of its parent: drop the rows the parent has as
+        they are (carried: same entry, same record), add a tombstone (``removed``) for each
+        project the parent has and the walk did not list; one transaction. Rows dropped."""
+        if self.is_delta(snapshot_id):
+            return 0  # compacted before a kill, or a changes cycle: nothing to do
+        base = self.delta_base(parent_id)
+        depth = (base[1] if base else 0) + 1
+        if depth > MAX_DEPTH:
+            return 0  # stays whole: the next chain's epoch
+        w, table, params = self.projects_source(parent_id)
+        parent = {
+            r[1]: r
+            for r in self._all(
+                f"{w}SELECT {PROJECT_COLS} FROM {table} WHERE snapshot_id = ?",
+                [*params, parent_id],
+            )
+        }
+        drop, seen = [], set()
+        for r in self._all(
+            f"SELECT {PROJECT_COLS} FROM snapshot_projects WHERE snapshot_id = ?", (snapshot_id,)
+        ):
+            seen.add(r[1])
+            old = parent.get(r[1])
+            if old is None or r[10] != "carried" or old[11:14] != r[11:14]:
+                continue
+            if loads_text(old[9], "list entry") == loads_text(r[9], "list entry"):
+                drop.append(r[1])
+        gone = [p for pid, p in parent.items() if pid not in seen]
+        with self._tx() as c:
+            c.executemany(
+                "DELETE FROM snapshot_projects WHERE snapshot_id = ? AND project_id = ?",
+                ((snapshot_id, pid) for pid in drop),
+            )
+            c.executemany(_INSERT_ROW, [_tombstone(snapshot_id, p) for p in gone])
+            c.execute(
+                "INSERT INTO snapshot_deltas (snapshot_id, base_id, depth) VALUES (?, ?, ?)",
+                (snapshot_id, parent_id, depth),
+            )
+            c.execute(f"PRAGMA user_version = {DELTA_SCHEMA_VERSION}")
+        return len(drop)
 
     def newest_change(self, snapshot_id: str) -> str | None:
         """The newest change the snapshot holds: its latest feed event, or the latest

@@ -19,7 +19,10 @@ from typing import Any
 from crawler.archive.db import Database
 from crawler.archive.schema import PROJECT_COLS, ProjectRow, project_row
 
-__all__ = ["MAX_DEPTH", "Deltas"]
+__all__ = ["MAX_DEPTH", "REMOVED", "Deltas"]
+
+# A delta's row for a project its base has and it does not (a full walk's vanished one).
+REMOVED = "removed"
 
 # A chain longer than this is materialised (a full copy of the rows) by the next delta:
 # readers then resolve at most this many snapshots. A day of 5-minute cycles is 288.
@@ -33,7 +36,8 @@ _RESOLVED = (
     "CASE WHEN depth > 0 AND state = 'done' THEN 'carried' ELSE state END AS state, "
     "record_md5, record_sha256, record_size FROM (SELECT sp.*, chain.depth AS depth, "
     "row_number() OVER (PARTITION BY sp.project_id ORDER BY chain.depth) AS rn "
-    "FROM snapshot_projects sp JOIN chain ON sp.snapshot_id = chain.sid) WHERE rn = 1) "
+    "FROM snapshot_projects sp JOIN chain ON sp.snapshot_id = chain.sid) "
+    "WHERE rn = 1 AND state != 'removed') "
 )
 
 
@@ -125,6 +129,8 @@ class Deltas(Database):
                 (sid, project_id),
             )
             if row is not None:
+                if row[10] == REMOVED:  # a tombstone: gone from this snapshot on
+                    return None
                 found = project_row(row)
                 found.snapshot_id = snapshot_id
                 if depth > 0 and found.state == "done":

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,6 +79,8 @@ class Crawl:
         listing: type[Listing] = Listing,  # crawler watch: its changes cycle's
         feed_types: tuple[str, ...] = (),  # event types read besides the project changes
         manifest_extra: dict[str, Any] | None = None,  # crawler watch: its verify slice
+        # crawler watch: a full walk stored as a delta of its parent (index.compact_into_delta)
+        before_manifest: Callable[[SnapshotRow], object] | None = None,
     ) -> None:
         self.settings = settings
         self.client = client
@@ -103,6 +106,7 @@ class Crawl:
         )
         self._listing = listing
         self._manifest_extra = manifest_extra or {}
+        self._before_manifest = before_manifest
         self._verdict = FeedVerdict("full")
 
     @property
@@ -283,6 +287,8 @@ class Crawl:
 
     def _finish(self, snapshot: SnapshotRow, resumed: bool) -> RunResult:
         assert self._stats is not None
+        if self._before_manifest is not None:
+            self._before_manifest(snapshot)
         header = write_snapshot_manifest(
             self.archive,
             self.settings,

@@ -118,6 +118,8 @@ def _entry(
     verdict: FeedVerdict,
     refresh_collaborators: bool,
 ) -> dict[str, Any]:
+    if row.state == "removed":  # a delta's tombstone (docs/ARCHIVE.md, "Delta snapshots")
+        return {"id": row.project_id, "state": row.state, "record": None}
     entry: dict[str, Any] = {
         "id": row.project_id,
         "state": row.state,

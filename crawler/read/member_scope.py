@@ -84,6 +84,7 @@ class MemberScopes:
             "CASE WHEN depth > 0 AND state = 'done' THEN 'carried' ELSE state END "
             f"FROM (SELECT m.*, chain.depth AS depth, row_number() OVER (PARTITION BY "
             "m.project_id ORDER BY chain.depth) AS rn FROM members m "
-            "JOIN chain ON m.snapshot_id = chain.sid) WHERE rn = 1",
+            "JOIN chain ON m.snapshot_id = chain.sid) "
+            "WHERE rn = 1 AND coalesce(state, '') != 'removed'",
             [*chain, snapshot_id],
         )

@@ -16,7 +16,7 @@ from typing import Any
 
 from crawler.api import ComplianceClient
 from crawler.app import client_config, reach
-from crawler.archive import Archive
+from crawler.archive import Archive, SnapshotRow
 from crawler.config import Settings
 from crawler.crawl import Crawl
 from crawler.crawl.feed_plan import API_ACCESSED
@@ -113,6 +113,7 @@ async def run_cycle(
                 listing=listing,
                 feed_types=(API_ACCESSED,),
                 manifest_extra=extra,
+                before_manifest=lambda snap: _compact(arc, snap),
             )
             on_crawl(crawl)
             try:
@@ -136,6 +137,13 @@ async def run_cycle(
         arc.close()
         report.ended = time.time()
     return report
+
+
+def _compact(arc: Archive, snap: SnapshotRow) -> None:
+    """A full walk costs what changed too: stored as a delta of its parent (tombstones for
+    what vanished); a changes cycle is one already."""
+    if snap.parent_id is not None:
+        arc.index.compact_into_delta(snap.id, snap.parent_id)
 
 
 def _blob_bytes(arc: Archive) -> int:

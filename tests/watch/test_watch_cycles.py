@@ -109,7 +109,15 @@ async def test_an_api_delete_is_seen_at_once_and_a_silent_removal_by_the_full_wa
         assert watch.reports[-1].kind == "full_walk"
         m = manifest_of(arc)
         assert set(silent) <= set(m["removed_since_parent"])
-        assert not set(silent) & {p["id"] for p in m["projects"]}
+        # The full walk is stored as a delta too: what vanished is a tombstone in it.
+        assert m["manifest_format"] == 2
+        listed = {p["id"]: p["state"] for p in m["projects"]}
+        assert all(listed[p] == "removed" for p in silent)
+        assert len(listed) < len(sim.dataset.projects)  # not a row per project
+        with Archive.open_for_reading(arc) as archive:
+            sid = archive.require_snapshot().id
+            assert not set(silent) & archive.index.project_ids(sid)
+            assert all(archive.index.get_project(sid, p) is None for p in silent)
 
 
 def manifest_of(path: Path) -> dict[str, Any]:

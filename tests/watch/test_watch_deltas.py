@@ -24,6 +24,7 @@ from crawler.read.searching import project_page
 from crawler.simulator import DatasetSpec, SimulatorConfig, running_simulator
 from tests.support import crawl
 from tests.test_archive_run import SMALL
+from tests.test_feed_incremental import exported
 from tests.watch.support import make_watch
 
 SPEC = DatasetSpec(seed=45, projects=50, **SMALL)
@@ -125,3 +126,31 @@ async def test_the_search_index_stores_what_a_delta_changed_and_searches_it_whol
             page = project_page(reader, index, last.id, ProjectQuery(limit=10, sort="-name"))
             assert page[1] == total and len(page[0]) == 10
             assert page == project_page(reader, None, last.id, ProjectQuery(limit=10, sort="-name"))
+
+
+async def test_a_full_walk_is_stored_as_a_delta_with_tombstones(tmp_path: Path) -> None:
+    arc, full = tmp_path / "a", tmp_path / "full"
+    async with running_simulator(SimulatorConfig(dataset=SPEC, rate=None, feed_lag=0)) as sim:
+        assert await make_watch(sim.base_url, sim.key, arc, cycles=1).run() == 0
+        for seed in (1, 2):
+            sim.mutate(seed=seed, fraction=0.04, kinds=["rename", "replace", "hard_delete"])
+            watch = make_watch(sim.base_url, sim.key, arc, cycles=1, full_every=0)
+            assert await watch.run() == 0
+            assert watch.reports[-1].kind == "full_walk"
+        assert await crawl(sim.base_url, sim.key, full) == 0
+    with Archive.open_for_reading(arc) as archive:
+        index = archive.index
+        first, *walks = index.list_snapshots()
+        for depth, snap in enumerate(walks, start=1):
+            assert index.delta_base(snap.id) is not None
+            assert index.delta_base(snap.id)[1] == depth  # type: ignore[index]
+            own = index.own_projects(snap.id)
+            assert len(own) < len(index.project_ids(first.id)) / 2
+            assert any(r.state == "removed" for r in own)  # the hard deletes
+        last = walks[-1].id
+    a, b = exported(arc), exported(full)  # the latest snapshots, field by field
+    assert set(a) == set(b) and all(a[p] == b[p] for p in b)
+    assert main(["verify", "--archive", str(arc), "--full"]) == 0
+    with ArchiveReader.open(arc) as reader:
+        d = diff_snapshots(reader, reader.snapshot(first.id), reader.snapshot(last))
+        assert d.removed and d.changed
