@@ -8,10 +8,11 @@
 
 Offline: reads the archive through the read model and writes only DIR, the
 archive's production register (``productions.sqlite``) and, in a sealed
-archive, the production's leaf and checkpoint in ``log/`` (the signing key from
-``CRAWLER_SIGNING_KEY_FILE`` or ``--config``'s ``[archive] signing_key_file``). Exit 0 when the
-production is written and registered; 2 for bad flags, a selection produced
-already, numbers already used, or nothing to produce; 1 for a damaged archive.
+archive, the production's leaf and checkpoint in ``log/`` (the signing key
+from ``CRAWLER_SIGNING_KEY_FILE`` or ``--config``'s ``[archive]
+signing_key_file``). Exit 0 when the production is written, registered and
+logged; 2 for bad flags, a wrong signing key, a selection produced already,
+numbers already used, or nothing to produce; 1 for a damaged archive.
 """
 
 from __future__ import annotations

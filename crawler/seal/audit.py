@@ -2,10 +2,10 @@
 
 Against the archive: every leaf present and its record there and hashing to
 the leaf's sha256; every event the archive records is a leaf; the latest
-checkpoint signed by the trusted key over exactly its leaves. The registers are
-``seal.events.Registers``: the index, ``retention.sqlite``, ``productions.sqlite``. Against a
-checkpoint the auditor saved: its signature, and a consistency proof that the
-log now extends it. Each problem says which check failed (``removed``,
+checkpoint signed by the trusted key over exactly its leaves (the registers
+read are ``seal.events.Registers``: the index, ``retention.sqlite`` and
+``productions.sqlite``). Against a checkpoint the auditor saved: its
+signature, and a consistency proof that the log now extends it. Each problem says which check failed (``removed``,
 ``edited``, ``gap``, ``rolled back``, ``forked``, ``not an extension``,
 ``signature``) and where (the leaf, the snapshot, the file).
 """
