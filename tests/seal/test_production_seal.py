@@ -233,3 +233,17 @@ async def test_an_unsealed_archives_production_works_as_before(
     assert (tmp_path / "p1" / "VOL001").is_dir() and (tmp_path / "p2" / "VOL001").is_dir()
     report = check(archive)
     assert report.ok, report.problems
+
+
+def test_without_the_signing_key_a_production_is_logged_and_the_next_keyed_writer_signs(
+    sealed: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive, _ = sealed
+    with monkeypatch.context() as m:
+        m.delenv("CRAWLER_SIGNING_KEY_FILE")
+        assert _produce(archive, tmp_path / "p1", "--prefix", "ACME") == 0
+    assert _events(archive)[-1].id == "produced:1"
+    assert _log(archive).checkpoint_sizes()[-1] == 2  # logged, not signed
+    assert check(archive).ok
+    assert _produce(archive, tmp_path / "p2", "--reproduce", "1") == 0
+    assert _log(archive).checkpoint_sizes()[-1] == 4
