@@ -126,7 +126,7 @@ Modules, one job each::
     retention/apply, receipts      ``retention apply``: intent, DELETE, confirm, receipt
     retention/audit, ledger, report   verify's receipt checks; deletions in manifests; tables
     archive/productions productions.sqlite: the production register (append-only Bates ranges)
-    produce/run, register   ``crawler produce``: check, write, register, place; --reproduce
+    produce/run, register   ``crawler produce``: check, write, register, seal, place; --reproduce
     produce/volume, family, sheet   the numbered walk: a project's family -> natives and texts
     produce/dat, edrm, files, place, bates   the load files, hashed files, production.json and
                         the bag, numbers and the only paths a production writes

@@ -26,7 +26,7 @@ from typing import Any
 from crawler.archive.sqlite import connect, run_script, transaction, user_version
 from crawler.errors import ArchiveError, UsageError
 
-__all__ = ["FILENAME", "ProductionRegister", "ProductionRow"]
+__all__ = ["FILENAME", "ProductionRegister", "ProductionRow", "ReproductionRow"]
 
 FILENAME = "productions.sqlite"
 SCHEMA_VERSION = 1
@@ -80,6 +80,19 @@ class ProductionRow:
     by: str
     at: str
     tool_version: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class ReproductionRow:
+    """One ``--reproduce`` that rewrote a registered production's volume."""
+
+    seq: int
+    production_id: int
+    by: str
+    at: str
 
     def to_json(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -202,6 +215,11 @@ class ProductionRegister:
             (production_id,),
         )
         return [(r[0], r[1]) for r in rows]
+
+    def reproduction_rows(self) -> list[ReproductionRow]:
+        """Every rewrite of every production, in the order they were registered."""
+        rows = self._rows("SELECT seq, production_id, by, at FROM reproductions ORDER BY seq")
+        return [ReproductionRow(*r) for r in rows]
 
     # -- writing ---------------------------------------------------------------------------
 

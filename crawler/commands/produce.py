@@ -6,15 +6,19 @@
                     [--start N] [--volume NAME] [--digits 9] [--bag] [--by WHO]
     crawler produce --archive A --out DIR --reproduce ID [--bag] [--by WHO]
 
-Offline: reads the archive through the read model and writes only DIR and the
-archive's production register (``productions.sqlite``). Exit 0 when the
-production is written and registered; 2 for bad flags, a selection produced
-already, numbers already used, or nothing to produce; 1 for a damaged archive.
+Offline: reads the archive through the read model and writes only DIR, the
+archive's production register (``productions.sqlite``) and, in a sealed
+archive, the production's leaf and checkpoint in ``log/`` (the signing key
+from ``CRAWLER_SIGNING_KEY_FILE`` or ``--config``'s ``[archive]
+signing_key_file``). Exit 0 when the production is written, registered and
+logged; 2 for bad flags, a wrong signing key, a selection produced already,
+numbers already used, or nothing to produce; 1 for a damaged archive.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import getpass
 import socket
 import sys
@@ -26,6 +30,8 @@ from crawler.errors import UsageError
 from crawler.produce.register import Selection
 from crawler.produce.run import Request, produce, reproduce
 from crawler.read.reader import require_archive
+from crawler.seal.keyfile import key_file_from_args
+from crawler.seal.sealer import Sealer
 
 _SELECTING = ("prefix", "snapshot", "org", "user", "since", "until", "updated_since",
               "updated_until", "project", "start", "volume")  # fmt: skip
@@ -63,7 +69,9 @@ def _who(value: str | None) -> str:
 def run(args: argparse.Namespace) -> int:
     path = archive_path_from(args)
     require_archive(path)
-    req = Request(archive=path, out=args.out, by=_who(args.by), bag=bool(args.bag))
+    warn = functools.partial(print, "crawler: warning:", file=sys.stderr)
+    sealer = Sealer(path, key_file_from_args(args), warn)  # a wrong key: refused before writing
+    req = Request(archive=path, out=args.out, by=_who(args.by), sealer=sealer, bag=bool(args.bag))
     if args.reproduce is not None:
         given = [f"--{k.replace('_', '-')}" for k in _SELECTING if getattr(args, k, None)]
         if given or args.exclude_deleted or args.digits != 9:
@@ -79,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("produce needs --prefix (the Bates prefix, e.g. ACME)")
     selection = Selection(filters_from(args), tuple(p.strip() for p in args.project or ()))
     req = Request(
-        archive=path, out=args.out, by=req.by, bag=req.bag, prefix=args.prefix,
+        archive=path, out=args.out, by=req.by, sealer=sealer, bag=req.bag, prefix=args.prefix,
         selection=selection, snapshot_id=args.snapshot, start=args.start,
         volume=args.volume, digits=args.digits,
     )  # fmt: skip

@@ -3,8 +3,10 @@
 The selection is export's filters (:class:`crawler.read.connector.ExportFilters`,
 reused, not copied) plus ``--project`` ids, over one snapshot. Its canonical
 JSON, hashed, is what "the same selection" means. Registering is one call,
-:func:`register`, and it is the only place a production enters the record;
-:func:`seal_production` is where the seal's log (issue #19) appends its leaf.
+:func:`register` (or :func:`register_reproduction` for a rewrite), the only
+place a production enters the record: its row, then, where the archive is
+sealed, its leaf and checkpoint (``Sealer.sync``, which first logs whatever a
+crash left unlogged), before ``produce`` places the volume and reports done.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from crawler.archive.productions import ProductionRegister, ProductionRow
 from crawler.canonical import canonical_json
 from crawler.errors import ArchiveError, UsageError
 from crawler.read.connector import ExportFilters
+from crawler.seal.sealer import Sealer
 
-__all__ = ["Selection", "register", "register_reproduction", "seal_production"]
+__all__ = ["Selection", "register", "register_reproduction"]
 
 
 @dataclass(frozen=True)
@@ -75,29 +78,20 @@ def selection_sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def seal_production(archive: Path, event: str, row: ProductionRow, by: str, at: str) -> None:
-    """The seal's hook (issue #19): append a log leaf for a registered production.
-
-    Called once per register entry (``event`` ``produced``) and per rewrite
-    (``reproduced``), right after its row is durable. No log exists yet, so
-    it does nothing; the leaf to append is ``canonical_json`` of
-    ``{"kind": "production", "event", "production": row.to_json(), "by", "at"}``.
-    """
-    del archive, event, row, by, at
-
-
-def register(archive: Path, row: ProductionRow) -> ProductionRow:
-    """Add a production to the register (the range and selection re-checked inside)."""
+def register(archive: Path, row: ProductionRow, sealer: Sealer) -> ProductionRow:
+    """Add a production to the register (the range and selection re-checked inside); seal it."""
     with ProductionRegister.open(archive) as reg:
         done = reg.add(row)
-    seal_production(archive, "produced", done, done.by, done.at)
+        sealer.sync(productions=reg)
     return done
 
 
-def register_reproduction(archive: Path, row: ProductionRow, *, by: str, at: str) -> None:
+def register_reproduction(
+    archive: Path, row: ProductionRow, sealer: Sealer, *, by: str, at: str
+) -> None:
     with ProductionRegister.open(archive) as reg:
         reg.add_reproduction(row.id, by=by, at=at)
-    seal_production(archive, "reproduced", row, by, at)
+        sealer.sync(productions=reg)
 
 
 def recorded_selection(row: ProductionRow) -> Selection:

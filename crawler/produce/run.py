@@ -7,13 +7,15 @@ Order, so that a number is never handed out twice and never lost unrecorded:
    last one);
 2. the volume is written in a hidden build directory (``crawler.produce.place``);
 3. its row is registered (the checks of 1 repeated in the same transaction:
-   another production may have been registered meanwhile), and the seal's
-   hook called;
+   another production may have been registered meanwhile), then, in a sealed
+   archive, logged as a leaf and signed (``Sealer.sync``);
 4. the directory is renamed into place.
 
 A reproduction takes everything from the register's row (numbers, volume,
 who, when, tool version) and is accepted only if its load file hashes as
-registered; the rewrite is recorded as a reproduction.
+registered; the rewrite is recorded as a reproduction, and logged like a
+production. The :class:`~crawler.seal.sealer.Sealer` is the caller's, made
+before anything is written, so a wrong signing key is refused first.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from crawler.produce.register import (
 from crawler.produce.volume import Outcome, Plan, write_volume
 from crawler.read.connector import ExportFilters
 from crawler.read.reader import ArchiveReader
+from crawler.seal.sealer import Sealer
 
 __all__ = ["Request", "produce", "reproduce"]
 
@@ -48,6 +51,7 @@ class Request:
     archive: Path
     out: Path
     by: str
+    sealer: Sealer
     bag: bool = False
     prefix: str = ""
     selection: Selection | None = None
@@ -105,7 +109,7 @@ def produce(req: Request) -> tuple[ProductionRow, Outcome]:
             outcome = write_volume(reader, plan, selection.matches, build.root)
             row = _row(rid, plan, sel, outcome)
             build.finish(row, plan, outcome)
-            row = register(req.archive, row)
+            row = register(req.archive, row, req.sealer)
         except BaseException:
             build.abort()
             raise
@@ -144,7 +148,7 @@ def reproduce(req: Request, production_id: int) -> tuple[ProductionRow, Outcome]
             outcome = write_volume(reader, plan, selection.matches, build.root)
             _same(row, outcome)
             build.finish(row, plan, outcome)
-            register_reproduction(req.archive, row, by=req.by, at=utc_now())
+            register_reproduction(req.archive, row, req.sealer, by=req.by, at=utc_now())
         except BaseException:
             build.abort()
             raise

@@ -2,9 +2,10 @@
 
 Against the archive: every leaf present and its record there and hashing to
 the leaf's sha256; every event the archive records is a leaf; the latest
-checkpoint signed by the trusted key over exactly its leaves. Against a
-checkpoint the auditor saved: its signature, and a consistency proof that the
-log now extends it. Each problem says which check failed (``removed``,
+checkpoint signed by the trusted key over exactly its leaves (the registers
+read are ``seal.events.Registers``: the index, ``retention.sqlite`` and
+``productions.sqlite``). Against a checkpoint the auditor saved: its
+signature, and a consistency proof that the log now extends it. Each problem says which check failed (``removed``,
 ``edited``, ``gap``, ``rolled back``, ``forked``, ``not an extension``,
 ``signature``) and where (the leaf, the snapshot, the file).
 """
@@ -18,11 +19,12 @@ from crawler.archive import Archive, logstore, merkle
 from crawler.archive.log import Event, Log, open_checkpoint
 from crawler.archive.manifest import manifest_path
 from crawler.archive.note import Checkpoint, Verifier
+from crawler.archive.productions import ProductionRegister
 from crawler.archive.refs import BlobRef
 from crawler.canonical import canonical_json
 from crawler.errors import ArchiveError, SealError
 from crawler.retention.store import RetentionStore
-from crawler.seal.events import history
+from crawler.seal.events import Registers, history, produced_id, reproduced_id
 from crawler.seal.sealer import NOT_SEALED
 
 __all__ = ["SealAudit", "audit_seal"]
@@ -45,8 +47,12 @@ def _sha(data: bytes) -> str:
 
 
 class _Auditor:
-    def __init__(self, archive: Archive, store: RetentionStore, log: Log, out: SealAudit) -> None:
+    def __init__(self, archive: Archive, registers: Registers, log: Log, out: SealAudit) -> None:
+        store, reg = registers.store, registers.productions
+        assert store is not None and reg is not None
         self.archive, self.store, self.log, self.out = archive, store, log, out
+        self.productions = {produced_id(p.id): p.to_json() for p in reg.productions()}
+        self.productions |= {reproduced_id(r.seq): r.to_json() for r in reg.reproduction_rows()}
         self.holds = {str(e.seq): asdict(e) for e in store.hold_events()}
         self.plans = {sha: ref for sha, ref, _ in store.plans_stored()}
         self.receipts = {str(r.seq): r for r in store.receipts()}
@@ -85,6 +91,19 @@ class _Auditor:
             return ("removed", f"hold event {e.id} is gone from retention.sqlite")
         return None if row == e.record else ("edited", f"hold event {e.id} differs from the leaf")
 
+    def _production(self, e: Event) -> tuple[str, str] | None:
+        kind, _, number = e.id.partition(":")
+        what = f"{'reproduction' if kind == 'reproduced' else 'production'} {number}"
+        row, leaf = self.productions.get(e.id), e.record or {}
+        if row is None:
+            return ("removed", f"{what} is gone from productions.sqlite")
+        if row == leaf:
+            return None
+        changed = ", ".join(
+            sorted(k for k in row.keys() | leaf.keys() if row.get(k) != leaf.get(k))
+        )
+        return ("edited", f"{what}'s row in productions.sqlite differs from its leaf ({changed})")
+
     def _blob(self, ref_sha: str, ref: BlobRef, what: str) -> tuple[str, str] | None:
         if ref.sha256 != ref_sha:
             return ("edited", f"{what} names blob sha256 {ref.sha256}, the leaf says {ref_sha}")
@@ -122,11 +141,11 @@ class _Auditor:
         return None
 
 
-def _coverage(archive: Archive, store: RetentionStore, log: Log, out: SealAudit) -> None:
+def _coverage(registers: Registers, log: Log, out: SealAudit) -> None:
     """Every event the archive records is a leaf; a missing one after the last leaf is a note."""
     last = log.events[-1][1] if log.events else ""
     late = []
-    for event in history(archive.index, store):
+    for event in history(registers):
         if event.key in log.logged:
             continue
         if event.at > last:
@@ -218,11 +237,15 @@ def audit_seal(
     key = trusted or log.key.verifier
     if trusted is not None and trusted != log.key.verifier:
         out.problem("signature", "log/key.json", f"names key {log.key.verifier}, not {trusted}")
-    with RetentionStore.open_reader(archive.path) as store:
-        auditor = _Auditor(archive, store, log, out)
+    with (
+        RetentionStore.open_reader(archive.path) as store,
+        ProductionRegister.open_reader(archive.path) as productions,
+    ):
+        registers = Registers(archive.index, store, productions)
+        auditor = _Auditor(archive, registers, log, out)
         for n, (event, _) in enumerate(log.events):
             auditor.leaf(n, event)
-        _coverage(archive, store, log, out)
+        _coverage(registers, log, out)
     head = _latest(log, key, out)
     if saved is not None:
         kind, message = _saved(log, key, saved, saved_name, head)

@@ -5,8 +5,10 @@ refused before anything is written) and :meth:`Sealer.sync` is called after each
 step that makes history is durable, before the step is reported done: it logs
 every event the archive records that the log lacks (so after a crash the next
 writer logs what is missing, never a gap), then signs the checkpoint of the new
-size. :class:`SealedStore` is the retention store whose writes (holds, plans,
-intents, receipts) each end in a sync. An archive without ``log/key.json`` is
+size. The registers it reads are the caller's where given, the others opened
+read-only for the sync. :class:`SealedStore` is the retention store whose writes
+(holds, plans, intents, receipts) each end in a sync; ``crawler produce`` syncs
+after each register row (``crawler.produce.register``). An archive without ``log/key.json`` is
 not sealed: it is written as before, and the sealer says so once.
 """
 
@@ -24,10 +26,11 @@ from crawler.archive.index import Index
 from crawler.archive.layout import INDEX
 from crawler.archive.log import Event, Log
 from crawler.archive.note import load_private_key, public_bytes
+from crawler.archive.productions import ProductionRegister
 from crawler.archive.refs import BlobRef
 from crawler.errors import SealError, UsageError
 from crawler.retention.store import Intent, RetentionStore
-from crawler.seal.events import history
+from crawler.seal.events import Registers, history
 
 __all__ = ["NOT_SEALED", "SealedStore", "Sealer"]
 
@@ -62,13 +65,16 @@ class Sealer:
         index: Index | None = None,
         store: RetentionStore | None = None,
         extra: Sequence[Event] = (),
+        *,
+        productions: ProductionRegister | None = None,
     ) -> int:
         """Log what the archive holds and the log lacks (then ``extra``); sign. Leaves written."""
         if self.log is None:
             self._say_once(NOT_SEALED)
             return 0
-        with logstore.locked(self.root), _registers(self.root, index, store) as (idx, st):
-            written = self.log.append([*history(idx, st), *extra])
+        given = Registers(index, store, productions)
+        with logstore.locked(self.root), _registers(self.root, given) as registers:
+            written = self.log.append([*history(registers), *extra])
             if self.key is not None:
                 self.log.sign(self.key)
             elif written:
@@ -85,17 +91,18 @@ class Sealer:
 
 
 @contextlib.contextmanager
-def _registers(
-    root: Path, index: Index | None, store: RetentionStore | None
-) -> Iterator[tuple[Index | None, RetentionStore | None]]:
-    """The index and retention store to read: the caller's, or opened read-only here."""
+def _registers(root: Path, given: Registers) -> Iterator[Registers]:
+    """The registers to read: the caller's, or opened read-only here."""
+    index, store, productions = given.index, given.store, given.productions
     with contextlib.ExitStack() as stack:
         if index is None and (root / INDEX).exists():
             index = Index.open_reader(root / INDEX)
             stack.callback(index.close)
         if store is None:
             store = stack.enter_context(RetentionStore.open_reader(root))
-        yield index, store
+        if productions is None:
+            productions = stack.enter_context(ProductionRegister.open_reader(root))
+        yield Registers(index, store, productions)
 
 
 class SealedStore(RetentionStore):
