@@ -1,9 +1,9 @@
-"""``make bench``: every benchmark in sequence (issues #6, #11, #13), then a one-line verdict each.
+"""``make bench``: every benchmark in sequence (issues #6, #11, #13, #19, #21), then a one-line verdict each.
 
 Each is also runnable alone: ``python -m bench.budget``, ``bench.efficiency``,
-``bench.overhead``, ``bench.scale``, ``bench.growth``, ``bench.desk``, ``bench.sharing``,
-``bench.vault``
-(``abcd`` or a subset of its runs as argument).
+``bench.overhead``, ``bench.scale``, ``bench.growth``, ``bench.desk``, ``bench.sharing``
+(``abcd`` or a subset of its runs as argument), ``bench.produce``, ``bench.seal``,
+``bench.watch_index``, ``bench.freshness``, ``bench.vault``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,20 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench import budget, desk, efficiency, growth, overhead, scale, sharing, vault
+from bench import (
+    budget,
+    desk,
+    efficiency,
+    freshness,
+    growth,
+    overhead,
+    produce,
+    scale,
+    seal,
+    sharing,
+    vault,
+    watch_index,
+)
 from bench.common import table, title
 
 BENCHMARKS: tuple[tuple[str, Callable[[], dict[str, Any]]], ...] = (
@@ -25,7 +38,11 @@ BENCHMARKS: tuple[tuple[str, Callable[[], dict[str, Any]]], ...] = (
     ("5. archive growth", growth.run),
     ("6. reviewer's desk", desk.run),
     ("7. sharing the budget", sharing.run),
-    ("8. the vault (S3)", vault.run),
+    ("8. productions", produce.run),
+    ("9. the seal", seal.run),
+    ("10. watch: index growth", watch_index.run),
+    ("11. watch: freshness", freshness.run),
+    ("12. the vault (S3)", vault.run),
 )
 
 

@@ -134,7 +134,10 @@ async def crawl(
             *flags,
         ]
     )
-    settings = build_settings(args, {"ANTHROPIC_COMPLIANCE_ACCESS_KEY": key})
+    env = {"ANTHROPIC_COMPLIANCE_ACCESS_KEY": key}
+    if os.environ.get("CRAWLER_SIGNING_KEY_FILE"):  # bench.seal's sealed crawl
+        env["CRAWLER_SIGNING_KEY_FILE"] = os.environ["CRAWLER_SIGNING_KEY_FILE"]
+    settings = build_settings(args, env)
     # Settings without a flag (e.g. feed_settle_seconds=0: a benchmark that has let the
     # simulator's feed lag pass may end the feed window now instead of a minute ago).
     settings = dataclasses.replace(settings, **overrides)

@@ -138,7 +138,7 @@ def run() -> dict[str, Any]:
     disk_rate, s3_rate = PROJECTS / speed["disk_s"], PROJECTS / speed["s3_s"]
     ratio = s3_rate / disk_rate
     flat = big["peak_hwm"] / mid["peak_hwm"]
-    title("8. The vault: an archive in a bucket under Object Lock (SeaweedFS on loopback)")
+    title("12. The vault: an archive in a bucket under Object Lock (SeaweedFS on loopback)")
     print(
         table(
             ["figure", "value"],

@@ -17,6 +17,10 @@ each step has one owner::
     read: reader (the offline read model) ─> export, bag, diff, status, snapshots,
           search (indexer ─> search.sqlite), web desk (crawler serve)
     retention: holds, plan (reader + fresh reads + feed) ─> apply (delete key) ─> receipts
+    produce: reader ─> families ─> natives, texts, DAT, EDRM XML ─> the production register
+    seal: every finished snapshot, hold, plan, intent, receipt ─> a leaf ─> a signed checkpoint
+    watch: a cycle every --every (changes: feed + updated_at list pages ─> a delta snapshot;
+           a full walk every --full-every) ─> metrics, /readyz, pings, a verify slice
 
 1. ``cli`` / ``commands.archive`` parse flags; ``config`` merges defaults <
    TOML < environment < flags into one frozen ``Settings`` and rejects bad
@@ -48,6 +52,9 @@ each step has one owner::
    totals in the index in one transaction.
 10. ``crawl.manifest`` writes the snapshot manifest: the collection record
     (filters, settings, times, counts, requests, failures).
+11. ``seal.sealer`` logs the finished snapshot as a leaf of the archive's
+    signed log and signs its checkpoint (a sealed archive only), before the
+    run reports it done; the run's start logs what a killed run left unlogged.
 
 Every request in steps 3–9 goes through ``api.client.ComplianceClient``: the
 one ``api.limiter.RateLimiter`` paces it, ``api.retry.RetryPolicy`` decides
@@ -100,7 +107,11 @@ Modules, one job each::
     archive/blobs       BlobStore: md5-named objects, streamed, deduplicated, collisions kept
     archive/records     the one project-record codec (records_read: typed accessors)
     archive/feed_rows   the feed's tables: each snapshot's feed state and the events it read
+    archive/deltas, carry_rows   delta snapshots: resolving a chain; a changes cycle's rows
+    archive/blob_slices the blobs in slices from a cursor (watch's continuous verification)
     archive/manifest    snapshot manifests, streamed, written last
+    archive/merkle, note  RFC 9162 tree hash and proofs; C2SP checkpoints, signed notes, keys
+    archive/log, logstore the seal's leaves and checkpoints; their put-once files (log/)
     archive/repository  Archive: puts blobs, then their index rows; records; manifests
     read/reader         the offline read model: snapshots, projects, records, blobs
     read/connector      a project as the connector's record; export filters
@@ -121,6 +132,21 @@ Modules, one job each::
     retention/plan, planner        the plan codec (own sha256); ``retention plan`` (never deletes)
     retention/apply, receipts      ``retention apply``: intent, DELETE, confirm, receipt
     retention/audit, ledger, report   verify's receipt checks; deletions in manifests; tables
+    archive/productions productions.sqlite: the production register (append-only Bates ranges)
+    produce/run, register   ``crawler produce``: check, write, register, seal, place; --reproduce
+    produce/volume, family, sheet   the numbered walk: a project's family -> natives and texts
+    produce/dat, edrm, files, place, bates   the load files, hashed files, production.json and
+                        the bag, numbers and the only paths a production writes
+    produce/verify      ``crawler verify-production``: its own DAT parser, every native rehashed
+    seal/events, sealer the archive's history as log events; sync after each write (catch-up)
+    seal/audit, proof   verify's checks of the log and of a kept checkpoint; export proofs
+    seal/keyfile        keys init, and where writers find the signing key
+    watch/loop, cycle   ``crawler watch``: the schedule, signals, backoff; one cycle (lock, crawl,
+                        seal, search index, verify slice) -> a CycleReport
+    watch/changes       a changes cycle's listing: the parent carried, then only what moved
+    watch/metrics, listener, ping, oneshot   Prometheus figures set at a cycle's end; /metrics,
+                        /healthz, /readyz; healthchecks.io pings; archive --metrics-file
+    watch/lockwait, options, verifying   --lock-wait (exit 75); flags and [watch]; --verify-slice
     progress            live bar with ETA, log lines (text/json)
     summary             sizes, durations, the pace against the budget, the final summary
     simulator/*         the local Compliance API: dataset, endpoints, activity feed, faults, mutations

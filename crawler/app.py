@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import shlex
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -40,7 +42,9 @@ from crawler.retention.apply import Applier, ApplyResult
 from crawler.retention.bucket import open_retention, open_retention_reader
 from crawler.retention.planner import make_plan
 from crawler.retention.select import Selection
+from crawler.seal.sealer import SealedStore, Sealer
 from crawler.summary import summary
+from crawler.watch.lockwait import open_when_free
 
 __all__ = [
     "EXIT_INTERRUPTED",
@@ -59,6 +63,10 @@ __all__ = [
 EXIT_OK, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 130
 
 
+def _noop(_result: RunResult) -> None:
+    return None
+
+
 def client_config(settings: Settings) -> ClientConfig:
     return ClientConfig(
         base_url=settings.base_url,
@@ -75,16 +83,25 @@ def client_config(settings: Settings) -> ClientConfig:
     )
 
 
-async def run_archive(settings: Settings) -> int:
-    """``crawler archive``: take or continue a snapshot, print the summary; the exit code."""
-    return report(await archive(settings), settings)
+async def run_archive(
+    settings: Settings, *, lock_wait: float = 0.0, on_result: Callable[[RunResult], None] = _noop
+) -> int:
+    """``crawler archive``: take or continue a snapshot, print the summary; the exit code.
+
+    ``lock_wait``: seconds to wait for another writer's lock (then LockWaitError, exit 75);
+    ``on_result``: sees the result first (``--metrics-file``)."""
+    result = await archive(settings, lock_wait=lock_wait)
+    on_result(result)
+    return report(result, settings)
 
 
-async def archive(settings: Settings) -> RunResult:
+async def archive(settings: Settings, *, lock_wait: float = 0.0) -> RunResult:
     """Take or continue a snapshot. SIGINT/SIGTERM: stop cleanly; a second one: at once."""
     await reach(settings)  # a wrong address is said in seconds, before anything is written
-    arc = Archive.open_for_writing(settings.archive)
+    arc = await open_when_free(settings.archive, lock_wait, on_wait=_warn)
     try:
+        sealer = Sealer(arc.path, settings.signing_key_file, _warn)
+        sealer.sync(arc.index)  # what a killed run finished but did not log, before anything new
         async with ComplianceClient(client_config(settings)) as client:
             limiter = client.limiter
             progress = Progress.for_terminal(
@@ -99,6 +116,8 @@ async def archive(settings: Settings) -> RunResult:
             try:
                 result = await crawl.run()
                 result.pace = progress.pace()
+                if result.manifest is not None:
+                    sealer.sync(arc.index)  # its leaf and checkpoint, before it is reported
                 if result.manifest is not None:  # the last step: make the snapshot searchable
                     progress.log("search_index", "updating the search index")
                     update_after_snapshot(arc, _warn)
@@ -179,7 +198,10 @@ async def retention_apply(
     await reach(settings)  # before the archive is opened for writing
     archive = Archive.open_for_writing(settings.archive)
     try:
-        with open_retention(archive) as store:
+        sealer = Sealer(archive.path, settings.signing_key_file, _warn)
+        sealed = functools.partial(SealedStore.open_sealed, sealer=sealer, index=archive.index)
+        with open_retention(archive, sealed) as store:
+            sealer.sync(archive.index, store)
             async with ComplianceClient(client_config(settings)) as reader:
                 config = replace(reader.config, api_key=delete_key)
                 policy = DeletePolicy(config.max_attempts, config.backoff_base, config.backoff_cap)

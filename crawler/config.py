@@ -1,9 +1,8 @@
 """Settings: defaults, then the TOML file, then the environment, then flags (flags win).
 
-Everything is validated here, before anything touches the network or the
-disk, so that a bad value ends the run with a message naming it and nothing
-written. The access key is read from the environment or from a key file the
-config names, never from the TOML itself, and never appears in ``repr``.
+Everything is validated here, before anything touches the network or the disk, so a bad
+value ends the run with a message naming it and nothing written. The access key is read
+from the environment or a key file the config names, never from the TOML, nor ``repr``.
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ from crawler.config_archive import Picker as Picker
 from crawler.config_archive import add_archive_argument as add_archive_argument
 from crawler.config_archive import archive_location
 from crawler.config_archive import archive_path_from as archive_path_from
-from crawler.config_sources import load_toml, read_key
+from crawler.config_sources import load_toml, read_key, signing_key_path
 from crawler.errors import UsageError
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -38,8 +37,7 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_READ_TIMEOUT = 60.0  # per socket read, so per chunk for streamed bodies
 DEFAULT_TOTAL_TIMEOUT = 300.0  # whole JSON request; downloads have none
 DEFAULT_MAX_JSON_BYTES = 64 * 1024 * 1024
-DEFAULT_BACKOFF_BASE = 1.0  # first retry wait without retry-after; doubles up to the cap
-DEFAULT_BACKOFF_CAP = 60.0
+DEFAULT_BACKOFF_BASE, DEFAULT_BACKOFF_CAP = 1.0, 60.0  # no retry-after: doubles to the cap
 DEFAULT_FEED_SETTLE_SECONDS = 60.0  # API.md: feed windows end at least a minute in the past
 DEFAULT_FEED_OVERLAP_SECONDS = 3600.0  # re-read behind the last window: late events
 MAX_RATE = 1000.0
@@ -119,12 +117,13 @@ class Settings:
     restart: bool = False
     log_format: str = "text"
     quiet: bool = False
+    signing_key_file: Path | None = None  # the seal's private key: its path, never in a manifest
 
     def public(self) -> dict[str, Any]:
         """Every setting except the key: what a manifest records."""
         out: dict[str, Any] = {}
         for f in fields(self):
-            if f.name == "api_key":
+            if f.name in ("api_key", "signing_key_file"):
                 continue
             value = getattr(self, f.name)
             if isinstance(value, Filters):
@@ -264,6 +263,7 @@ def build_settings(
         restart=bool(getattr(args, "restart", False)),
         log_format=log_format,
         quiet=bool(pick("quiet", None, out.get("quiet"), s.quiet)),
+        signing_key_file=signing_key_path(env, arc),
     )
 
 

@@ -61,6 +61,16 @@ def archive_path_from(
     return location
 
 
+def local_archive_path(args: argparse.Namespace, command: str) -> Path:
+    """:func:`archive_path_from` for a command that works on a directory archive only."""
+    location = archive_path_from(args)
+    if not isinstance(location, Path):
+        raise UsageError(
+            f"{command} works on a directory archive only for now, not on {location.url}"
+        )
+    return location
+
+
 def archive_location(
     args: argparse.Namespace, env: Mapping[str, str], arc: dict[str, Any], default: Path | None
 ) -> ArchiveLocation | None:

@@ -16,9 +16,11 @@ from typing import Any
 
 from crawler.errors import UsageError
 
-__all__ = ["KEY_ENV_VARS", "did_you_mean", "load_toml", "read_key"]
+__all__ = ["CREDENTIAL_NAME", "KEY_ENV_VARS", "did_you_mean", "load_toml", "read_key"]
 
 KEY_ENV_VARS = ("ANTHROPIC_COMPLIANCE_ACCESS_KEY", "ANTHROPIC_COMPLIANCE_API_KEY")
+# The credential's name under $CREDENTIALS_DIRECTORY (LoadCredential=, contrib/systemd).
+CREDENTIAL_NAME = "compliance-access-key"
 
 
 # The TOML schema: section -> {key: type}. Anything else is an error, so a typo
@@ -42,6 +44,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "cache_dir": str,
         "object_lock": str,
         "retain": str,
+        "signing_key_file": str,
     },
     "crawl": {
         "concurrency": int,
@@ -62,6 +65,16 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "updated_until": str,
     },
     "output": {"log_format": str, "quiet": bool},
+    # crawler watch (crawler/watch/options.py): durations as "5m" or seconds.
+    "watch": {
+        "every": (int, float, str),
+        "full_every": (int, float, str),
+        "lock_wait": (int, float, str),
+        "verify_slice": (int, float, str),
+        "metrics": str,
+        "metrics_file": str,
+        "ping_url": str,
+    },
 }
 _SECRET_KEYS = {"key", "api_key", "access_key", "secret"}
 
@@ -132,6 +145,10 @@ def read_key(env: Mapping[str, str], key_file: str | None) -> tuple[str, str]:
         value = env.get(name, "").strip()
         if value:
             return _check_key(value, name), name
+    creds = env.get("CREDENTIALS_DIRECTORY", "").strip()
+    if not key_file and creds and (Path(creds) / CREDENTIAL_NAME).is_file():
+        # systemd's LoadCredential=: the key never sits in the unit or the environment.
+        key_file = str(Path(creds) / CREDENTIAL_NAME)
     if key_file:
         path = Path(key_file).expanduser()
         try:
@@ -144,8 +161,18 @@ def read_key(env: Mapping[str, str], key_file: str | None) -> tuple[str, str]:
         return _check_key(value, f"key file {path}"), "key_file"
     raise UsageError(
         f"no access key: set {KEY_ENV_VARS[0]} (or the older {KEY_ENV_VARS[1]}), "
-        "or name a file holding it with [api] key_file in the config"
+        "or name a file holding it with [api] key_file in the config (under systemd: "
+        f"LoadCredential={CREDENTIAL_NAME}:FILE)"
     )
+
+
+SIGNING_KEY_ENV = "CRAWLER_SIGNING_KEY_FILE"
+
+
+def signing_key_path(env: Mapping[str, str], archive: Mapping[str, Any]) -> Path | None:
+    """The seal's signing key file: the environment, then ``[archive] signing_key_file``."""
+    value = env.get(SIGNING_KEY_ENV, "").strip() or archive.get("signing_key_file") or ""
+    return Path(value).expanduser() if value else None
 
 
 def _check_key(value: str, source: str) -> str:

@@ -72,6 +72,7 @@ def check_archive_matches(archive_dir: Path, dataset: Any) -> int:
         return len(truths)
 
 
+@pytest.mark.slow
 async def test_full_crawl_is_complete_and_costs_exactly_the_minimum(tmp_path: Path) -> None:
     spec = DatasetSpec(seed=3, projects=250, **SMALL)
     async with running_simulator(SimulatorConfig(dataset=spec, rate=None)) as sim:
@@ -93,6 +94,7 @@ async def test_full_crawl_is_complete_and_costs_exactly_the_minimum(tmp_path: Pa
     assert manifest["counts"]["projects"] == 250
 
 
+@pytest.mark.slow
 async def test_no_429_when_the_crawler_runs_at_the_simulators_rate(tmp_path: Path) -> None:
     spec = DatasetSpec(
         seed=5,
@@ -108,6 +110,7 @@ async def test_no_429_when_the_crawler_runs_at_the_simulators_rate(tmp_path: Pat
         assert sim.counters.total == sum(sim.dataset.minimum_requests(None, True, False).values())
 
 
+@pytest.mark.slow
 async def test_rate_auto_shares_the_budget_and_the_manifest_says_so(tmp_path: Path) -> None:
     # 50 a second, another key spending 10 of them: auto's ceiling is 40 (20% reserve),
     # what is left is 40, and the crawler stays under both without a 429.

@@ -62,6 +62,7 @@ def made(sim: Any) -> dict[str, int]:
     return {e: n for e, n in out.items() if n}
 
 
+@pytest.mark.slow
 async def test_incremental_with_the_feed_equals_a_full_snapshot(tmp_path: Path) -> None:
     inc, full = tmp_path / "inc", tmp_path / "full"
     async with running_simulator(SimulatorConfig(dataset=SPEC, rate=None)) as sim:
@@ -118,6 +119,7 @@ def state_of(path: Path) -> tuple[int, int, list[str]]:
         )
 
 
+@pytest.mark.slow
 async def test_without_the_scope_it_says_so_and_carries_as_before(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -166,6 +168,7 @@ def carried(path: Path) -> set[str]:
     return {p["id"] for p in manifest(path)["projects"] if p["state"] == "carried"}
 
 
+@pytest.mark.slow
 async def test_late_events_are_caught_by_the_next_incremental(tmp_path: Path) -> None:
     """Events visible only after a lag: missed by a run before it passes, caught after."""
     inc, full = tmp_path / "inc", tmp_path / "full"

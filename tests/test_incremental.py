@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from crawler.archive import Archive, BlobRef
 from crawler.simulator import DatasetSpec, SimulatorConfig, running_simulator
 from tests.support import crawl
@@ -53,6 +55,7 @@ def project_of(url: str, sim: Any) -> str | None:
     return None
 
 
+@pytest.mark.slow
 async def test_incremental_costs_only_changes_and_equals_a_full_snapshot(tmp_path: Path) -> None:
     # The list-entry rule alone: the feed window ends a minute before the run
     # (feed_settle_seconds), before this mutation, so the feed names nothing here

@@ -24,6 +24,7 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.slow
 def test_an_unreachable_host_exits_2_within_15_seconds(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{closed_port()}"
     env = {**os.environ, TEST_KEY_ENV: "sim-any-key"}
@@ -54,6 +55,7 @@ def test_an_unreachable_host_exits_2_within_15_seconds(tmp_path: Path) -> None:
     assert not (tmp_path / "a").exists()  # checked before the archive is opened
 
 
+@pytest.mark.slow
 def test_retention_plan_against_an_unreachable_host_exits_2_naming_it(tmp_path: Path) -> None:
     """plan says it in seconds too, before the archive is opened (apply checks its plan
     file offline first, then reaches the host the same way)."""

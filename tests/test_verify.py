@@ -11,6 +11,7 @@ from crawler.archive import Archive, BlobRef
 from crawler.cli import main
 from crawler.errors import ArchiveError
 from crawler.read.verify import record_blob_refs, verify
+from crawler.seal.sealer import NOT_SEALED
 
 SID = "20261123T101500Z-a1b2c3"
 SID_RUNNING = "20261124T101500Z-d4e5f6"
@@ -129,7 +130,7 @@ async def test_clean_archive_verifies_fast_and_full(tmp_path: Path) -> None:
     for full in (False, True):
         report = check(tmp_path / "arc", full=full)
         assert report.ok, report.problems
-        assert report.notes == []
+        assert report.notes == [NOT_SEALED]  # an unkeyed archive says so, once
         assert report.checked["snapshots"] == 1
         assert report.checked["manifests"] == 1
         assert report.checked["records"] == 2

@@ -3,7 +3,7 @@
 Layout::
 
     ARCHIVE_DIR/            0700, files 0600
-      ARCHIVE               marker: {"format": "crawler-archive", "version": 1, ...}
+      ARCHIVE               marker: {"format": "crawler-archive", "version": 2, ...}
       lock                  flock'ed by the one writer
       tmp/                  every write starts here; leftovers are garbage, swept on open
       blobs/ab/<md5>        content-addressed bodies (<md5>.<sha256> for a collision)

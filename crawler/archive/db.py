@@ -15,7 +15,13 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Self
 
-from crawler.archive.schema import FEED_SCHEMA, SCHEMA, SCHEMA_VERSION, instant_key
+from crawler.archive.schema import (
+    FEED_SCHEMA,
+    READABLE_SCHEMA_VERSIONS,
+    SCHEMA,
+    SCHEMA_VERSION,
+    instant_key,
+)
 from crawler.archive.sqlite import connect, run_script, transaction
 from crawler.canonical import utc_now
 from crawler.errors import ArchiveError, DiskFullError
@@ -90,10 +96,10 @@ class Database:
 
     def _check_version(self) -> None:
         version = self._one("PRAGMA user_version")[0]
-        if version != SCHEMA_VERSION:
+        if version not in READABLE_SCHEMA_VERSIONS:
             raise ArchiveError(
-                f"index {self.path} has schema version {version}; this crawler reads version "
-                f"{SCHEMA_VERSION}"
+                f"index {self.path} has schema version {version}; this crawler reads versions "
+                f"{', '.join(map(str, READABLE_SCHEMA_VERSIONS))}"
             )
 
     def close(self) -> None:

@@ -25,6 +25,9 @@ from crawler.archive.db import Database
 from crawler.archive.schema import instant_key
 from crawler.errors import ArchiveError
 
+# feed_events.event of an event a snapshot read again (the overlap): its id is what counts.
+REPEAT = "{}"
+
 
 class SeenEvent(Protocol):
     """One event of a read, as the crawl digests it (``crawler.crawl.feed_plan.SeenEvent``)."""
@@ -103,7 +106,8 @@ class FeedRows(Database):
                         e.created_at,
                         instant_key(e.created_at),
                         int(e.acted),
-                        orjson.dumps(e.event).decode(),
+                        # A repeat's JSON is in the earlier row that first read it.
+                        REPEAT if getattr(e, "repeat", False) else orjson.dumps(e.event).decode(),
                     )
                     for e in events
                 ],
@@ -155,7 +159,7 @@ class FeedRows(Database):
             f"AND snapshot_id IN ({marks}) ORDER BY created_key, activity_id",
             (project_id, *ids),
         ):
-            if aid in seen:
+            if aid in seen or text == REPEAT:
                 continue
             seen.add(aid)
             yield _loads(text, f"feed event {aid}")

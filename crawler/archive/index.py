@@ -13,7 +13,10 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any
 
 from crawler.archive.blob_rows import BlobRows
+from crawler.archive.blob_slices import BlobSlices
+from crawler.archive.carry_rows import CarryRows
 from crawler.archive.db import require_row
+from crawler.archive.deltas import Deltas
 from crawler.archive.feed_rows import FeedRows
 from crawler.archive.project_pages import ProjectPages
 from crawler.archive.refs import BlobRef
@@ -52,7 +55,7 @@ __all__ = [
 ]
 
 
-class Index(FeedRows, BlobRows, ProjectPages):
+class Index(FeedRows, BlobRows, ProjectPages, CarryRows, BlobSlices, Deltas):
     """The catalogue's queries; open it with :meth:`open_writer` or :meth:`open_reader`."""
 
     # -- snapshots ---------------------------------------------------------------------------
@@ -202,8 +205,9 @@ class Index(FeedRows, BlobRows, ProjectPages):
     # -- projects ----------------------------------------------------------------------------
 
     def project_ids(self, snapshot_id: str) -> set[str]:
+        w, table, params = self.projects_source(snapshot_id)
         rows = self._all(
-            "SELECT project_id FROM snapshot_projects WHERE snapshot_id = ?", (snapshot_id,)
+            f"{w}SELECT project_id FROM {table} WHERE snapshot_id = ?", [*params, snapshot_id]
         )
         return {r[0] for r in rows}
 
@@ -211,8 +215,9 @@ class Index(FeedRows, BlobRows, ProjectPages):
         self, snapshot_id: str, states: Collection[str] | None = None
     ) -> Iterator[ProjectRow]:
         """The snapshot's projects, by created_at as an instant, then id; streamed."""
-        sql = f"SELECT {PROJECT_COLS} FROM snapshot_projects WHERE snapshot_id = ?"
-        params: list[Any] = [snapshot_id]
+        w, table, params = self.projects_source(snapshot_id)  # a delta: resolved (deltas.py)
+        sql = f"{w}SELECT {PROJECT_COLS} FROM {table} WHERE snapshot_id = ?"
+        params = [*params, snapshot_id]
         if states is not None:
             states = list(states)
             if not states:
@@ -224,6 +229,8 @@ class Index(FeedRows, BlobRows, ProjectPages):
             yield project_row(row)
 
     def get_project(self, snapshot_id: str, project_id: str) -> ProjectRow | None:
+        if self.is_delta(snapshot_id):
+            return self.resolved_project(snapshot_id, project_id)
         row = self._one(
             f"SELECT {PROJECT_COLS} FROM snapshot_projects WHERE snapshot_id = ? "
             "AND project_id = ?",
@@ -272,9 +279,10 @@ class Index(FeedRows, BlobRows, ProjectPages):
             )
 
     def count_projects(self, snapshot_id: str) -> dict[str, int]:
+        w, table, params = self.projects_source(snapshot_id)
         rows = self._all(
-            "SELECT state, count(*) FROM snapshot_projects WHERE snapshot_id = ? GROUP BY state",
-            (snapshot_id,),
+            f"{w}SELECT state, count(*) FROM {table} WHERE snapshot_id = ? GROUP BY state",
+            [*params, snapshot_id],
         )
         return {r[0]: int(r[1]) for r in rows}
 

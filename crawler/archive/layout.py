@@ -32,7 +32,9 @@ __all__ = [
 ]
 
 FORMAT_NAME = "crawler-archive"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Version 2 added the seal (log/); a version 1 archive is the same without it.
+READABLE_VERSIONS = (1, 2)
 MARKER = "ARCHIVE"
 INDEX = "index.sqlite"
 
@@ -77,10 +79,10 @@ def check_marker(data: bytes, path: str, marker: str) -> None:
         raise ArchiveError(f"{marker} is damaged: not JSON") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT_NAME:
         raise ArchiveError(f"{path} is not a crawler archive ({marker} is not ours)")
-    if doc.get("version") != FORMAT_VERSION:
+    if doc.get("version") not in READABLE_VERSIONS:
         raise ArchiveError(
             f"{path} is archive format version {doc.get('version')!r}; "
-            f"this crawler reads version {FORMAT_VERSION}"
+            f"this crawler reads versions {', '.join(map(str, READABLE_VERSIONS))}"
         )
 
 

@@ -22,6 +22,8 @@ from crawler.archive.store.base import ObjectMissingError, ObjectStore, manifest
 from crawler.errors import ArchiveError
 
 MANIFEST_FORMAT = 1
+# 2: a delta snapshot's manifest (a "delta" header; "projects" lists only its own rows).
+MANIFEST_FORMATS = (1, 2)
 
 
 def manifest_path(root: Path, snapshot_id: str) -> Path:
@@ -62,10 +64,10 @@ def parse_manifest(data: bytes, snapshot_id: str, where: Path | str) -> dict[str
         raise ArchiveError(f"manifest {where} is damaged or truncated: {exc}") from None
     if not isinstance(manifest, dict):
         raise ArchiveError(f"manifest {where} is not a JSON object")
-    if manifest.get("manifest_format") != MANIFEST_FORMAT:
+    if manifest.get("manifest_format") not in MANIFEST_FORMATS:
         raise ArchiveError(
             f"manifest {where} has manifest_format {manifest.get('manifest_format')!r}; "
-            f"this crawler reads {MANIFEST_FORMAT}"
+            f"this crawler reads {', '.join(map(str, MANIFEST_FORMATS))}"
         )
     if manifest.get("snapshot_id") != snapshot_id:
         raise ArchiveError(
@@ -155,8 +157,10 @@ def _chunks(
     snapshot_id: str, header: dict[str, Any], projects: Iterable[dict[str, Any]]
 ) -> Iterator[bytes]:
     """The manifest's bytes, the project list last, one entry a line."""
-    if header.get("manifest_format") != MANIFEST_FORMAT:
-        raise ArchiveError(f"manifest for {snapshot_id}: manifest_format must be {MANIFEST_FORMAT}")
+    if header.get("manifest_format") not in MANIFEST_FORMATS:
+        raise ArchiveError(
+            f"manifest for {snapshot_id}: manifest_format must be one of {MANIFEST_FORMATS}"
+        )
     if header.get("snapshot_id") != snapshot_id:
         raise ArchiveError(
             f"manifest for {snapshot_id} names snapshot {header.get('snapshot_id')!r}"

@@ -14,7 +14,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from crawler.archive.db import Database
+from crawler.archive.deltas import Deltas
 from crawler.archive.schema import PROJECT_COLS, ProjectRow, project_row
 
 __all__ = ["PROJECT_SORTS", "ProjectPages", "ProjectQuery"]
@@ -52,7 +52,7 @@ class ProjectQuery:
     offset: int = 0
 
 
-class ProjectPages(Database):
+class ProjectPages(Deltas):
     """The project list's queries (part of :class:`~crawler.archive.index.Index`)."""
 
     def page_projects(self, snapshot_id: str, q: ProjectQuery) -> tuple[list[ProjectRow], int]:
@@ -73,10 +73,12 @@ class ProjectPages(Database):
             )
             params += [q.text.lower(), q.text]
         cond = " AND ".join(where)
-        total = int(self._one(f"SELECT count(*) FROM snapshot_projects WHERE {cond}", params)[0])
+        w, table, source = self.projects_source(snapshot_id)  # Deltas
+        params = [*source, *params]
+        total = int(self._one(f"{w}SELECT count(*) FROM {table} WHERE {cond}", params)[0])
         column, _, direction = PROJECT_SORTS[q.sort].rpartition(" ")
         rows = self._all(
-            f"SELECT {PROJECT_COLS} FROM snapshot_projects WHERE {cond} "
+            f"{w}SELECT {PROJECT_COLS} FROM {table} WHERE {cond} "
             f"ORDER BY {column} {direction}, project_id {direction} LIMIT ? OFFSET ?",
             [*params, q.limit, q.offset],
         )
@@ -100,18 +102,20 @@ class ProjectPages(Database):
         states = list(states)
         if not states:
             return []
+        w, table, source = self.projects_source(snapshot_id)
         rows = self._all(
-            "SELECT project_id FROM snapshot_projects WHERE snapshot_id = ? "
+            f"{w}SELECT project_id FROM {table} WHERE snapshot_id = ? "
             f"AND state IN ({', '.join('?' * len(states))})",
-            [snapshot_id, *states],
+            [*source, snapshot_id, *states],
         )
         return [r[0] for r in rows]
 
     def project_organizations(self, snapshot_id: str) -> list[str]:
         """The organisation uuids the snapshot's projects belong to."""
+        w, table, source = self.projects_source(snapshot_id)
         rows = self._all(
-            "SELECT DISTINCT organization_uuid FROM snapshot_projects "
+            f"{w}SELECT DISTINCT organization_uuid FROM {table} "
             "WHERE snapshot_id = ? AND organization_uuid IS NOT NULL ORDER BY 1",
-            (snapshot_id,),
+            [*source, snapshot_id],
         )
         return [r[0] for r in rows]

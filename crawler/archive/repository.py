@@ -13,6 +13,7 @@ A writer (:meth:`Archive.open_for_writing`) holds the lock and runs with umask
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -21,8 +22,8 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from crawler.archive import logstore, remote
 from crawler.archive import manifest as _manifest
-from crawler.archive import remote
 from crawler.archive.blobs import BlobStore, BlobWriter, StoredBlob
 from crawler.archive.fs import (
     atomic_write,
@@ -236,8 +237,16 @@ class Archive:
         )
 
     def reopen_snapshot(self, snapshot_id: str) -> None:
-        """See :func:`crawler.archive.manifest.reopen_snapshot`."""
+        """See :func:`crawler.archive.manifest.reopen_snapshot`.
+
+        A sealed archive first keeps the manifest being replaced (its leaf names it).
+        """
         self._require_writable()
+        sealed = self.store.kind == "disk" and logstore.is_sealed(self.path)
+        if sealed and self.manifest_path(snapshot_id).exists():
+            data = _manifest.read_manifest_bytes(self.store, snapshot_id)
+            sha = hashlib.sha256(data).hexdigest()
+            logstore.put_once(self.path, f"superseded/{snapshot_id}-{sha}.json", data)
         _manifest.reopen_snapshot(self.index, snapshot_id)
 
     def _require_writable(self) -> None:

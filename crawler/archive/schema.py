@@ -18,7 +18,11 @@ import orjson
 from crawler.archive.refs import BlobRef
 from crawler.errors import ArchiveError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 1  # what a new index is created with
+# An index holding delta snapshots (snapshot_deltas rows) says 2, so that a crawler that
+# cannot resolve them refuses the archive instead of reading a delta as a whole snapshot.
+DELTA_SCHEMA_VERSION = 2
+READABLE_SCHEMA_VERSIONS = (1, 2)
 SNAPSHOT_ID_RE = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}")
 SNAPSHOT_STATUSES = frozenset({"running", "complete", "partial", "abandoned"})
 FINISHED_STATUSES = frozenset({"complete", "partial"})
@@ -76,7 +80,9 @@ CREATE TABLE IF NOT EXISTS feed_events (
   acted INTEGER NOT NULL,
   event TEXT NOT NULL,
   PRIMARY KEY (snapshot_id, activity_id));
-CREATE INDEX IF NOT EXISTS feed_events_by_project ON feed_events (project_id, created_key)
+CREATE INDEX IF NOT EXISTS feed_events_by_project ON feed_events (project_id, created_key);
+CREATE TABLE IF NOT EXISTS snapshot_deltas (
+  snapshot_id TEXT PRIMARY KEY, base_id TEXT NOT NULL, depth INTEGER NOT NULL)
 """
 
 _RFC3339 = re.compile(

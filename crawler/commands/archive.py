@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from crawler import app, loop
 from crawler.config import DEFAULT_CONCURRENCY, add_crawl_arguments, build_settings
+from crawler.watch.oneshot import run_once
+from crawler.watch.options import DEFAULT_LOCK_WAIT, check_ping_url, parse_duration
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -83,6 +86,21 @@ def _add_mode_arguments(parser: argparse.ArgumentParser) -> None:
         "(scope read:compliance_activities)",
     )
     parser.add_argument(
+        "--lock-wait",
+        metavar="DURATION",
+        help="wait this long for another writer's lock, then exit 75 (default 10m)",
+    )
+    parser.add_argument(
+        "--metrics-file",
+        metavar="FILE",
+        help="write the run's Prometheus metrics here at its end (textfile collector, .prom)",
+    )
+    parser.add_argument(
+        "--ping-url",
+        metavar="URL",
+        help="healthchecks.io-style check: URL/start, then URL or URL/fail with the summary",
+    )
+    parser.add_argument(
         "--restart",
         action="store_true",
         help="abandon the unfinished snapshot with these filters and start afresh",
@@ -91,4 +109,11 @@ def _add_mode_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = build_settings(args)  # every usage error surfaces here, before anything is written
-    return loop.run(app.run_archive(settings))
+    wait = parse_duration(args.lock_wait or DEFAULT_LOCK_WAIT, "--lock-wait")
+    if args.metrics_file or args.ping_url:
+        metrics = Path(args.metrics_file) if args.metrics_file else None
+        once = run_once(
+            settings, lock_wait=wait, metrics_file=metrics, ping_url=check_ping_url(args.ping_url)
+        )
+        return loop.run(once)
+    return loop.run(app.run_archive(settings, lock_wait=wait))

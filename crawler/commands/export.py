@@ -12,13 +12,12 @@ an export to standard output has no manifest, and says so on stderr.
 
 Exit 0 on success; 2 for bad flags, a path that is not an archive, an empty
 archive or an unknown snapshot; 1 for a damaged archive (the message names the
-project and the blob).
+project and the blob), or standard output closed early (``| head``: crawler.output).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -57,6 +56,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="put each project's retention receipts in retention_receipts (crawler retention)",
     )
+    add_filter_arguments(parser)
+    parser.add_argument(
+        "--include-activity",
+        action="store_true",
+        help="add each project's activity feed events (who changed what, when) as activities",
+    )
+    parser.add_argument(
+        "--source-organization",
+        metavar="TEXT",
+        default=DEFAULT_SOURCE,
+        help="bag-info.txt Source-Organization (with --bag)",
+    )
+
+
+def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
+    """The selection flags export shares with ``crawler produce``."""
     parser.add_argument(
         "--org", action="append", metavar="ID", help="organisation: tagged id or UUID (repeatable)"
     )
@@ -68,20 +83,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--updated-since", metavar="TIME", help="updated at or after TIME")
     parser.add_argument("--updated-until", metavar="TIME", help="updated before TIME (exclusive)")
     parser.add_argument(
-        "--include-activity",
-        action="store_true",
-        help="add each project's activity feed events (who changed what, when) as activities",
-    )
-    parser.add_argument(
         "--exclude-deleted",
         action="store_true",
         help="leave out projects deleted in claude.ai (deleted_at set); kept by default",
-    )
-    parser.add_argument(
-        "--source-organization",
-        metavar="TEXT",
-        default=DEFAULT_SOURCE,
-        help="bag-info.txt Source-Organization (with --bag)",
     )
 
 
@@ -121,15 +125,8 @@ def run(args: argparse.Namespace) -> int:
             )
             _summary(result, f"bag {args.bag}")
         elif args.out == "-":
-            try:
-                result = export_to_stdout(reader, options)
-            except BrokenPipeError:
-                # The reader went away (e.g. `| head`): stop quietly, and keep Python's
-                # final flush of stdout from raising again.
-                devnull = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(devnull, sys.stdout.fileno())
-                print("crawler: export: the output was closed early", file=sys.stderr)
-                return 1
+            # A reader that goes away (`| head`) ends this quietly: crawler.output.
+            result = export_to_stdout(reader, options)
             print(
                 "crawler: export written to stdout: no manifest or md5 file can describe a "
                 "stream; use --out FILE to get them",

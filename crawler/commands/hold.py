@@ -14,10 +14,13 @@ is running (it does not need the archive's lock).
 from __future__ import annotations
 
 import argparse
+import functools
 import getpass
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import asdict
+from pathlib import Path
 
 import orjson
 
@@ -30,6 +33,8 @@ from crawler.retention.bucket import apply_legal_holds, open_retention, open_ret
 from crawler.retention.holds import Hold, active_holds, matters
 from crawler.retention.select import check_id
 from crawler.retention.store import RetentionStore
+from crawler.seal.keyfile import key_file_from_args
+from crawler.seal.sealer import SealedStore, Sealer
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -96,13 +101,13 @@ def _change(args: argparse.Namespace, archive: Archive) -> int:
         targets += [("org", check_id(o, "--org")) for o in args.org]
         if not targets:
             raise UsageError("hold add needs at least one --project, --user or --org")
-        with open_retention(archive) as store:
+        with open_retention(archive, _sealed(args, archive)) as store:
             before = active_holds(store.hold_events())
             store.add_hold(matter, targets, by=who, at=utc_now(), note=args.note)
             _legal_holds(archive, store, before)
         print(f"hold: {matter}: {len(targets)} target(s) held, by {who}")
         return 0
-    with open_retention(archive) as store:
+    with open_retention(archive, _sealed(args, archive)) as store:
         events = store.hold_events()
         if matter not in {h.matter for h in active_holds(events)}:
             known = matters(events)
@@ -119,6 +124,13 @@ def _legal_holds(archive: Archive, store: RetentionStore, before: list[Hold]) ->
     changed = apply_legal_holds(archive, store, before)
     if changed:
         print(f"hold: S3 legal hold set or lifted on {changed} object(s) of {archive.location}")
+
+
+def _sealed(args: argparse.Namespace, archive: Archive) -> Callable[[Path], RetentionStore]:
+    """Opens the retention store whose every hold event is logged and signed (when sealed)."""
+    warn = functools.partial(print, "crawler: warning:", file=sys.stderr)
+    sealer = Sealer(archive.path, key_file_from_args(args), warn)
+    return functools.partial(SealedStore.open_sealed, sealer=sealer)
 
 
 def _list(store: RetentionStore, *, show_all: bool, as_json: bool) -> int:

@@ -16,6 +16,16 @@ from crawler.archive.store.location import S3Location
 from crawler.config import add_archive_argument, archive_path_from
 from crawler.errors import ArchiveError, UsageError
 from crawler.read.verify import verify
+from crawler.seal.proof import trusted_key
+
+
+def _saved(path: Path | None) -> tuple[str, str] | None:
+    if path is None:
+        return None
+    try:
+        return str(path), path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read the checkpoint {path}: {exc}") from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,6 +34,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--full", action="store_true", help="also rehash every blob (reads every byte)"
     )
     parser.add_argument("--snapshot", metavar="ID", help="check only this snapshot")
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        metavar="FILE",
+        help="a checkpoint kept earlier (crawler checkpoint): prove the log extends it",
+    )
+    parser.add_argument(
+        "--public-key",
+        metavar="VKEY|FILE",
+        help="the key the seal must be signed with (default: the archive's own)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,7 +69,14 @@ def run(args: argparse.Namespace) -> int:
             except ArchiveError as exc:
                 raise UsageError(str(exc)) from None
         policy = path.policy if isinstance(path, S3Location) else None
-        report = verify(archive, full=args.full, snapshot_id=args.snapshot, policy=policy)
+        report = verify(
+            archive,
+            full=args.full,
+            snapshot_id=args.snapshot,
+            policy=policy,
+            trusted=trusted_key(args.public_key),
+            saved=_saved(args.checkpoint),
+        )
     for problem in report.problems:
         print(f"problem: {problem}")
     for note in report.notes:

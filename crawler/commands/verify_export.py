@@ -16,24 +16,32 @@ from pathlib import Path
 from crawler.errors import UsageError
 from crawler.read.bag import verify_bag
 from crawler.read.verify_export import verify_export
+from crawler.seal.proof import trusted_key
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "path", type=Path, metavar="MANIFEST|BAG", help="an export manifest or a bag directory"
     )
+    parser.add_argument(
+        "--public-key",
+        metavar="VKEY|FILE",
+        help="your trusted copy of the archive's public key, for the export's seal",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     path: Path = args.path
     if path.is_dir():
-        check = verify_bag(path)
+        check = verify_bag(path, trusted_key(args.public_key))
     elif path.exists():
-        check = verify_export(path)
+        check = verify_export(path, trusted_key(args.public_key))
     else:
         raise UsageError(f"{path} does not exist")
     for problem in check.problems:
         print(f"FAILED: {problem}")
+    for note in check.notes:
+        print(f"note: {note}")
     if check.ok:
         print(f"verify-export: OK: {check.checked} files match {path}")
         return 0

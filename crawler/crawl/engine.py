@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,7 +70,17 @@ class RunResult:
 
 class Crawl:
     def __init__(
-        self, settings: Settings, client: ComplianceClient, archive: Archive, progress: Progress
+        self,
+        settings: Settings,
+        client: ComplianceClient,
+        archive: Archive,
+        progress: Progress,
+        *,
+        listing: type[Listing] = Listing,  # crawler watch: its changes cycle's
+        feed_types: tuple[str, ...] = (),  # event types read besides the project changes
+        manifest_extra: dict[str, Any] | None = None,  # crawler watch: its verify slice
+        # crawler watch: a full walk stored as a delta of its parent (index.compact_into_delta)
+        before_manifest: Callable[[SnapshotRow], object] | None = None,
     ) -> None:
         self.settings = settings
         self.client = client
@@ -91,7 +102,11 @@ class Crawl:
             settle_seconds=settings.feed_settle_seconds,
             overlap_seconds=settings.feed_overlap_seconds,
             require=settings.require_feed,
+            extra_types=feed_types,
         )
+        self._listing = listing
+        self._manifest_extra = manifest_extra or {}
+        self._before_manifest = before_manifest
         self._verdict = FeedVerdict("full")
 
     @property
@@ -137,7 +152,7 @@ class Crawl:
             asyncio.create_task(self._work(queue, fetcher, stats), name=f"worker-{i}")
             for i in range(self.settings.concurrency)
         ]
-        listing = Listing(
+        listing = self._listing(
             ComplianceApi(self.client),
             self.archive,
             self.settings,
@@ -272,6 +287,8 @@ class Crawl:
 
     def _finish(self, snapshot: SnapshotRow, resumed: bool) -> RunResult:
         assert self._stats is not None
+        if self._before_manifest is not None:
+            self._before_manifest(snapshot)
         header = write_snapshot_manifest(
             self.archive,
             self.settings,
@@ -280,5 +297,6 @@ class Crawl:
             self._stats,
             self.feed,
             self._verdict,
+            extra=self._manifest_extra,
         )
         return RunResult(snapshot.id, header["status"], header, resumed, header["failures"])

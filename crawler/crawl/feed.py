@@ -90,8 +90,10 @@ class FeedStep:
         settle_seconds: float,
         overlap_seconds: float,
         require: bool = False,
+        extra_types: tuple[str, ...] = (),
     ) -> None:
         self.api = api
+        self.extra_types = extra_types  # crawler watch: API_ACCESSED too
         self.archive = archive
         self.index = archive.index
         self.organization_ids = organization_ids
@@ -130,7 +132,7 @@ class FeedStep:
                     "position": self._full_position(started_at),
                 }
                 return FeedStart(state, notes=[f"{planned.reason}: fetching every project"])
-            query = planned.query(self.organization_ids)
+            query = planned.query(self.organization_ids, self.extra_types)
             first = None if planned.empty else await self.api.activities_page(query, None)
         except ScopeError as err:
             return self._unavailable(err)
@@ -197,7 +199,8 @@ class FeedStep:
             window = Window(
                 gte=state["window"]["created_at_gte"], lt=state["window"]["created_at_lt"]
             )
-            walk = self.api.activities(window.query(self.organization_ids), state.get("cursor"))
+            query = window.query(self.organization_ids, self.extra_types)
+            walk = self.api.activities(query, state.get("cursor"))
             async for page in walk:  # the next page is asked for only once this one is stored
                 await self._store(snapshot, state, page)
                 if state["done"] or stopping():

@@ -51,10 +51,12 @@ PROJECT_CHANGE_TYPES: tuple[str, ...] = (
     "role_assignment_revoked",
 )
 # Types that name a project but change nothing: ignored if the server sends them anyway.
-NO_CHANGE_TYPES = frozenset(
-    {"claude_project_viewed", "claude_project_document_viewed", "compliance_api_accessed"}
-)
+NO_CHANGE_TYPES = frozenset({"claude_project_viewed", "claude_project_document_viewed"})
+# One per Compliance API request: only a project DELETE names a change (the project
+# vanishes with no other event). ``crawler watch`` asks for them; the rest are skipped.
+API_ACCESSED = "compliance_api_accessed"
 PROJECT_ID_PREFIX = "claude_proj_"
+_PROJECTS_PATH = "/apps/projects/"
 
 
 @dataclass(frozen=True)
@@ -94,9 +96,11 @@ class Window:
     def empty(self) -> bool:
         return parse_instant(self.lt) <= parse_instant(self.gte)
 
-    def query(self, organization_ids: Iterable[str] = ()) -> list[tuple[str, str]]:
+    def query(
+        self, organization_ids: Iterable[str] = (), extra_types: Iterable[str] = ()
+    ) -> list[tuple[str, str]]:
         """Filters of the read (without ``limit``/``after_id``, which the paginator adds)."""
-        q = [("activity_types[]", t) for t in PROJECT_CHANGE_TYPES]
+        q = [("activity_types[]", t) for t in (*PROJECT_CHANGE_TYPES, *extra_types)]
         q += [("organization_ids[]", o) for o in organization_ids]
         q += [("created_at.gte", self.gte), ("created_at.lt", self.lt), ("order", "asc")]
         return q
@@ -146,11 +150,32 @@ def touched_project(event: Mapping[str, Any]) -> str | None:
         if isinstance(rid, str) and rid.startswith(PROJECT_ID_PREFIX):
             return rid
         return None
+    if kind == API_ACCESSED:
+        return api_deleted_project(event)
     if kind in NO_CHANGE_TYPES:
         return None
     pid = event.get("claude_project_id")
     # Unknown types that name a project count as a change: a wasted fetch at worst.
     return pid if isinstance(pid, str) and pid else None
+
+
+def api_deleted_project(event: Mapping[str, Any]) -> str | None:
+    """The project a ``compliance_api_accessed`` DELETE names (whatever it answered:
+    the fetch that follows says whether the project is gone), else None."""
+    url = event.get("url")
+    if event.get("request_method") != "DELETE" or not isinstance(url, str):
+        return None
+    _, found, rest = url.partition(_PROJECTS_PATH)
+    pid = rest.split("?", 1)[0].rstrip("/")
+    if found and pid.startswith(PROJECT_ID_PREFIX) and "/" not in pid:
+        return pid
+    return None
+
+
+def kept(event: Mapping[str, Any]) -> bool:
+    """Our own traffic (every request but a project DELETE) is not worth an index row;
+    its page is kept whole as a blob like every response."""
+    return event.get("type") != API_ACCESSED or api_deleted_project(event) is not None
 
 
 @dataclass(frozen=True)
@@ -163,6 +188,9 @@ class SeenEvent:
     created_at: str | None
     acted: bool  # False: the parent read it already (overlap), or a repeat in this read
     event: Mapping[str, Any]
+    # Read before (the overlap): the index keeps its id only, its JSON is where it was
+    # first read (and in this read's raw page blob).
+    repeat: bool = False
 
 
 @dataclass
@@ -176,6 +204,8 @@ class Digest:
         for event in page:
             if not isinstance(event, Mapping) or not isinstance(event.get("id"), str):
                 continue  # no id: nothing to deduplicate on, nothing to cite
+            if not kept(event):
+                continue
             aid = event["id"]
             repeat = aid in self.already_seen
             self.already_seen.add(aid)
@@ -190,6 +220,7 @@ class Digest:
                     created_at=created if isinstance(created, str) else None,
                     acted=not repeat and pid is not None,
                     event=event,
+                    repeat=repeat,
                 )
             )
         return out
@@ -207,12 +238,15 @@ def reasons_json(list_reason: str | None, activity_ids: Iterable[str]) -> dict[s
 
 
 __all__ = [
+    "API_ACCESSED",
     "PROJECT_CHANGE_TYPES",
     "Digest",
     "FeedPosition",
     "NoPosition",
     "SeenEvent",
     "Window",
+    "api_deleted_project",
+    "kept",
     "plan_window",
     "reasons_json",
     "touched_project",

@@ -10,6 +10,7 @@ status is written there, once). Content counts are the run's totals
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from crawler import __version__
@@ -34,12 +35,12 @@ def write_snapshot_manifest(
     stats: RunStats,
     feed: FeedStep,
     verdict: FeedVerdict,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Write the manifest and finish the snapshot; returns the manifest's header."""
+    """Write the manifest and finish the snapshot (``extra``: more header sections)."""
     index = archive.index
-    failures = index.failures(snapshot.id)
-    by_state = index.count_projects(snapshot.id)
-    unfinished = by_state.get("listed", 0) + by_state.get("failed", 0) + by_state.get("partial", 0)
+    failures, by_state = index.failures(snapshot.id), index.count_projects(snapshot.id)
+    unfinished = sum(by_state.get(s, 0) for s in ("listed", "failed", "partial"))
     # md5_collision entries are reports (both bodies kept), not items to retry.
     retry = [f for f in failures if f["kind"] != "md5_collision"]
     status = "partial" if unfinished or retry else "complete"
@@ -78,13 +79,22 @@ def write_snapshot_manifest(
         "removed_since_parent": removed,
         "deleted_by_retention": by_retention,
         "feed": feed.summary(snapshot.id),
+        **(extra or {}),
     }
-    entries = (
-        _entry(archive, row, parent, verdict, settings.refresh_collaborators)
-        for row in index.projects(snapshot.id)
-    )
+    rows = _rows(archive, snapshot.id, header)
+    entries = (_entry(archive, r, parent, verdict, settings.refresh_collaborators) for r in rows)
     archive.write_manifest_stream(snapshot.id, header, entries)
     return header
+
+
+def _rows(archive: Archive, snapshot_id: str, header: dict[str, Any]) -> Iterable[ProjectRow]:
+    """The rows the manifest lists: a delta's own only (docs/ARCHIVE.md, "Delta snapshots")."""
+    delta = archive.index.delta_base(snapshot_id)
+    if delta is None:
+        return archive.index.projects(snapshot_id)
+    header["manifest_format"] = 2
+    header["delta"] = {"base_id": delta[0], "depth": delta[1]}
+    return archive.index.own_projects(snapshot_id)
 
 
 def _removals(
@@ -108,6 +118,8 @@ def _entry(
     verdict: FeedVerdict,
     refresh_collaborators: bool,
 ) -> dict[str, Any]:
+    if row.state == "removed":  # a delta's tombstone (docs/ARCHIVE.md, "Delta snapshots")
+        return {"id": row.project_id, "state": row.state, "record": None}
     entry: dict[str, Any] = {
         "id": row.project_id,
         "state": row.state,
@@ -151,8 +163,9 @@ def _removed_since(archive: Archive, snapshot_id: str, parent: SnapshotRow | Non
     if parent is None:
         return []
     index = archive.index
+    now = index.project_ids(snapshot_id)  # one set, not a lookup per project
     return [
         r.project_id
         for r in index.projects(parent.id)
-        if r.state != "gone" and index.get_project(snapshot_id, r.project_id) is None
+        if r.state != "gone" and r.project_id not in now
     ]

@@ -32,15 +32,18 @@ import orjson
 
 from crawler import __version__
 from crawler.archive.fs import fsync_dir, os_error, write_file_atomic
+from crawler.archive.note import Verifier
 from crawler.errors import UsageError
 from crawler.read.export import ExportOptions, ExportResult, WrittenFile, write_ndjson_file
 from crawler.read.reader import ArchiveReader
-from crawler.read.verify_export import ExportCheck, check_file
+from crawler.read.verify_export import ExportCheck, check_file, check_seal_file
+from crawler.seal.proof import export_seal, load_seal
 
 BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 ALGORITHMS = ("md5", "sha256")
 NDJSON_NAME = "projects.ndjson"
 EXPORT_MANIFEST = "export-manifest.json"
+SEAL_TAG = "seal.json"
 DEFAULT_SOURCE = "Claude projects, collected through the Anthropic Compliance API"
 
 
@@ -145,6 +148,9 @@ def write_bag(
             tag(f"manifest-{alg}.txt", _manifest_lines(payload, alg, "data/"))
         manifest = result.manifest()
         manifest["base"] = "data"  # paths in it are relative to data/
+        seal = export_seal(reader.path, snapshot.id, snapshot.manifest_sha256)
+        if seal is not None:  # a tag file: the snapshot's place in the archive's signed log
+            tag(SEAL_TAG, orjson.dumps(seal, option=orjson.OPT_INDENT_2))
         tag(EXPORT_MANIFEST, orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n")
         for alg in ALGORITHMS:
             write_file_atomic(tmp / f"tagmanifest-{alg}.txt", _manifest_lines(tags, alg, ""))
@@ -181,9 +187,13 @@ def _manifest_entries(path: Path, check: ExportCheck) -> dict[str, str]:
     return entries
 
 
-def verify_bag(bag_dir: Path) -> ExportCheck:
-    """Check a bag: bagit.txt, every manifest and tag manifest entry, completeness, Oxum."""
+def verify_bag(bag_dir: Path, trusted: Verifier | None = None) -> ExportCheck:
+    """Check a bag: bagit.txt, every manifest and tag manifest entry, completeness, Oxum;
+    and its seal (``seal.json``), with ``trusted`` or the key embedded in it."""
     check = ExportCheck()
+    if (bag_dir / SEAL_TAG).is_file():
+        manifest = load_seal(bag_dir / EXPORT_MANIFEST)
+        check_seal_file(check, manifest, bag_dir / SEAL_TAG, trusted)
     if not (bag_dir / "bagit.txt").is_file():
         raise UsageError(f"{bag_dir} is not a BagIt bag (no bagit.txt)")
     try:

@@ -26,6 +26,7 @@ from crawler.errors import ArchiveError, UsageError
 from crawler.read.connector import ExportFilters, export_record
 from crawler.read.reader import ArchiveReader, ProjectData
 from crawler.retention.receipts import receipts_by_project
+from crawler.seal.proof import export_seal
 
 EXPORT_FORMAT = 1
 _CHUNK = 1024 * 1024
@@ -253,7 +254,8 @@ def write_ndjson_file(
 def export_to_file(
     reader: ArchiveReader, options: ExportOptions, out: Path
 ) -> tuple[ExportResult, Path]:
-    """NDJSON to ``out``, then ``<out>.md5`` and ``<out>.manifest.json`` beside it.
+    """NDJSON to ``out``, then ``<out>.seal.json`` (sealed archives), ``<out>.md5`` and
+    ``<out>.manifest.json`` beside it.
 
     Order, so that a recipient never sees a manifest for files that are not all there:
     file bodies, the NDJSON, the md5sum file, the manifest last. Each is atomic.
@@ -261,12 +263,19 @@ def export_to_file(
     snapshot = reader.snapshot(options.snapshot_id)
     base = out.parent
     result = write_ndjson_file(reader, snapshot, options, out, base=base)
+    seal = export_seal(reader.path, snapshot.id, snapshot.manifest_sha256)
+    sealed: list[WrittenFile] = []
+    if seal is not None:  # the snapshot's place in the signed log, for an offline check
+        seal_path = out.with_name(out.name + ".seal.json")
+        digests = write_file_atomic(seal_path, orjson.dumps(seal, option=orjson.OPT_INDENT_2))
+        sealed.append(WrittenFile(os.path.relpath(seal_path, base), *digests))
     md5_path = out.with_name(out.name + ".md5")
-    listed = ([result.ndjson] if result.ndjson else []) + result.files
+    listed = ([result.ndjson] if result.ndjson else []) + result.files + sealed
     md5, sha, size = write_file_atomic(md5_path, md5sum_lines(listed))
     md5_file = WrittenFile(os.path.relpath(md5_path, base), md5, sha, size)
     manifest_path = out.with_name(out.name + ".manifest.json")
-    manifest = result.manifest([md5_file])
+    manifest = result.manifest([*sealed, md5_file])
+    manifest["seal"] = sealed[0].path if sealed else None
     write_file_atomic(manifest_path, orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n")
     return result, manifest_path
 

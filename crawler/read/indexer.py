@@ -17,7 +17,7 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,7 +111,14 @@ def _index_snapshot(
     reader: ArchiveReader, index: SearchIndex, snap: SnapshotRow, stats: IndexStats
 ) -> None:
     states = None
-    if snap.parent_id is not None and snap.parent_id in index.indexed_snapshots():
+    base = reader.delta_base(snap.id)
+    if base is not None and base in index.indexed_snapshots():
+        # A delta: its members are only what it changed, over its base's (resolved when
+        # searched, searchindex.member_scope), so a cycle of crawler watch costs its changes.
+        with index.tx():
+            index.add_delta(snap.id, base)
+        rows: Iterator[ProjectRow] = iter(reader.own_rows(snap.id))
+    elif snap.parent_id is not None and snap.parent_id in index.indexed_snapshots():
         # An incremental snapshot: what it carried is its parent's, row for row.
         carried = reader.project_ids(snap.id, ["carried"])
         with index.tx():
@@ -120,7 +127,9 @@ def _index_snapshot(
             states = PROJECT_STATES - {"carried"}
             stats.projects += copied
             stats.carried += copied
-    rows = reader.rows(snap.id, states=states)
+        rows = reader.rows(snap.id, states=states)
+    else:
+        rows = reader.rows(snap.id)
     while True:
         # One transaction per batch: a commit per record would cost an fsync per project.
         with index.tx():

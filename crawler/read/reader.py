@@ -195,6 +195,15 @@ class ArchiveReader:
             self._up_to[snapshot.id] = earlier
         return list(self._index.project_events(project_id, earlier))
 
+    def delta_base(self, snapshot_id: str) -> str | None:
+        """A delta snapshot's base (docs/ARCHIVE.md, "Delta snapshots"), else None."""
+        base = self._index.delta_base(snapshot_id)
+        return None if base is None else base[0]
+
+    def own_rows(self, snapshot_id: str) -> list[ProjectRow]:
+        """The rows a delta stores itself (what it changed); a whole snapshot's every row."""
+        return self._index.own_projects(snapshot_id)
+
     def project_ids(self, snapshot_id: str, states: Collection[str]) -> list[str]:
         """The ids of the snapshot's projects in ``states``: no row is parsed."""
         return self._index.project_ids_in(snapshot_id, states)

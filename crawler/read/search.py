@@ -105,7 +105,12 @@ def run_search(
             snippets = _match_raw(conn, query)
         else:
             snippets = _match_query(conn, query)
-        count, rows = _select(conn, filters, limit, offset)
+        # Delta snapshots (crawler watch) are resolved first; --all-snapshots lists, per
+        # hit, the snapshots that stored its record (a delta's inherited ones not repeated).
+        scope = (
+            "members" if filters.snapshot_ids is None else index.member_scope(filters.snapshot_ids)
+        )
+        count, rows = _select(conn, filters, limit, offset, scope)
         hits = [_hit(row) for row in rows]
         for hit in hits:
             hit.snippet, hit.highlights = snippets.make(conn, hit.body_id)
@@ -113,7 +118,7 @@ def run_search(
 
 
 def _select(
-    conn: sqlite3.Connection, filters: SearchFilters, limit: int, offset: int
+    conn: sqlite3.Connection, filters: SearchFilters, limit: int, offset: int, members: str
 ) -> tuple[int, list[Any]]:
     """Matched bodies -> their occurrences in the chosen snapshots: a count and one page.
 
@@ -124,7 +129,7 @@ def _select(
     joins = (
         "FROM temp.matched m CROSS JOIN occurrences o ON o.body_id = m.id "
         "CROSS JOIN records r ON r.id = o.record_id "
-        f"CROSS JOIN members mb ON mb.record_id = r.id WHERE {where}"
+        f"CROSS JOIN {members} mb ON mb.record_id = r.id WHERE {where}"
     )
     order = "ORDER BY 7, 1, 3, 4 LIMIT ? OFFSET ?"
     if filters.snapshot_ids is not None and len(filters.snapshot_ids) == 1:

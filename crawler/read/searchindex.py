@@ -31,6 +31,7 @@ from pathlib import Path
 from crawler.archive.sqlite import connect, immediate, run_script, user_version
 from crawler.canonical import utc_now
 from crawler.errors import ArchiveError
+from crawler.read.member_scope import DELTA_SCHEMA_VERSION, MemberScopes
 
 __all__ = [
     "KINDS",
@@ -44,7 +45,8 @@ __all__ = [
 ]
 
 SEARCH_FILE = "search.sqlite"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 2  # what a new index is created with
+READABLE_VERSIONS = (SCHEMA_VERSION, DELTA_SCHEMA_VERSION)  # 3: delta snapshots
 # What an occurrence of a body is: a document's text, a project's own words
 # (name, description, instructions, creator, collaborators), an attachment's filename.
 KINDS = ("document", "project", "filename")
@@ -132,7 +134,7 @@ MEMBER_SORTS = {
 }
 
 
-class SearchIndex:
+class SearchIndex(MemberScopes):
     """``search.sqlite``: open with :meth:`open_writer` or :meth:`open_reader`."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
@@ -178,7 +180,7 @@ class SearchIndex:
         return index
 
     def _check_version(self, version: int) -> None:
-        if version != SCHEMA_VERSION:
+        if version not in READABLE_VERSIONS:
             self.conn.close()
             raise ArchiveError(
                 f"search index {self.path} has version {version}, this crawler reads "
@@ -321,12 +323,13 @@ class SearchIndex:
             where.append("(instr(name_key, ?) > 0 OR project_id = ?)")
             params += [text.casefold(), text]
         cond = " AND ".join(where)
+        table = self.member_scope([snapshot_id])
         total = int(
-            self.conn.execute(f"SELECT count(*) FROM members WHERE {cond}", params).fetchone()[0]
+            self.conn.execute(f"SELECT count(*) FROM {table} WHERE {cond}", params).fetchone()[0]
         )
         column, direction = MEMBER_SORTS[sort]
         rows = self.conn.execute(
-            f"SELECT project_id FROM members WHERE {cond} "
+            f"SELECT project_id FROM {table} WHERE {cond} "
             f"ORDER BY {column} {direction}, project_id {direction} LIMIT ? OFFSET ?",
             [*params, limit, offset],
         )

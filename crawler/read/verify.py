@@ -29,12 +29,14 @@ from crawler.archive import MARKER, Archive, SnapshotRow
 from crawler.archive.index import FINISHED_STATUSES, SNAPSHOT_ID_RE
 from crawler.archive.layout import check_marker
 from crawler.archive.manifest import current_manifest_key, parse_manifest, read_manifest_bytes
+from crawler.archive.note import Verifier
 from crawler.archive.records import record_blob_refs
 from crawler.archive.refs import MD5_RE, SHA256_RE, BlobRef, hash_file
 from crawler.archive.store import DiskStore, LockPolicy
 from crawler.errors import ArchiveError
 from crawler.read.verify_store import check_locks, hash_object, walk_store_blobs
 from crawler.retention.audit import check_retention
+from crawler.seal.audit import audit_seal
 
 # How many ids a mismatch message lists before it says "and N more".
 _SHOW = 5
@@ -75,6 +77,7 @@ class VerifyReport:
             f"{c['records']} records, {c['blobs']} blobs checked"
             + (f", {c['hashed']} blobs rehashed" if self.full else "")
             + (f", {c['receipts']} receipts checked against their plans" if c["receipts"] else "")
+            + (f", {c['leaves']} log leaves checked" if c["leaves"] else "")
             + f"; {len(self.problems)} problems, {len(self.notes)} notes"
         )
 
@@ -209,7 +212,11 @@ class _Verifier:
         sid = snap.id
         # Only (state, record) per project is kept: memory stays small for big snapshots.
         rows: dict[str, tuple[str, dict[str, Any] | None]] = {}
-        for row in self.archive.index.projects(sid):
+        index = self.archive.index
+        # A delta stores (and its manifest lists) only what it changed; the rest is its
+        # base's, checked there.
+        own = index.own_projects(sid) if index.is_delta(sid) else index.projects(sid)
+        for row in own:
             rows[row.project_id] = (row.state, row.record.to_json() if row.record else None)
             if row.record is not None:
                 self.check_record(row.record, sid, row.project_id)
@@ -381,14 +388,25 @@ def verify(
     full: bool = False,
     snapshot_id: str | None = None,
     policy: LockPolicy | None = None,
+    trusted: Verifier | None = None,
+    saved: tuple[str, str] | None = None,
 ) -> VerifyReport:
     """Check ``archive`` (all snapshots, or one). Raises ArchiveError for an unknown snapshot.
 
     ``policy``: in a bucket, the Object Lock every snapshot's objects must have at least
-    (default: what each snapshot's run asked for, as its manifest records).
+    (default: what each snapshot's run asked for, as its manifest records). The seal is
+    checked with the whole archive: ``trusted`` is the auditor's key (else the archive's
+    own), ``saved`` a checkpoint they kept (its name, its text).
     """
     report = VerifyReport(full=full)
     if snapshot_id is not None:
         archive.index.get_snapshot(snapshot_id)  # unknown snapshot: a usage error, raised
     _Verifier(archive, report, policy).run(snapshot_id)
+    if snapshot_id is None or saved is not None:
+        name, text = saved if saved is not None else ("", None)
+        audit = audit_seal(archive, trusted=trusted, saved=text, saved_name=name)
+        for kind, subject, message in audit.problems:
+            report.problem(f"seal: {kind}", subject, message)
+        report.notes.extend(audit.notes)
+        report.checked["leaves"] = audit.leaves
     return report

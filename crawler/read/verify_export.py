@@ -14,15 +14,18 @@ from typing import Any
 
 import orjson
 
+from crawler.archive.note import Verifier
 from crawler.archive.refs import hash_file
 from crawler.errors import UsageError
 from crawler.read.export import EXPORT_FORMAT
+from crawler.seal.proof import check_export_seal, load_seal
 
 
 @dataclass
 class ExportCheck:
     checked: int = 0
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -66,8 +69,12 @@ def check_file(base: Path, rel: str, expected: dict[str, Any]) -> str | None:
     return f"{rel}: " + "; ".join(wrong) if wrong else None
 
 
-def verify_export(manifest_path: Path) -> ExportCheck:
-    """Rehash every file an export manifest lists (paths relative to the manifest)."""
+def verify_export(manifest_path: Path, trusted: Verifier | None = None) -> ExportCheck:
+    """Rehash every file an export manifest lists (paths relative to the manifest).
+
+    A sealed export's seal is checked too: with ``trusted`` (the recipient's own
+    key) or, said as weaker, the key embedded in the seal.
+    """
     manifest = load_export_manifest(manifest_path)
     base = manifest_path.parent
     sub = manifest.get("base")  # a bag's export manifest lists paths under data/
@@ -83,4 +90,24 @@ def verify_export(manifest_path: Path) -> ExportCheck:
         problem = check_file(base, rel, entry)
         if problem:
             check.problems.append(problem)
+    if isinstance(manifest.get("seal"), str):
+        check_seal_file(check, manifest, base / manifest["seal"], trusted)
     return check
+
+
+def check_seal_file(
+    check: ExportCheck, manifest: dict[str, Any], path: Path, trusted: Verifier | None
+) -> None:
+    """An export's seal against the export manifest's snapshot (problems and a note added)."""
+    snap = (manifest.get("snapshot") if isinstance(manifest, dict) else None) or {}
+    doc = load_seal(path)
+    problems = check_export_seal(doc, snap.get("id"), snap.get("manifest_sha256"), trusted)
+    check.problems.extend(f"seal: {path.name}: {p}" for p in problems)
+    if problems:
+        return
+    whose = f"the trusted key {trusted}" if trusted else "the key embedded in the seal"
+    check.notes.append(
+        f"seal: snapshot {snap.get('id')} is leaf {doc['leaf_index']} of a log of "
+        f"{doc['tree_size']} leaves, signed by {whose}"
+        + ("" if trusted else " (pass --public-key with your own copy to prove who signed)")
+    )

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -32,9 +33,12 @@ __all__ = ["apply_legal_holds", "open_retention", "open_retention_reader"]
 _PREFIX = "retention/"
 
 
-def open_retention(archive: Archive) -> RetentionStore:
-    """The writer's store: in a bucket, synced and journalled to it."""
-    store = RetentionStore.open(archive.path)
+def open_retention(
+    archive: Archive, opener: Callable[[Path], RetentionStore] = RetentionStore.open
+) -> RetentionStore:
+    """The writer's store: in a bucket, synced and journalled to it. ``opener`` makes the
+    store (the seal's :class:`SealedStore`, whose every write of history is logged)."""
+    store = opener(archive.path)
     if archive.store.kind == "disk":
         return store
     try:

@@ -254,6 +254,14 @@ class RetentionStore:
     def add_plan(self, sha256: str, blob: BlobRef, *, at: str) -> None:
         self._write("plan", {"sha256": sha256, "blob": blob.to_json(), "at": at})
 
+    def plans_stored(self) -> list[tuple[str, BlobRef, str]]:
+        """(plan_sha256, blob, stored_at) of every stored plan, in the order stored."""
+        rows = self._rows(
+            "SELECT sha256, blob_md5, blob_sha256, blob_size, stored_at FROM plans "
+            "ORDER BY stored_at, sha256"
+        )
+        return [(r[0], BlobRef(r[1], r[2], r[3]), r[4]) for r in rows]
+
     def plans(self) -> dict[str, BlobRef]:
         rows = self._rows("SELECT sha256, blob_md5, blob_sha256, blob_size FROM plans")
         return {r[0]: BlobRef(r[1], r[2], r[3]) for r in rows}

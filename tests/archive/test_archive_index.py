@@ -221,6 +221,7 @@ def test_schema_and_pragmas(index: Index, tmp_path: Path) -> None:
             "failures",
             "snapshot_feed",  # crawler/archive/feed_rows.py
             "feed_events",
+            "snapshot_deltas",  # crawler/archive/deltas.py (crawler watch)
         }
     finally:
         conn.close()

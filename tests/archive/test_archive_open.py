@@ -62,7 +62,7 @@ def test_creates_in_missing_and_empty_dirs(tmp_path: Path) -> None:
         with Archive.open_for_writing(path):
             pass
         marker = json.loads((path / "ARCHIVE").read_text())
-        assert marker["format"] == "crawler-archive" and marker["version"] == 1
+        assert marker["format"] == "crawler-archive" and marker["version"] == 2
         assert {p.name for p in path.iterdir()} >= {
             "ARCHIVE",
             "lock",
@@ -87,10 +87,10 @@ def test_refuses_a_directory_that_is_not_an_archive(tmp_path: Path) -> None:
 def test_refuses_unknown_format_version(tmp_path: Path) -> None:
     with Archive.open_for_writing(tmp_path / "arc"):
         pass
-    (tmp_path / "arc" / "ARCHIVE").write_text('{"format": "crawler-archive", "version": 2}')
-    with pytest.raises(ArchiveError, match="version 2"):
+    (tmp_path / "arc" / "ARCHIVE").write_text('{"format": "crawler-archive", "version": 3}')
+    with pytest.raises(ArchiveError, match="version 3"):
         Archive.open_for_writing(tmp_path / "arc")
-    with pytest.raises(ArchiveError, match="version 2"):
+    with pytest.raises(ArchiveError, match="version 3"):
         Archive.open_for_reading(tmp_path / "arc")
 
 
@@ -210,3 +210,14 @@ def test_os_errors_become_archive_errors_naming_path(
     monkeypatch.setattr(Path, "mkdir", denied)
     with pytest.raises(ArchiveError, match=r"cannot create .*arc: Permission denied"):
         Archive.open_for_writing(tmp_path / "arc")
+
+
+def test_a_version_1_archive_still_opens(tmp_path: Path) -> None:
+    # Archives made before the seal (format 2) are version 1: read and written unchanged.
+    with Archive.open_for_writing(tmp_path / "arc"):
+        pass
+    (tmp_path / "arc" / "ARCHIVE").write_text('{"format": "crawler-archive", "version": 1}')
+    with Archive.open_for_writing(tmp_path / "arc"):
+        pass
+    Archive.open_for_reading(tmp_path / "arc").close()
+    assert '"version": 1' in (tmp_path / "arc" / "ARCHIVE").read_text()

@@ -77,6 +77,7 @@ def deletes(ts: ThreadedSimulator) -> dict[str, dict[int, int]]:
     return ts.call(lambda: {k: dict(v) for k, v in ts.sim.counters.deletes.items()})
 
 
+@pytest.mark.slow
 def test_apply_refuses_the_read_key_and_missing_safeguards(tmp_path: Path) -> None:
     with threaded_simulator(SPEC) as ts:
         archive, plan_file, _ = prepare(ts, tmp_path)
@@ -109,6 +110,7 @@ def test_apply_refuses_the_read_key_and_missing_safeguards(tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.slow
 def test_sigkill_during_apply_then_rerun_deletes_once_and_keeps_every_receipt(
     tmp_path: Path, seed: int
 ) -> None:
@@ -116,6 +118,7 @@ def test_sigkill_during_apply_then_rerun_deletes_once_and_keeps_every_receipt(
     with threaded_simulator(SPEC) as ts:
         archive, plan_file, plan = prepare(ts, tmp_path)
         eligible = {i["id"] for i in plan["items"]}
+        # 25 req/s: slow enough to kill between a DELETE and its receipt; the rerun need not be.
         args = apply_args(ts, archive, plan_file, "--rate", "25", "--yes", "--max-deletes", "100")
         kills = 0
         for _ in range(4):
@@ -131,7 +134,7 @@ def test_sigkill_during_apply_then_rerun_deletes_once_and_keeps_every_receipt(
                 time.sleep(0.002)
             proc.wait(timeout=30)
         assert kills >= 2
-        final = run(ts.sim.key, ts.sim.delete_key, *args)
+        final = run(ts.sim.key, ts.sim.delete_key, *[("0" if a == "25" else a) for a in args])
         assert final.returncode == 0, final.stderr.read() if final.stderr else ""
 
         calls = deletes(ts)

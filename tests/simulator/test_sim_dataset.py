@@ -18,9 +18,10 @@ def test_same_spec_same_data() -> None:
 
 
 def test_twenty_thousand_projects_generate_quickly() -> None:
-    start = time.monotonic()
+    # This process's CPU time, not the wall clock: the cores are shared with other workers.
+    start = time.process_time()
     ds = Dataset.generate(DatasetSpec(projects=20_000, edge_cases=True))
-    assert time.monotonic() - start < 5.0
+    assert time.process_time() - start < 5.0
     assert len(ds.projects) == 20_000
     # The big file is not held in memory: it is generated when read.
     assert ds.files[ds.cases.big_file].size == 4 * 1024 * 1024  # type: ignore[index]

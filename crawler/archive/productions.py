@@ -1,0 +1,270 @@
+"""``productions.sqlite``: the production register, its one codec (docs/ARCHIVE.md).
+
+Every Bates range ``crawler produce`` hands out is a row here, append-only
+(triggers refuse UPDATE and DELETE), so a number is never reused and a
+selection is never produced twice by accident. A file of its own beside the
+index, like ``retention.sqlite``: an archive without it reads as "no
+productions", it can be written while a crawl holds the lock, and it runs
+with ``synchronous=FULL``.
+
+This module is the register's whole persistence (the storage backends of
+issue #18 port this one file): rows in, rows out, and the two checks that
+must hold inside the inserting transaction.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from crawler.archive.sqlite import connect, run_script, transaction, user_version
+from crawler.errors import ArchiveError, UsageError
+
+__all__ = ["FILENAME", "ProductionRegister", "ProductionRow", "ReproductionRow"]
+
+FILENAME = "productions.sqlite"
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE productions (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  prefix TEXT NOT NULL, digits INTEGER NOT NULL,
+  first_number INTEGER NOT NULL, last_number INTEGER NOT NULL CHECK (last_number >= first_number),
+  volume TEXT NOT NULL,
+  snapshot_id TEXT NOT NULL, manifest_sha256 TEXT,
+  selection TEXT NOT NULL, selection_sha256 TEXT NOT NULL,
+  families INTEGER NOT NULL, documents INTEGER NOT NULL,
+  load_file_md5 TEXT NOT NULL, load_file_sha256 TEXT NOT NULL, load_file_size INTEGER NOT NULL,
+  by TEXT NOT NULL, at TEXT NOT NULL, tool_version TEXT NOT NULL);
+CREATE INDEX productions_by_prefix ON productions (prefix, last_number);
+CREATE INDEX productions_by_selection ON productions (selection_sha256);
+CREATE TABLE reproductions (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, production_id INTEGER NOT NULL,
+  by TEXT NOT NULL, at TEXT NOT NULL);
+CREATE TRIGGER productions_keep_update BEFORE UPDATE ON productions
+  BEGIN SELECT RAISE(ABORT, 'registered productions are never changed'); END;
+CREATE TRIGGER productions_keep_delete BEFORE DELETE ON productions
+  BEGIN SELECT RAISE(ABORT, 'registered productions are never deleted'); END;
+CREATE TRIGGER reproductions_keep_update BEFORE UPDATE ON reproductions
+  BEGIN SELECT RAISE(ABORT, 'reproductions are never changed'); END;
+CREATE TRIGGER reproductions_keep_delete BEFORE DELETE ON reproductions
+  BEGIN SELECT RAISE(ABORT, 'reproductions are never deleted'); END;
+"""
+
+
+@dataclass(frozen=True)
+class ProductionRow:
+    """One registered production."""
+
+    id: int
+    prefix: str
+    digits: int
+    first_number: int
+    last_number: int
+    volume: str
+    snapshot_id: str
+    manifest_sha256: str | None
+    selection: str
+    selection_sha256: str
+    families: int
+    documents: int
+    load_file_md5: str
+    load_file_sha256: str
+    load_file_size: int
+    by: str
+    at: str
+    tool_version: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class ReproductionRow:
+    """One ``--reproduce`` that rewrote a registered production's volume."""
+
+    seq: int
+    production_id: int
+    by: str
+    at: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+_COLUMNS = tuple(f.name for f in fields(ProductionRow))
+
+
+class ProductionRegister:
+    """Open with :meth:`open` (creating it) or :meth:`open_reader` (never writes)."""
+
+    def __init__(self, conn: sqlite3.Connection | None, path: Path, *, writable: bool) -> None:
+        self._conn = conn  # None: no register yet (a reader of an archive without one)
+        self.path = path
+        self.writable = writable
+        self._lock = threading.RLock()
+
+    @classmethod
+    def open(cls, archive_dir: Path) -> ProductionRegister:
+        path = Path(archive_dir) / FILENAME
+        try:
+            if not path.exists():
+                # 0600 from the start: the process may not be running under umask 077.
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            conn = connect(path)
+            conn.execute("PRAGMA busy_timeout = 10000")
+            conn.execute("PRAGMA journal_mode = DELETE")
+            conn.execute("PRAGMA synchronous = FULL")
+        except (sqlite3.Error, OSError) as exc:
+            raise ArchiveError(f"cannot open {path}: {exc}") from None
+        register = cls(conn, path, writable=True)
+        try:
+            if user_version(conn) == 0:
+                with register._tx() as c:
+                    if user_version(c) == 0:
+                        run_script(c, SCHEMA, ";\n")  # ";" also sits inside the triggers
+                        c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            register._check_version()
+        except BaseException:
+            conn.close()
+            raise
+        return register
+
+    @classmethod
+    def open_reader(cls, archive_dir: Path) -> ProductionRegister:
+        path = Path(archive_dir) / FILENAME
+        if not path.exists():
+            return cls(None, path, writable=False)
+        try:
+            conn = connect(path, read_only=True)
+            conn.execute("PRAGMA busy_timeout = 10000")
+        except sqlite3.Error as exc:
+            raise ArchiveError(f"cannot open {path}: {exc}") from None
+        register = cls(conn, path, writable=False)
+        register._check_version()
+        return register
+
+    def _check_version(self) -> None:
+        version = self._rows("PRAGMA user_version")[0][0]
+        if version != SCHEMA_VERSION:
+            raise ArchiveError(
+                f"{self.path} has schema version {version}; this crawler reads {SCHEMA_VERSION}"
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> ProductionRegister:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
+        if not self.writable or self._conn is None:
+            raise ArchiveError(f"{self.path} is open read-only")
+        return transaction(self._conn, self._lock, lambda e: ArchiveError(f"{self.path}: {e}"))
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        if self._conn is None:
+            return []
+        with self._lock:
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise ArchiveError(f"{self.path}: {exc}") from None
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def productions(self) -> list[ProductionRow]:
+        rows = self._rows(f"SELECT {', '.join(_COLUMNS)} FROM productions ORDER BY id")
+        return [ProductionRow(*r) for r in rows]
+
+    def get(self, production_id: int) -> ProductionRow | None:
+        rows = self._rows(
+            f"SELECT {', '.join(_COLUMNS)} FROM productions WHERE id = ?", (production_id,)
+        )
+        return ProductionRow(*rows[0]) if rows else None
+
+    def next_number(self, prefix: str) -> int:
+        """The first number no production under ``prefix`` has used."""
+        rows = self._rows("SELECT MAX(last_number) FROM productions WHERE prefix = ?", (prefix,))
+        return 1 if not rows or rows[0][0] is None else int(rows[0][0]) + 1
+
+    def by_selection(self, selection_sha256: str) -> ProductionRow | None:
+        rows = self._rows(
+            f"SELECT {', '.join(_COLUMNS)} FROM productions WHERE selection_sha256 = ? "
+            "ORDER BY id LIMIT 1",
+            (selection_sha256,),
+        )
+        return ProductionRow(*rows[0]) if rows else None
+
+    def reproductions(self, production_id: int) -> list[tuple[str, str]]:
+        """(by, at) of every rewrite of a production, oldest first."""
+        rows = self._rows(
+            "SELECT by, at FROM reproductions WHERE production_id = ? ORDER BY seq",
+            (production_id,),
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    def reproduction_rows(self) -> list[ReproductionRow]:
+        """Every rewrite of every production, in the order they were registered."""
+        rows = self._rows("SELECT seq, production_id, by, at FROM reproductions ORDER BY seq")
+        return [ReproductionRow(*r) for r in rows]
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def next_id(self) -> int:
+        rows = self._rows("SELECT MAX(id) FROM productions")
+        return 1 if not rows or rows[0][0] is None else int(rows[0][0]) + 1
+
+    def add(self, row: ProductionRow) -> ProductionRow:
+        """Register ``row`` under its id (from :meth:`next_id`, written into the volume).
+
+        Refused, inside the same transaction, when the selection is registered
+        already or the range reaches into numbers its prefix has used: another
+        production may have been registered since the caller last looked.
+        """
+        with self._tx() as c:
+            used = c.execute(
+                "SELECT MAX(last_number) FROM productions WHERE prefix = ?", (row.prefix,)
+            ).fetchone()[0]
+            if used is not None and row.first_number <= used:
+                raise UsageError(
+                    f"Bates numbers {row.prefix} up to {used} are already used; "
+                    f"this production would start at {row.first_number}: produce again"
+                )
+            same = c.execute(
+                "SELECT id FROM productions WHERE selection_sha256 = ?", (row.selection_sha256,)
+            ).fetchone()
+            if same is not None:
+                raise UsageError(
+                    f"this selection is production {same[0]} already; "
+                    f"--reproduce {same[0]} rewrites it"
+                )
+            if c.execute("SELECT 1 FROM productions WHERE id = ?", (row.id,)).fetchone():
+                raise UsageError(
+                    f"production {row.id} was registered by someone else meanwhile: produce again"
+                )
+            c.execute(
+                f"INSERT INTO productions ({', '.join(_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(_COLUMNS))})",
+                [getattr(row, name) for name in _COLUMNS],
+            )
+        return row
+
+    def add_reproduction(self, production_id: int, *, by: str, at: str) -> None:
+        with self._tx() as c:
+            c.execute(
+                "INSERT INTO reproductions (production_id, by, at) VALUES (?, ?, ?)",
+                (production_id, by, at),
+            )
