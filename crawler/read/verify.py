@@ -17,9 +17,9 @@ by an interrupted finish) do not. Nothing here writes to the archive.
 
 from __future__ import annotations
 
+__all__ = ["Problem", "VerifyReport", "verify"]
+
 import hashlib
-from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,52 +34,13 @@ from crawler.archive.records import record_blob_refs
 from crawler.archive.refs import MD5_RE, SHA256_RE, BlobRef, hash_file
 from crawler.archive.store import DiskStore, LockPolicy
 from crawler.errors import ArchiveError
+from crawler.read.verify_report import Problem, VerifyReport
 from crawler.read.verify_store import check_locks, hash_object, walk_store_blobs
 from crawler.retention.audit import check_retention
 from crawler.seal.audit import audit_seal
 
 # How many ids a mismatch message lists before it says "and N more".
 _SHOW = 5
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong: ``kind`` (stable, for scripts), what it concerns, and why."""
-
-    kind: str
-    subject: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.kind}: {self.subject}: {self.message}"
-
-
-@dataclass
-class VerifyReport:
-    full: bool
-    problems: list[Problem] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    checked: Counter[str] = field(default_factory=Counter)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def problem(self, kind: str, subject: str | Path, message: str) -> None:
-        self.problems.append(Problem(kind, str(subject), message))
-
-    def summary(self) -> str:
-        c = self.checked
-        mode = "full" if self.full else "fast"
-        verdict = "ok" if self.ok else "FAILED"
-        return (
-            f"verify ({mode}): {verdict}: {c['snapshots']} snapshots, {c['manifests']} manifests, "
-            f"{c['records']} records, {c['blobs']} blobs checked"
-            + (f", {c['hashed']} blobs rehashed" if self.full else "")
-            + (f", {c['receipts']} receipts checked against their plans" if c["receipts"] else "")
-            + (f", {c['leaves']} log leaves checked" if c["leaves"] else "")
-            + f"; {len(self.problems)} problems, {len(self.notes)} notes"
-        )
 
 
 def _fmt_ids(ids: set[str]) -> str:

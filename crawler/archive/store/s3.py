@@ -162,10 +162,13 @@ class S3Store:
                 return True
             except BaseException as exc:
                 if error_code(exc) == "PreconditionFailed" or http_status(exc) == 412:
-                    if n == 0:
-                        return False  # it was there before we wrote
-                    # After an unknown outcome the object may be our own earlier attempt,
-                    # landed but not yet visible to the HEAD: read it again to know.
+                    if n == 0 and key.startswith("blobs/"):
+                        return False  # a blob with this name is this body: deduplicated
+                    # The object may be our own write: after an unknown outcome, or when
+                    # aiohttp resent the PUT itself (it retries an idempotent method once
+                    # on a dropped keep-alive connection). A key this run chose (a
+                    # manifest revision, a lease, a journal entry) is ours if it reads back
+                    # as our bytes.
                     info = self.head(key)
                     return info is not None and info.sha256 == sha256 and info.size == size
                 if not is_transient(exc):
