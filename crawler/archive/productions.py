@@ -17,16 +17,17 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from crawler.archive.journal import applied_keys, mark_applied
 from crawler.archive.sqlite import connect, run_script, transaction, user_version
 from crawler.errors import ArchiveError, UsageError
 
-__all__ = ["FILENAME", "ProductionRegister", "ProductionRow", "ReproductionRow"]
+__all__ = ["FILENAME", "JOURNAL_KINDS", "ProductionRegister", "ProductionRow", "ReproductionRow"]
 
 FILENAME = "productions.sqlite"
 SCHEMA_VERSION = 1
@@ -109,6 +110,8 @@ class ProductionRegister:
         self.path = path
         self.writable = writable
         self._lock = threading.RLock()
+        # In a bucket: puts a row as its object first and returns its key (see _journalled).
+        self.journal: Callable[[str, dict[str, Any]], str] | None = None
 
     @classmethod
     def open(cls, archive_dir: Path) -> ProductionRegister:
@@ -255,16 +258,60 @@ class ProductionRegister:
                 raise UsageError(
                     f"production {row.id} was registered by someone else meanwhile: produce again"
                 )
-            c.execute(
-                f"INSERT INTO productions ({', '.join(_COLUMNS)}) "
-                f"VALUES ({', '.join('?' * len(_COLUMNS))})",
-                [getattr(row, name) for name in _COLUMNS],
-            )
+            self._journalled(c, "production", row.to_json())
+            _insert_production(c, row.to_json())
         return row
 
     def add_reproduction(self, production_id: int, *, by: str, at: str) -> None:
         with self._tx() as c:
-            c.execute(
-                "INSERT INTO reproductions (production_id, by, at) VALUES (?, ?, ?)",
-                (production_id, by, at),
+            if self.journal is None:  # on disk: numbered by SQLite, as ever
+                c.execute(
+                    "INSERT INTO reproductions (production_id, by, at) VALUES (?, ?, ?)",
+                    (production_id, by, at),
+                )
+                return
+            # In a bucket the number is the object's key: chosen here, claimed by put-once.
+            seq = int(
+                c.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM reproductions").fetchone()[0]
             )
+            row = {"seq": seq, "production_id": production_id, "by": by, "at": at}
+            self._journalled(c, "reproduction", row)
+            _insert_reproduction(c, row)
+
+    # -- in a bucket: each row is an object first (crawler.produce.bucket) -------------------
+
+    def _journalled(self, c: sqlite3.Connection, kind: str, row: dict[str, Any]) -> None:
+        """Inside the row's transaction, after its checks: its object, then its key applied."""
+        if self.journal is not None:
+            mark_applied(c, self.journal(kind, row))
+
+    def replay(self, key: str, kind: str, row: dict[str, Any]) -> None:
+        """Apply a bucket's row object to this cache, once (no object written)."""
+        with self._tx() as c:
+            if not mark_applied(c, key):
+                return
+            try:
+                (_insert_production if kind == "production" else _insert_reproduction)(c, row)
+            except (KeyError, TypeError, sqlite3.IntegrityError) as exc:
+                raise ArchiveError(f"{self.path}: {kind} object {key}: {exc}") from None
+
+    def applied_keys(self) -> set[str]:
+        return applied_keys(self._rows)
+
+
+JOURNAL_KINDS = ("production", "reproduction")
+
+
+def _insert_production(c: sqlite3.Connection, row: dict[str, Any]) -> None:
+    c.execute(
+        f"INSERT INTO productions ({', '.join(_COLUMNS)}) "
+        f"VALUES ({', '.join('?' * len(_COLUMNS))})",
+        [row[name] for name in _COLUMNS],
+    )
+
+
+def _insert_reproduction(c: sqlite3.Connection, row: dict[str, Any]) -> None:
+    c.execute(
+        "INSERT INTO reproductions (seq, production_id, by, at) VALUES (?, ?, ?, ?)",
+        (row["seq"], row["production_id"], row["by"], row["at"]),
+    )

@@ -6,8 +6,9 @@
                     [--start N] [--volume NAME] [--digits 9] [--bag] [--by WHO]
     crawler produce --archive A --out DIR --reproduce ID [--bag] [--by WHO]
 
-Offline: reads the archive through the read model and writes only DIR, the
-archive's production register (``productions.sqlite``) and, in a sealed
+Offline: reads the archive (a directory or a bucket) through the read model and
+writes only DIR, the archive's production register (``productions.sqlite``; in a
+bucket also each row as an object under ``productions/``) and, in a sealed
 archive, the production's leaf and checkpoint in ``log/`` (the signing key
 from ``CRAWLER_SIGNING_KEY_FILE`` or ``--config``'s ``[archive]
 signing_key_file``). Exit 0 when the production is written, registered and
@@ -24,9 +25,9 @@ import socket
 import sys
 from pathlib import Path
 
+from crawler.archive.store.location import S3Location
 from crawler.commands.export import add_filter_arguments, filters_from
-from crawler.config import add_archive_argument
-from crawler.config_archive import local_archive_path
+from crawler.config import add_archive_argument, archive_path_from
 from crawler.errors import UsageError
 from crawler.produce.register import Selection
 from crawler.produce.run import Request, produce, reproduce
@@ -68,10 +69,11 @@ def _who(value: str | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    path = local_archive_path(args, "produce")
+    path = archive_path_from(args)
     require_archive(path)
     warn = functools.partial(print, "crawler: warning:", file=sys.stderr)
-    sealer = Sealer(path, key_file_from_args(args), warn)  # a wrong key: refused before writing
+    local = path.cache_dir if isinstance(path, S3Location) else path  # where log/ is
+    sealer = Sealer(local, key_file_from_args(args), warn)  # a wrong key: refused before writing
     req = Request(archive=path, out=args.out, by=_who(args.by), sealer=sealer, bag=bool(args.bag))
     if args.reproduce is not None:
         given = [f"--{k.replace('_', '-')}" for k in _SELECTING if getattr(args, k, None)]

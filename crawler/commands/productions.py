@@ -12,9 +12,9 @@ import sys
 
 import orjson
 
-from crawler.archive.productions import ProductionRegister
-from crawler.config import add_archive_argument
-from crawler.config_archive import local_archive_path
+from crawler.archive import Archive
+from crawler.config import add_archive_argument, archive_path_from
+from crawler.produce.bucket import open_register_reader
 from crawler.read.reader import require_archive
 
 
@@ -24,9 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    path = local_archive_path(args, "productions")
+    path = archive_path_from(args)
     require_archive(path)
-    with ProductionRegister.open_reader(path) as reg:
+    with Archive.open_for_reading(path) as archive, open_register_reader(archive) as reg:
         rows = reg.productions()
         rewrites = {r.id: reg.reproductions(r.id) for r in rows}
     if args.json:

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import orjson
 
-from crawler.archive import ProjectRow
+from crawler.archive import Archive, ProjectRow
 from crawler.archive.productions import ProductionRegister, ProductionRow
 from crawler.canonical import canonical_json
 from crawler.errors import ArchiveError, UsageError
+from crawler.produce.bucket import open_register
 from crawler.read.connector import ExportFilters
 from crawler.seal.sealer import Sealer
 
@@ -78,18 +78,21 @@ def selection_sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def register(archive: Path, row: ProductionRow, sealer: Sealer) -> ProductionRow:
-    """Add a production to the register (the range and selection re-checked inside); seal it."""
-    with ProductionRegister.open(archive) as reg:
+def register(archive: Archive, row: ProductionRow, sealer: Sealer) -> ProductionRow:
+    """Add a production to the register (the range and selection re-checked inside); seal it.
+
+    In a bucket the row's object is written first (:mod:`crawler.produce.bucket`).
+    """
+    with open_register(archive) as reg:
         done = reg.add(row)
         sealer.sync(productions=reg)
     return done
 
 
 def register_reproduction(
-    archive: Path, row: ProductionRow, sealer: Sealer, *, by: str, at: str
+    archive: Archive, row: ProductionRow, sealer: Sealer, *, by: str, at: str
 ) -> None:
-    with ProductionRegister.open(archive) as reg:
+    with open_register(archive) as reg:
         reg.add_reproduction(row.id, by=by, at=at)
         sealer.sync(productions=reg)
 

@@ -24,10 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crawler import __version__
-from crawler.archive.productions import ProductionRegister, ProductionRow
+from crawler.archive.productions import ProductionRow
+from crawler.archive.store.location import ArchiveLocation
 from crawler.canonical import utc_now
 from crawler.errors import ArchiveError, UsageError
 from crawler.produce.bates import Numbering, check_prefix, check_volume
+from crawler.produce.bucket import open_register_reader
 from crawler.produce.place import Build
 from crawler.produce.register import (
     Selection,
@@ -48,7 +50,7 @@ __all__ = ["Request", "produce", "reproduce"]
 
 @dataclass(frozen=True)
 class Request:
-    archive: Path
+    archive: ArchiveLocation
     out: Path
     by: str
     sealer: Sealer
@@ -92,7 +94,7 @@ def produce(req: Request) -> tuple[ProductionRow, Outcome]:
     with ArchiveReader.open(req.archive) as reader:
         snapshot = reader.snapshot(req.snapshot_id)
         sel = selection_text(selection, snapshot.id)
-        with ProductionRegister.open_reader(req.archive) as reg:
+        with open_register_reader(reader.archive) as reg:
             first = check_new(reg, selection_sha256(sel), prefix, req.start)
             rid = reg.next_id()
         volume = check_volume(req.volume or f"VOL{rid:03d}")
@@ -109,7 +111,7 @@ def produce(req: Request) -> tuple[ProductionRow, Outcome]:
             outcome = write_volume(reader, plan, selection.matches, build.root)
             row = _row(rid, plan, sel, outcome)
             build.finish(row, plan, outcome)
-            row = register(req.archive, row, req.sealer)
+            row = register(reader.archive, row, req.sealer)
         except BaseException:
             build.abort()
             raise
@@ -119,15 +121,15 @@ def produce(req: Request) -> tuple[ProductionRow, Outcome]:
 
 def reproduce(req: Request, production_id: int) -> tuple[ProductionRow, Outcome]:
     """Rewrite a registered production byte for byte, or refuse (nothing placed)."""
-    with ProductionRegister.open_reader(req.archive) as reg:
-        row = reg.get(production_id)
-        known = [p.id for p in reg.productions()]
-    if row is None:
-        raise UsageError(
-            f"--reproduce {production_id}: no such production (registered: "
-            f"{', '.join(map(str, known)) or 'none'}; see crawler productions)"
-        )
     with ArchiveReader.open(req.archive) as reader:
+        with open_register_reader(reader.archive) as reg:
+            row = reg.get(production_id)
+            known = [p.id for p in reg.productions()]
+        if row is None:
+            raise UsageError(
+                f"--reproduce {production_id}: no such production (registered: "
+                f"{', '.join(map(str, known)) or 'none'}; see crawler productions)"
+            )
         snapshot = reader.snapshot(row.snapshot_id)
         if snapshot.manifest_sha256 != row.manifest_sha256:
             raise ArchiveError(
@@ -148,7 +150,7 @@ def reproduce(req: Request, production_id: int) -> tuple[ProductionRow, Outcome]
             outcome = write_volume(reader, plan, selection.matches, build.root)
             _same(row, outcome)
             build.finish(row, plan, outcome)
-            register_reproduction(req.archive, row, req.sealer, by=req.by, at=utc_now())
+            register_reproduction(reader.archive, row, req.sealer, by=req.by, at=utc_now())
         except BaseException:
             build.abort()
             raise

@@ -11,16 +11,12 @@ still covers the object. On disk, all of this is the plain file.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from crawler.archive import Archive
+from crawler.archive.journal import put_row, replay, timed_key
 from crawler.archive.rebuild import record_refs
 from crawler.archive.records import decode_record
 from crawler.archive.refs import BlobRef
@@ -59,28 +55,15 @@ def open_retention_reader(archive: Archive) -> RetentionStore:
 
 
 def _put(archive: Archive, kind: str, row: dict[str, Any]) -> str:
-    at = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-    key = f"{_PREFIX}{at}-{kind}-{secrets.token_hex(4)}.json"
-    body = orjson.dumps({"kind": kind, "row": row}, option=orjson.OPT_SORT_KEYS) + b"\n"
-    md5, sha = hashlib.md5(body).hexdigest(), hashlib.sha256(body).hexdigest()
-    if not archive.store.put_once(key, body, md5=md5, sha256=sha, size=len(body), kind="retention"):
+    key = timed_key(_PREFIX, kind)
+    if not put_row(archive.store, key, kind, row, "retention"):
         raise ArchiveError(f"{archive.store.where(key)} already exists")
     return key
 
 
 def _sync(archive: Archive, cache: RetentionStore) -> None:
-    applied = cache.applied_keys()
-    for key in archive.store.list(_PREFIX):
-        if key in applied or not key.endswith(".json"):
-            continue
-        try:
-            doc = orjson.loads(archive.store.get(key))
-            kind, row = doc["kind"], doc["row"]
-        except (orjson.JSONDecodeError, KeyError, TypeError):
-            raise ArchiveError(f"{archive.store.where(key)} is damaged") from None
-        if kind not in JOURNAL_KINDS:
-            raise ArchiveError(f"{archive.store.where(key)}: unknown retention row {kind!r}")
-        cache.replay(key, kind, row)
+    replay(archive.store, _PREFIX, cache.applied_keys(), JOURNAL_KINDS, cache.replay,
+           "retention row")  # fmt: skip
 
 
 # -- S3 legal holds ------------------------------------------------------------------------------

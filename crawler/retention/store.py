@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from crawler.archive.journal import applied_keys, mark_applied
 from crawler.archive.refs import BlobRef
 from crawler.archive.sqlite import connect, run_script, transaction, user_version
 from crawler.errors import ArchiveError
@@ -211,11 +212,8 @@ class RetentionStore:
         if key is None and self.journal is not None:
             key = self.journal(kind, row)
         with self._tx() as c:
-            if key is not None:
-                c.execute(_JOURNAL_TABLE)
-                cur = c.execute("INSERT OR IGNORE INTO journal_applied (key) VALUES (?)", (key,))
-                if cur.rowcount == 0:
-                    return  # applied before (a replay after a crash): once only
+            if key is not None and not mark_applied(c, key):
+                return  # applied before (a replay after a crash): once only
             _APPLY[kind](c, row)
 
     def replay(self, key: str, kind: str, row: dict[str, Any]) -> None:
@@ -223,11 +221,7 @@ class RetentionStore:
         self._write(kind, row, key)
 
     def applied_keys(self) -> set[str]:
-        if not self._rows(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'journal_applied'"
-        ):
-            return set()
-        return {r[0] for r in self._rows("SELECT key FROM journal_applied")}
+        return applied_keys(self._rows)
 
     # -- holds -------------------------------------------------------------------------------
 
@@ -324,8 +318,6 @@ class RetentionStore:
 
 
 # -- the rows each kind of write adds (one codec for the live writes and a replay) -------------
-
-_JOURNAL_TABLE = "CREATE TABLE IF NOT EXISTS journal_applied (key TEXT PRIMARY KEY)"
 
 
 def _hold_add(c: sqlite3.Connection, row: dict[str, Any]) -> None:
