@@ -99,6 +99,7 @@ Modules, one job each::
     archive/refs, fs    BlobRef and hashing; atomic writes, fsync, umask, lock (leaves)
     archive/layout      the marker, fixed names, snapshot ids
     archive/sqlite      connecting, schema scripts, write transactions (all three .sqlite files)
+    archive/journal     a cache's rows as put-once objects in a bucket, replayed into it
     archive/schema, db, blob_rows, project_pages, index   the SQLite catalogue: SQL, queries
     archive/store/*     ObjectStore, the one storage interface: disk (the directory) and s3
                         (a bucket under Object Lock: s3_client, s3_lease, s3_untils, location)
@@ -134,6 +135,7 @@ Modules, one job each::
     retention/audit, ledger, report   verify's receipt checks; deletions in manifests; tables
     archive/productions productions.sqlite: the production register (append-only Bates ranges)
     produce/run, register   ``crawler produce``: check, write, register, seal, place; --reproduce
+    produce/bucket      in a bucket: the register's rows as objects named by their numbers
     produce/volume, family, sheet   the numbered walk: a project's family -> natives and texts
     produce/dat, edrm, files, place, bates   the load files, hashed files, production.json and
                         the bag, numbers and the only paths a production writes

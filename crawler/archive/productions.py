@@ -7,9 +7,11 @@ index, like ``retention.sqlite``: an archive without it reads as "no
 productions", it can be written while a crawl holds the lock, and it runs
 with ``synchronous=FULL``.
 
-This module is the register's whole persistence (the storage backends of
-issue #18 port this one file): rows in, rows out, and the two checks that
-must hold inside the inserting transaction.
+This module is the register's whole persistence: rows in, rows out, and the
+two checks that must hold inside the inserting transaction. In a bucket the
+file is a cache: ``journal`` (set by :mod:`crawler.produce.bucket`) puts each
+row as an object inside that transaction, after the checks, and
+:meth:`ProductionRegister.replay` applies another machine's.
 """
 
 from __future__ import annotations

@@ -7,8 +7,10 @@ Order, so that a number is never handed out twice and never lost unrecorded:
    last one);
 2. the volume is written in a hidden build directory (``crawler.produce.place``);
 3. its row is registered (the checks of 1 repeated in the same transaction:
-   another production may have been registered meanwhile), then, in a sealed
-   archive, logged as a leaf and signed (``Sealer.sync``);
+   another production may have been registered meanwhile; in a bucket, the
+   cache first replayed and the row put once as its object,
+   ``crawler.produce.bucket``), then, in a sealed archive, logged as a leaf
+   and signed (``Sealer.sync``);
 4. the directory is renamed into place.
 
 A reproduction takes everything from the register's row (numbers, volume,
