@@ -109,6 +109,8 @@ def put_once(place: Where, name: str, data: bytes) -> bool:
     """Write ``log/<name>`` once; True if written, False if it already held these bytes.
 
     LogRaceError (a SealError) if it holds other bytes: a log file is never replaced.
+    (In a bucket, identical bytes already there may read as True: the store takes an
+    object holding this write's sha256 for this write's own, landed.)
     """
     root = _disk(place)
     if root is None:
