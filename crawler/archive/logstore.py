@@ -16,7 +16,7 @@ crawl sweeps ``tmp/``.
 In a bucket: the store's own put-once (``If-None-Match: *``, with the run's
 Object Lock), then the same comparison of bytes on a conflict. :func:`locked`
 takes no lock there: a crawl's writes are serialised by the archive's lease,
-and ``hold add`` (which runs without it) may race one; the loser's leaf put
+and ``hold add`` or ``keys init`` (which run without it) may race one; the loser's leaf put
 finds the index taken (:class:`LogRaceError`) and :meth:`Log.append` re-reads
 the log and retries at the next index, so two writers never replace or fork
 a leaf.
