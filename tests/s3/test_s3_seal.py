@@ -69,6 +69,10 @@ async def test_a_sealed_bucket_keeps_its_log_as_locked_objects_and_verifies(
     assert run("keys", "show", "--archive", url) == vkey + "\n"
     out = run("verify", "--archive", url, "--public-key", vkey)
     assert "verify (fast): ok" in out and "2 log leaves checked" in out
+    export = tmp_path / "e.ndjson"
+    run("export", "--archive", url, "--out", str(export))
+    assert export.with_name("e.ndjson.seal.json").is_file()  # the proof read from the bucket
+    run("verify-export", str(export.with_name("e.ndjson.manifest.json")), "--public-key", vkey)
 
     # The archive grows (a hold without the lease, a crawl), on another machine.
     kept = tmp_path / "audit.checkpoint"
