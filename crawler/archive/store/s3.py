@@ -156,12 +156,8 @@ class S3Store:
     def _settled_put(
         self, key: str, sha256: str, size: int, send: Any, until: datetime | None = None
     ) -> bool:
-        """Send a conditional write; a 412 is 'exists'; an unknown outcome is read back.
-
-        Read back, an object is ours only if it has our bytes and, when we asked for a
-        lock, at least our retain-until: a blob with the same body written by an earlier
-        run is "exists" (the caller then extends its lock), never "written now".
-        """
+        """Send a conditional write; a 412 is 'exists'; an unknown outcome is read back
+        (ours only with our bytes and retain-until: an earlier run's blob is 'exists')."""
         for n in range(self.bridge.settings.attempts):
             try:
                 self.bridge.requests += 1
@@ -172,11 +168,8 @@ class S3Store:
                 if error_code(exc) == "PreconditionFailed" or http_status(exc) == 412:
                     if n == 0 and key.startswith("blobs/"):
                         return False  # a blob with this name is this body: deduplicated
-                    # The object may be our own write: after an unknown outcome, or when
-                    # aiohttp resent the PUT itself (it retries an idempotent method once
-                    # on a dropped keep-alive connection). A key this run chose (a
-                    # manifest revision, a lease, a journal entry) is ours if it reads back
-                    # as our bytes.
+                    # Maybe our own write: after an unknown outcome, or resent by aiohttp
+                    # itself (an idempotent method, once, on a dropped keep-alive socket).
                     return self._ours(self.head(key), sha256, size, until)
                 if not is_transient(exc):
                     raise self.bridge.fail(exc, f"PUT {self.where(key)}") from exc
