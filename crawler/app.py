@@ -100,7 +100,7 @@ async def archive(settings: Settings, *, lock_wait: float = 0.0) -> RunResult:
     await reach(settings)  # a wrong address is said in seconds, before anything is written
     arc = await open_when_free(settings.archive, lock_wait, on_wait=_warn)
     try:
-        sealer = Sealer(arc.path, settings.signing_key_file, _warn)
+        sealer = Sealer(arc.path, settings.signing_key_file, _warn, arc.store)
         sealer.sync(arc.index)  # what a killed run finished but did not log, before anything new
         async with ComplianceClient(client_config(settings)) as client:
             limiter = client.limiter
@@ -198,7 +198,7 @@ async def retention_apply(
     await reach(settings)  # before the archive is opened for writing
     archive = Archive.open_for_writing(settings.archive)
     try:
-        sealer = Sealer(archive.path, settings.signing_key_file, _warn)
+        sealer = Sealer(archive.path, settings.signing_key_file, _warn, archive.store)
         sealed = functools.partial(SealedStore.open_sealed, sealer=sealer, index=archive.index)
         with open_retention(archive, sealed) as store:
             sealer.sync(archive.index, store)

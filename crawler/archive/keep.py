@@ -43,15 +43,13 @@ def keep_carried(blobs: BlobStore, index: Index, snapshot_id: str) -> int:
     if not _locking(blobs):
         return 0
     extended = 0
-    locked_enough = getattr(blobs.store, "locked_enough", None)
     for row in index.projects(snapshot_id, CARRIED_STATES):
         if row.record is None:
             continue
+        # Every blob a carried record names is judged on its own (from the cache of
+        # known dates, so mostly without a request): a record locked long enough does
+        # not vouch for its blobs, which may have been written, and locked, earlier.
         key = _key(blobs, index, row.record)
-        # A record is extended only after every blob it names (below): one locked
-        # long enough vouches for them too, so it costs no read at all.
-        if locked_enough is not None and locked_enough(key):
-            continue
         record = decode_record(blobs.read(key, row.record), f"record {row.record.md5}")
         extended += keep_record(blobs, index, record)
         extended += _keep(blobs, index, row.record)

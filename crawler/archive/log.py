@@ -21,6 +21,7 @@ import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from crawler.archive import logstore, merkle
+from crawler.archive.logstore import LogRaceError, Where
 from crawler.archive.note import (
     Checkpoint,
     Verifier,
@@ -48,6 +49,7 @@ __all__ = [
 ]
 
 LEAF_FORMAT = 1
+_RACE_ATTEMPTS = 20  # leaf indexes lost to racing writers before one append gives up
 LOG_FORMAT = 1
 EVENT_TYPES = ("snapshot", "hold", "plan", "intent", "receipt", "production")
 
@@ -108,38 +110,44 @@ class LogKey:
     verifier: Verifier
 
 
-def init_log(root: Path, origin: str, key: Ed25519PrivateKey) -> LogKey:
+def init_log(root: Where, origin: str, key: Ed25519PrivateKey) -> LogKey:
     """Write ``log/key.json`` (once: an archive's key is never replaced)."""
     if logstore.is_sealed(root):
-        raise SealError(f"{root} already has a signing key ({root / 'log' / 'key.json'})")
+        where = logstore.where(root, "key.json")
+        raise SealError(f"{_archive_name(root)} already has a signing key ({where})")
     vkey = vkey_of(origin, public_bytes(key.public_key()))
     doc = {"log_format": LOG_FORMAT, "origin": origin, "vkey": vkey, "created_at": utc_now()}
     logstore.put_once(root, "key.json", orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
     return LogKey(origin, parse_vkey(vkey))
 
 
-def read_log_key(root: Path) -> LogKey | None:
+def _archive_name(root: Where) -> str:
+    return str(root) if isinstance(root, Path) else root.url
+
+
+def read_log_key(root: Where) -> LogKey | None:
     data = logstore.get(root, "key.json")
     if data is None:
         return None
+    where = logstore.where(root, "key.json")
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError:
-        raise SealError(f"{root / 'log' / 'key.json'} is not JSON") from None
+        raise SealError(f"{where} is not JSON") from None
     if not isinstance(doc, dict) or doc.get("log_format") != LOG_FORMAT:
-        raise SealError(f"{root / 'log' / 'key.json'} has no log_format {LOG_FORMAT}")
+        raise SealError(f"{where} has no log_format {LOG_FORMAT}")
     if not isinstance(doc.get("origin"), str) or not isinstance(doc.get("vkey"), str):
-        raise SealError(f"{root / 'log' / 'key.json'} lacks origin or vkey")
+        raise SealError(f"{where} lacks origin or vkey")
     verifier = parse_vkey(doc["vkey"])
     if verifier.name != doc["origin"]:
-        raise SealError(f"{root / 'log' / 'key.json'}: the key's name is not the origin")
+        raise SealError(f"{where}: the key's name is not the origin")
     return LogKey(doc["origin"], verifier)
 
 
 class Log:
     """The leaves read so far, their hashes, and what they record (to skip repeats)."""
 
-    def __init__(self, root: Path, key: LogKey) -> None:
+    def __init__(self, root: Where, key: LogKey) -> None:
         self.root = root
         self.key = key
         self.leaves: list[bytes] = []
@@ -148,7 +156,7 @@ class Log:
         self.logged: set[tuple[str, str, str]] = set()
 
     @classmethod
-    def open(cls, root: Path) -> Log | None:
+    def open(cls, root: Where) -> Log | None:
         """The archive's log, every leaf read; None for an archive that is not sealed."""
         key = read_log_key(root)
         if key is None:
@@ -181,24 +189,35 @@ class Log:
     def append(self, events: Iterable[Event]) -> int:
         """Log each event not logged yet, in order; how many leaves were written.
 
-        The caller holds :func:`logstore.locked`.
+        The caller holds :func:`logstore.locked`; in a bucket, where that is no lock, a
+        leaf index another writer took first is re-read and the event retried after it.
         """
         self.refresh()
         written = 0
         for event in events:
-            if event.key in self.logged:
-                continue
             if event.type not in EVENT_TYPES:
                 raise ValueError(f"unknown event type {event.type!r}")
-            logged_at = utc_now()
-            data = encode_leaf(self.size, event, logged_at)
-            logstore.put_once(self.root, f"leaves/{self.size}", data)
-            self.leaves.append(data)
-            self.hashes.append(merkle.leaf_hash(data))
-            self.events.append((event, logged_at))
-            self.logged.add(event.key)
-            written += 1
+            for _attempt in range(_RACE_ATTEMPTS):
+                if event.key in self.logged:
+                    break
+                try:
+                    written += self._append_one(event)
+                    break
+                except LogRaceError:
+                    self.refresh()  # another writer's leaf: read it, try the next index
+            else:
+                raise SealError(f"leaf {self.size}: other writers kept taking the index; rerun")
         return written
+
+    def _append_one(self, event: Event) -> int:
+        logged_at = utc_now()
+        data = encode_leaf(self.size, event, logged_at)
+        logstore.put_once(self.root, f"leaves/{self.size}", data)
+        self.leaves.append(data)
+        self.hashes.append(merkle.leaf_hash(data))
+        self.events.append((event, logged_at))
+        self.logged.add(event.key)
+        return 1
 
     def root_hash(self, size: int | None = None) -> bytes:
         return merkle.root_hash(self.hashes, size)

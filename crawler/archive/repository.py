@@ -239,14 +239,16 @@ class Archive:
     def reopen_snapshot(self, snapshot_id: str) -> None:
         """See :func:`crawler.archive.manifest.reopen_snapshot`.
 
-        A sealed archive first keeps the manifest being replaced (its leaf names it).
+        A sealed archive first keeps the manifest being replaced (its leaf names it) in
+        ``log/superseded/``, on both backends (a bucket also keeps the older revision,
+        but the seal's audit reads one place).
         """
         self._require_writable()
-        sealed = self.store.kind == "disk" and logstore.is_sealed(self.path)
-        if sealed and self.manifest_path(snapshot_id).exists():
+        key = _manifest.current_manifest_key(self.store, snapshot_id)
+        if logstore.is_sealed(self.store) and self.store.exists(key):
             data = _manifest.read_manifest_bytes(self.store, snapshot_id)
             sha = hashlib.sha256(data).hexdigest()
-            logstore.put_once(self.path, f"superseded/{snapshot_id}-{sha}.json", data)
+            logstore.put_once(self.store, f"superseded/{snapshot_id}-{sha}.json", data)
         _manifest.reopen_snapshot(self.index, snapshot_id)
 
     def _require_writable(self) -> None:

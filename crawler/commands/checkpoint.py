@@ -11,10 +11,10 @@ import argparse
 import sys
 
 from crawler.archive.log import Log
-from crawler.config import add_archive_argument
-from crawler.config_archive import local_archive_path
+from crawler.config import add_archive_argument, archive_path_from
 from crawler.errors import UsageError
 from crawler.read.reader import require_archive
+from crawler.seal.keyfile import open_log_place
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,13 +22,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    path = local_archive_path(args, "checkpoint")
-    require_archive(path)
-    log = Log.open(path)
-    if log is None:
-        raise UsageError(f"{path} is not sealed (no log): run crawler keys init first")
-    latest = log.latest_checkpoint()
+    location = archive_path_from(args)
+    require_archive(location)
+    with open_log_place(location) as place:
+        log = Log.open(place.where)
+        if log is None:
+            raise UsageError(f"{place.name} is not sealed (no log): run crawler keys init first")
+        latest = log.latest_checkpoint()
     if latest is None:
-        raise UsageError(f"{path}'s log has no signed checkpoint yet: run a writer with the key")
+        raise UsageError(
+            f"{place.name}'s log has no signed checkpoint yet: run a writer with the key"
+        )
     sys.stdout.write(latest)
     return 0

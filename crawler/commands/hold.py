@@ -129,7 +129,7 @@ def _legal_holds(archive: Archive, store: RetentionStore, before: list[Hold]) ->
 def _sealed(args: argparse.Namespace, archive: Archive) -> Callable[[Path], RetentionStore]:
     """Opens the retention store whose every hold event is logged and signed (when sealed)."""
     warn = functools.partial(print, "crawler: warning:", file=sys.stderr)
-    sealer = Sealer(archive.path, key_file_from_args(args), warn)
+    sealer = Sealer(archive.path, key_file_from_args(args), warn, archive.store)
     return functools.partial(SealedStore.open_sealed, sealer=sealer)
 
 

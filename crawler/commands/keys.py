@@ -19,11 +19,10 @@ import sys
 from pathlib import Path
 
 from crawler.archive.log import read_log_key
-from crawler.config import add_archive_argument
-from crawler.config_archive import local_archive_path
+from crawler.config import add_archive_argument, archive_path_from
 from crawler.errors import SealError, UsageError
 from crawler.read.reader import require_archive
-from crawler.seal.keyfile import default_origin, init_keys
+from crawler.seal.keyfile import LogPlace, default_origin, init_keys, open_log_place
 from crawler.seal.sealer import Sealer
 
 
@@ -41,24 +40,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    path = local_archive_path(args, "keys")
-    require_archive(path)
-    if args.keys_command == "show":
-        log_key = read_log_key(path)
-        if log_key is None:
-            raise UsageError(f"{path} is not sealed (no log): run crawler keys init first")
-        print(log_key.verifier)
-        return 0
+    location = archive_path_from(args)
+    require_archive(location)
+    with open_log_place(location) as place:
+        if args.keys_command == "show":
+            log_key = read_log_key(place.where)
+            if log_key is None:
+                raise UsageError(
+                    f"{place.name} is not sealed (no log): run crawler keys init first"
+                )
+            print(log_key.verifier)
+            return 0
+        return _init(args, place)
+
+
+def _init(args: argparse.Namespace, place: LogPlace) -> int:
     origin = args.origin or default_origin(args.org)
     if not origin.isprintable() or any(c.isspace() or c == "+" for c in origin):
         raise UsageError(f"--origin {origin!r}: a printable name without spaces or '+'")
     try:
-        log_key = init_keys(path, args.key_file, origin)
+        log_key = init_keys(place.root, args.key_file, origin, place.where)
     except SealError as exc:
         raise UsageError(str(exc)) from None
     warn = functools.partial(print, "crawler: warning:", file=sys.stderr)
-    written = Sealer(path, args.key_file, warn).sync()
-    print(f"keys: the archive {path} is sealed; origin {log_key.origin}")
+    written = Sealer(place.root, args.key_file, warn, place.store).sync()
+    print(f"keys: the archive {place.name} is sealed; origin {log_key.origin}")
     print(f"keys: private key {args.key_file} (0600): set CRAWLER_SIGNING_KEY_FILE for writers")
     print(f"keys: {written} events of its history logged and signed")
     print(f"public key (give it to auditors): {log_key.verifier}")

@@ -25,14 +25,14 @@ import socket
 import sys
 from pathlib import Path
 
-from crawler.archive.store.location import S3Location
+from crawler.archive.store.location import ArchiveLocation
 from crawler.commands.export import add_filter_arguments, filters_from
 from crawler.config import add_archive_argument, archive_path_from
 from crawler.errors import UsageError
 from crawler.produce.register import Selection
 from crawler.produce.run import Request, produce, reproduce
 from crawler.read.reader import require_archive
-from crawler.seal.keyfile import key_file_from_args
+from crawler.seal.keyfile import key_file_from_args, open_log_place
 from crawler.seal.sealer import Sealer
 
 _SELECTING = ("prefix", "snapshot", "org", "user", "since", "until", "updated_since",
@@ -72,8 +72,11 @@ def run(args: argparse.Namespace) -> int:
     path = archive_path_from(args)
     require_archive(path)
     warn = functools.partial(print, "crawler: warning:", file=sys.stderr)
-    local = path.cache_dir if isinstance(path, S3Location) else path  # where log/ is
-    sealer = Sealer(local, key_file_from_args(args), warn)  # a wrong key: refused before writing
+    with open_log_place(path) as place:  # a wrong key: refused before anything is written
+        return _run(args, path, Sealer(place.root, key_file_from_args(args), warn, place.store))
+
+
+def _run(args: argparse.Namespace, path: ArchiveLocation, sealer: Sealer) -> int:
     req = Request(archive=path, out=args.out, by=_who(args.by), sealer=sealer, bag=bool(args.bag))
     if args.reproduce is not None:
         given = [f"--{k.replace('_', '-')}" for k in _SELECTING if getattr(args, k, None)]

@@ -148,7 +148,7 @@ def write_bag(
             tag(f"manifest-{alg}.txt", _manifest_lines(payload, alg, "data/"))
         manifest = result.manifest()
         manifest["base"] = "data"  # paths in it are relative to data/
-        seal = export_seal(reader.path, snapshot.id, snapshot.manifest_sha256)
+        seal = export_seal(reader.archive.store, snapshot.id, snapshot.manifest_sha256)
         if seal is not None:  # a tag file: the snapshot's place in the archive's signed log
             tag(SEAL_TAG, orjson.dumps(seal, option=orjson.OPT_INDENT_2))
         tag(EXPORT_MANIFEST, orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n")

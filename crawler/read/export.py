@@ -263,7 +263,7 @@ def export_to_file(
     snapshot = reader.snapshot(options.snapshot_id)
     base = out.parent
     result = write_ndjson_file(reader, snapshot, options, out, base=base)
-    seal = export_seal(reader.path, snapshot.id, snapshot.manifest_sha256)
+    seal = export_seal(reader.archive.store, snapshot.id, snapshot.manifest_sha256)
     sealed: list[WrittenFile] = []
     if seal is not None:  # the snapshot's place in the signed log, for an offline check
         seal_path = out.with_name(out.name + ".seal.json")

@@ -17,13 +17,14 @@ from dataclasses import asdict, dataclass, field
 
 from crawler.archive import Archive, logstore, merkle
 from crawler.archive.log import Event, Log, open_checkpoint
-from crawler.archive.manifest import manifest_path
+from crawler.archive.manifest import current_manifest_key
 from crawler.archive.note import Checkpoint, Verifier
 from crawler.archive.productions import ProductionRegister
 from crawler.archive.refs import BlobRef
+from crawler.archive.store.base import ObjectMissingError
 from crawler.canonical import canonical_json
 from crawler.errors import ArchiveError, SealError
-from crawler.retention.store import RetentionStore
+from crawler.retention.bucket import open_retention_reader
 from crawler.seal.events import Registers, history, produced_id, reproduced_id
 from crawler.seal.sealer import NOT_SEALED
 
@@ -69,14 +70,16 @@ class _Auditor:
             self.out.problem(message[0], where, message[1])
 
     def _snapshot(self, e: Event) -> tuple[str, str] | None:
-        path = manifest_path(self.archive.path, e.id)
+        # Through the store: in a bucket the manifest in force is its latest revision.
+        key = current_manifest_key(self.archive.store, e.id)
+        path = self.archive.store.where(key)
         try:
-            actual = _sha(path.read_bytes())
-        except FileNotFoundError:
+            actual: str | None = _sha(self.archive.store.get(key))
+        except ObjectMissingError:
             actual = None
         if actual == e.sha256:
             return None
-        kept = logstore.get(self.archive.path, f"superseded/{e.id}-{e.sha256}.json")
+        kept = logstore.get(self.archive.store, f"superseded/{e.id}-{e.sha256}.json")
         if kept is not None and _sha(kept) == e.sha256:
             return None
         if actual is None:
@@ -222,9 +225,9 @@ def audit_seal(
 ) -> SealAudit:
     out = SealAudit()
     try:
-        log = Log.open(archive.path)
+        log = Log.open(archive.store)
     except SealError as exc:
-        out.problem("seal", str(archive.path / "log"), str(exc))
+        out.problem("seal", logstore.where(archive.store), str(exc))
         return out
     if log is None:
         out.notes.append(NOT_SEALED)
@@ -238,7 +241,7 @@ def audit_seal(
     if trusted is not None and trusted != log.key.verifier:
         out.problem("signature", "log/key.json", f"names key {log.key.verifier}, not {trusted}")
     with (
-        RetentionStore.open_reader(archive.path) as store,
+        open_retention_reader(archive) as store,  # a bucket's cache brought up to date
         ProductionRegister.open_reader(archive.path) as productions,
     ):
         registers = Registers(archive.index, store, productions)

@@ -16,6 +16,7 @@ import orjson
 
 from crawler.archive import merkle
 from crawler.archive.log import Log, decode_leaf, open_checkpoint
+from crawler.archive.logstore import Where
 from crawler.archive.note import Verifier, parse_vkey
 from crawler.errors import SealError, UsageError
 
@@ -40,8 +41,12 @@ def trusted_key(value: str | None) -> Verifier | None:
         raise UsageError(f"--public-key: {exc}") from None
 
 
-def export_seal(root: Path, snapshot_id: str, manifest_sha256: str | None) -> dict[str, Any] | None:
-    """The seal of one snapshot, or None (not sealed, not logged, or no checkpoint covers it)."""
+def export_seal(
+    root: Where, snapshot_id: str, manifest_sha256: str | None
+) -> dict[str, Any] | None:
+    """The seal of one snapshot, or None (not sealed, not logged, or no checkpoint covers it).
+
+    ``root``: the archive's directory or its store (a bucket: ``log/`` in it)."""
     log = Log.open(root)
     if log is None or manifest_sha256 is None:
         return None

@@ -25,9 +25,11 @@ from crawler.archive import logstore
 from crawler.archive.index import Index
 from crawler.archive.layout import INDEX
 from crawler.archive.log import Event, Log
+from crawler.archive.logstore import Where
 from crawler.archive.note import load_private_key, public_bytes
 from crawler.archive.productions import ProductionRegister
 from crawler.archive.refs import BlobRef
+from crawler.archive.store.base import ObjectStore
 from crawler.errors import SealError, UsageError
 from crawler.retention.store import Intent, RetentionStore
 from crawler.seal.events import Registers, history
@@ -38,10 +40,20 @@ NOT_SEALED = "this archive's history is not sealed (no signed log): see `crawler
 
 
 class Sealer:
-    def __init__(self, root: Path, key_file: Path | None, warn: Callable[[str], None]) -> None:
+    """``root``: the archive's directory (a bucket's: its cache), whose registers it reads;
+    ``store``: where the log is (default the directory; a bucket's store: ``log/`` in it)."""
+
+    def __init__(
+        self,
+        root: Path,
+        key_file: Path | None,
+        warn: Callable[[str], None],
+        store: ObjectStore | None = None,
+    ) -> None:
         self.root = Path(root)
+        self.place: Where = self.root if store is None else store
         self.warn = warn
-        self.log = Log.open(self.root)
+        self.log = Log.open(self.place)
         self.key: Ed25519PrivateKey | None = None
         self._said: set[str] = set()
         if self.log is not None and key_file is not None:
@@ -73,7 +85,7 @@ class Sealer:
             self._say_once(NOT_SEALED)
             return 0
         given = Registers(index, store, productions)
-        with logstore.locked(self.root), _registers(self.root, given) as registers:
+        with logstore.locked(self.place), _registers(self.root, given) as registers:
             written = self.log.append([*history(registers), *extra])
             if self.key is not None:
                 self.log.sign(self.key)

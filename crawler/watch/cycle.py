@@ -96,7 +96,7 @@ async def run_cycle(
     try:
         # The seal (issue #19), as crawler archive does: catch up on what a killed cycle
         # finished but did not log, then log and sign this cycle's snapshot when it ends.
-        sealer = Sealer(arc.path, settings.signing_key_file, warn)
+        sealer = Sealer(arc.path, settings.signing_key_file, warn, arc.store)
         sealer.sync(arc.index)
         bytes_before = _blob_bytes(arc)
         # First, so the result is in this cycle's manifest; of the blobs there before it.

@@ -135,8 +135,9 @@ class S3Store:
             Bucket=self.bucket, Key=self.full(key), Body=body, ContentMD5=_b64(md5),
             ChecksumSHA256=_b64(sha256), IfNoneMatch="*", Metadata=meta, **lock_args,
         )  # fmt: skip
+        until = lock_args.get("ObjectLockRetainUntilDate")
         created = self._settled_put(
-            key, sha256, size, lambda: self.bridge.client.put_object(**args)
+            key, sha256, size, lambda: self.bridge.client.put_object(**args), until
         )
         if created and lock_args:
             self._until.put(key, lock_args["ObjectLockRetainUntilDate"])
@@ -152,8 +153,11 @@ class S3Store:
             dest.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.replace(source, dest)
 
-    def _settled_put(self, key: str, sha256: str, size: int, send: Any) -> bool:
-        """Send a conditional write; a 412 is 'exists'; an unknown outcome is read back."""
+    def _settled_put(
+        self, key: str, sha256: str, size: int, send: Any, until: datetime | None = None
+    ) -> bool:
+        """Send a conditional write; a 412 is 'exists'; an unknown outcome is read back
+        (ours only with our bytes and retain-until: an earlier run's blob is 'exists')."""
         for n in range(self.bridge.settings.attempts):
             try:
                 self.bridge.requests += 1
@@ -164,21 +168,23 @@ class S3Store:
                 if error_code(exc) == "PreconditionFailed" or http_status(exc) == 412:
                     if n == 0 and key.startswith("blobs/"):
                         return False  # a blob with this name is this body: deduplicated
-                    # The object may be our own write: after an unknown outcome, or when
-                    # aiohttp resent the PUT itself (it retries an idempotent method once
-                    # on a dropped keep-alive connection). A key this run chose (a
-                    # manifest revision, a lease, a journal entry) is ours if it reads back
-                    # as our bytes.
-                    info = self.head(key)
-                    return info is not None and info.sha256 == sha256 and info.size == size
+                    # Maybe our own write: after an unknown outcome, or resent by aiohttp
+                    # itself (an idempotent method, once, on a dropped keep-alive socket).
+                    return self._ours(self.head(key), sha256, size, until)
                 if not is_transient(exc):
                     raise self.bridge.fail(exc, f"PUT {self.where(key)}") from exc
             # Did it land? Read, never write blindly: ours if the stored sha256 is ours.
             info = self.head(key)
             if info is not None:
-                return info.sha256 == sha256 and info.size == size
+                return self._ours(info, sha256, size, until)
             self.bridge.backoff(n)
         raise ArchiveError(f"PUT {self.where(key)}: still failing after retries; rerun later")
+
+    @staticmethod
+    def _ours(info: ObjectInfo | None, sha256: str, size: int, until: datetime | None) -> bool:
+        if info is None or info.sha256 != sha256 or info.size != size:
+            return False
+        return until is None or (info.retain_until is not None and info.retain_until >= until)
 
     def _put_multipart(
         self, key: str, path: Path, sha256: str, size: int, meta: dict[str, str]
@@ -186,10 +192,10 @@ class S3Store:
         if self.head(key) is not None:
             return False
         full = self.full(key)
+        lock_args = self._lock_args()
         started = self.bridge.call(
-            "create_multipart_upload", Bucket=self.bucket, Key=full, Metadata=meta,
-            **self._lock_args(),
-        )  # fmt: skip
+            "create_multipart_upload", Bucket=self.bucket, Key=full, Metadata=meta, **lock_args
+        )
         upload_id = started["UploadId"]
         try:
             parts = self._upload_parts(full, upload_id, path)
@@ -200,6 +206,7 @@ class S3Store:
                     Bucket=self.bucket, Key=full, UploadId=upload_id, MultipartUpload=done,
                     IfNoneMatch="*",
                 ),
+                lock_args.get("ObjectLockRetainUntilDate"),
             )  # fmt: skip
         except BaseException:
             self._abort(full, upload_id)
