@@ -106,3 +106,20 @@ async def test_a_number_taken_meanwhile_by_another_machine_is_refused(
         assert [p.id for p in reg.productions()] == [1]  # nothing half-registered
     monkeypatch.setenv("CRAWLER_CACHE_DIR", str(bucket.cache))
     assert [(r["id"], r["prefix"]) for r in listed(url)] == [(1, "ACME"), (2, "ZZ")]
+
+
+async def test_a_sealed_bucket_logs_each_production_and_verifies(
+    sim: Simulator, bucket: Bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, key_file = bucket.url(), tmp_path / "signing.pem"
+    assert await crawl(sim.base_url, sim.key, url) == 0  # type: ignore[arg-type]
+    out = run("keys", "init", "--archive", url, "--key-file", str(key_file), "--org", "acme")
+    vkey = out.rsplit(": ", 1)[1].strip()
+    before = len(bucket.keys("arc/log/leaves/"))
+    monkeypatch.setenv("CRAWLER_SIGNING_KEY_FILE", str(key_file))
+    run("produce", "--archive", url, "--out", str(tmp_path / "a"), "--prefix", "ACME")
+    # Another machine's empty cache: its production is the next leaf, after the first's.
+    monkeypatch.setenv("CRAWLER_CACHE_DIR", str(tmp_path / "cache2"))
+    run("produce", "--archive", url, "--out", str(tmp_path / "b"), "--reproduce", "1")
+    assert len(bucket.keys("arc/log/leaves/")) == before + 2
+    assert "verify (fast): ok" in run("verify", "--archive", url, "--public-key", vkey)
