@@ -16,17 +16,12 @@ row as an object inside that transaction, after the checks, and
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import threading
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
-from pathlib import Path
 from typing import Any
 
 from crawler.archive.journal import applied_keys, mark_applied
-from crawler.archive.sqlite import connect, run_script, transaction, user_version
+from crawler.archive.sidefile import SideFile
 from crawler.errors import ArchiveError, UsageError
 
 __all__ = ["FILENAME", "JOURNAL_KINDS", "ProductionRegister", "ProductionRow", "ReproductionRow"]
@@ -104,89 +99,12 @@ class ReproductionRow:
 _COLUMNS = tuple(f.name for f in fields(ProductionRow))
 
 
-class ProductionRegister:
+class ProductionRegister(SideFile):
     """Open with :meth:`open` (creating it) or :meth:`open_reader` (never writes)."""
 
-    def __init__(self, conn: sqlite3.Connection | None, path: Path, *, writable: bool) -> None:
-        self._conn = conn  # None: no register yet (a reader of an archive without one)
-        self.path = path
-        self.writable = writable
-        self._lock = threading.RLock()
-        # In a bucket: puts a row as its object first and returns its key (see _journalled).
-        self.journal: Callable[[str, dict[str, Any]], str] | None = None
-
-    @classmethod
-    def open(cls, archive_dir: Path) -> ProductionRegister:
-        path = Path(archive_dir) / FILENAME
-        try:
-            if not path.exists():
-                # 0600 from the start: the process may not be running under umask 077.
-                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-            conn = connect(path)
-            conn.execute("PRAGMA busy_timeout = 10000")
-            conn.execute("PRAGMA journal_mode = DELETE")
-            conn.execute("PRAGMA synchronous = FULL")
-        except (sqlite3.Error, OSError) as exc:
-            raise ArchiveError(f"cannot open {path}: {exc}") from None
-        register = cls(conn, path, writable=True)
-        try:
-            if user_version(conn) == 0:
-                with register._tx() as c:
-                    if user_version(c) == 0:
-                        run_script(c, SCHEMA, ";\n")  # ";" also sits inside the triggers
-                        c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            register._check_version()
-        except BaseException:
-            conn.close()
-            raise
-        return register
-
-    @classmethod
-    def open_reader(cls, archive_dir: Path) -> ProductionRegister:
-        path = Path(archive_dir) / FILENAME
-        if not path.exists():
-            return cls(None, path, writable=False)
-        try:
-            conn = connect(path, read_only=True)
-            conn.execute("PRAGMA busy_timeout = 10000")
-        except sqlite3.Error as exc:
-            raise ArchiveError(f"cannot open {path}: {exc}") from None
-        register = cls(conn, path, writable=False)
-        register._check_version()
-        return register
-
-    def _check_version(self) -> None:
-        version = self._rows("PRAGMA user_version")[0][0]
-        if version != SCHEMA_VERSION:
-            raise ArchiveError(
-                f"{self.path} has schema version {version}; this crawler reads {SCHEMA_VERSION}"
-            )
-
-    def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-    def __enter__(self) -> ProductionRegister:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
-        if not self.writable or self._conn is None:
-            raise ArchiveError(f"{self.path} is open read-only")
-        return transaction(self._conn, self._lock, lambda e: ArchiveError(f"{self.path}: {e}"))
-
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        if self._conn is None:
-            return []
-        with self._lock:
-            try:
-                return self._conn.execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
-                raise ArchiveError(f"{self.path}: {exc}") from None
+    FILENAME = FILENAME
+    SCHEMA = SCHEMA
+    SCHEMA_VERSION = SCHEMA_VERSION
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -16,18 +16,14 @@ and when).
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import threading
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 from crawler.archive.journal import applied_keys, mark_applied
 from crawler.archive.refs import BlobRef
-from crawler.archive.sqlite import connect, run_script, transaction, user_version
+from crawler.archive.sidefile import SideFile
 from crawler.errors import ArchiveError
 
 FILENAME = "retention.sqlite"
@@ -105,97 +101,12 @@ class ReceiptRow:
     blob: BlobRef
 
 
-class RetentionStore:
+class RetentionStore(SideFile):
     """Open with :meth:`open` (creating on first write) or :meth:`open_reader`."""
 
-    def __init__(self, conn: sqlite3.Connection | None, path: Path, *, writable: bool) -> None:
-        self._conn = conn  # None: the file does not exist (a reader of an older archive)
-        self.path = path
-        self.writable = writable
-        self._lock = threading.RLock()
-        # In a bucket: puts a row as an object first and returns its key (see _write).
-        self.journal: Callable[[str, dict[str, Any]], str] | None = None
-
-    @classmethod
-    def open(cls, archive_dir: Path) -> RetentionStore:
-        path = Path(archive_dir) / FILENAME
-        create = not path.exists()
-        try:
-            if create:
-                # 0600 from the start: the process may not be running under umask 077.
-                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-            conn = connect(path)
-            conn.execute("PRAGMA busy_timeout = 10000")
-            conn.execute("PRAGMA journal_mode = DELETE")
-            conn.execute("PRAGMA synchronous = FULL")
-        except (sqlite3.Error, OSError) as exc:
-            raise ArchiveError(f"cannot open {path}: {exc}") from None
-        store = cls(conn, path, writable=True)
-        try:
-            if user_version(conn) == 0:
-                with store._tx() as c:
-                    if user_version(c) == 0:
-                        # Split on ";\n" alone: the triggers hold ";" inside BEGIN ... END.
-                        run_script(c, SCHEMA, ";\n")
-                        c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            store._check_version()
-        except BaseException:
-            conn.close()
-            raise
-        return store
-
-    @classmethod
-    def open_reader(cls, archive_dir: Path) -> RetentionStore:
-        """Read-only; an archive without the file reads as no holds, no receipts."""
-        path = Path(archive_dir) / FILENAME
-        if not path.exists():
-            return cls(None, path, writable=False)
-        try:
-            conn = connect(path, read_only=True)
-            conn.execute("PRAGMA busy_timeout = 10000")
-        except sqlite3.Error as exc:
-            raise ArchiveError(f"cannot open {path}: {exc}") from None
-        store = cls(conn, path, writable=False)
-        store._check_version()
-        return store
-
-    def _check_version(self) -> None:
-        version = self._rows("PRAGMA user_version")[0][0]
-        if version != SCHEMA_VERSION:
-            raise ArchiveError(
-                f"{self.path} has schema version {version}; this crawler reads {SCHEMA_VERSION}"
-            )
-
-    def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-    def __enter__(self) -> RetentionStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # -- plumbing ----------------------------------------------------------------------------
-
-    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
-        if not self.writable or self._conn is None:
-            raise ArchiveError(f"{self.path} is open read-only")
-        return transaction(self._conn, self._lock, self._error)
-
-    def _error(self, exc: sqlite3.Error) -> ArchiveError:
-        return ArchiveError(f"{self.path}: {exc}")
-
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        if self._conn is None:
-            return []
-        with self._lock:
-            try:
-                return self._conn.execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
-                raise self._error(exc) from None
+    FILENAME = FILENAME
+    SCHEMA = SCHEMA
+    SCHEMA_VERSION = SCHEMA_VERSION
 
     def integrity_check(self) -> list[str]:
         return [r[0] for r in self._rows("PRAGMA integrity_check")] or ["ok"]
