@@ -35,14 +35,18 @@ class FaultPlan:
     methods: tuple[str, ...] = ("PUT", "POST", "GET", "HEAD")
     seen: Counter[str] = field(default_factory=Counter)
     injected: Counter[str] = field(default_factory=Counter)
+    # Each request (method and path) is faulted once at most: with 32 uploads side by
+    # side, a schedule by count alone could fail one request on every retry, by chance.
+    faulted: set[str] = field(default_factory=set)
 
-    def fault_for(self, method: str) -> str | None:
+    def fault_for(self, method: str, path: str = "") -> str | None:
         if method not in self.methods:
             return None
         self.seen[method] += 1
         n = self.seen[method]
-        if n % self.every:
+        if n % self.every or f"{method} {path}" in self.faulted:
             return None
+        self.faulted.add(f"{method} {path}")
         fault = self.cycle[(n // self.every) % len(self.cycle)]
         if method in ("GET", "HEAD") and fault != "slowdown":
             fault = "slowdown"  # reads: a refusal is enough, they are simply asked again
@@ -71,7 +75,7 @@ class FaultProxy:
         return f"http://127.0.0.1:{port}"
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        fault = self.plan.fault_for(request.method)
+        fault = self.plan.fault_for(request.method, request.rel_url.raw_path_qs)
         if fault == "slowdown":
             return web.Response(status=503, body=SLOWDOWN, content_type="application/xml")
         body = await request.read()
