@@ -1,7 +1,9 @@
 """The S3 tests' server: one SeaweedFS per test session (per pytest-xdist worker).
 
-Each worker starts its own ``weed mini`` with every port chosen free on 127.0.0.1
-and a fresh data directory, so workers never share state or collide on a port.
+Each worker starts its own ``weed mini -ip=127.0.0.1 -ip.bind=127.0.0.1
+-master.telemetry=false`` (nothing leaves the machine: see ../shared/STORAGE.md) with
+every port chosen free on 127.0.0.1 and a fresh data directory, so workers never share
+state or collide on a port.
 Where the server cannot start (no ``weed`` binary, no free memory), the S3 tests are
 skipped with the reason; everywhere else they run. Each test gets its own bucket.
 """
@@ -16,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.s3.server import WeedServer, s3_client, start_weed, weed_binary
+from tests.s3.server import LOOPBACK_ONLY, WeedServer, s3_client, start_weed, weed_binary
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +30,8 @@ def weed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WeedServer]:
     except RuntimeError as exc:
         pytest.skip(f"SeaweedFS could not start here: {exc}")
     try:
+        args = server.process.args
+        assert isinstance(args, list) and set(LOOPBACK_ONLY) <= set(args), args
         yield server
     finally:
         server.stop()

@@ -84,6 +84,11 @@ class WeedServer:
                 self.process.wait(5)
 
 
+# Nothing may leave the machine: every port on loopback (the default -ip is not), and
+# telemetry (on by default) off. tests/s3/conftest.py checks a started server has them.
+LOOPBACK_ONLY = ("-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.telemetry=false")
+
+
 def start_weed(data_dir: Path, *, timeout: float = 60.0) -> WeedServer:
     """Start ``weed mini`` on loopback with every port free; ready when S3 answers."""
     weed = weed_binary()
@@ -100,8 +105,8 @@ def start_weed(data_dir: Path, *, timeout: float = 60.0) -> WeedServer:
     )
     ports = dict(zip(_PORT_FLAGS, free_ports(len(_PORT_FLAGS)), strict=True))
     args = [
-        weed, "mini", f"-dir={data_dir / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-        "-master.telemetry=false", "-admin.ui=false", "-webdav=false",
+        weed, "mini", f"-dir={data_dir / 'data'}", *LOOPBACK_ONLY,
+        "-admin.ui=false", "-webdav=false",
         "-s3.port.iceberg=0", "-s3.port.lance=0", f"-s3.config={config}",
         f"-filer.localSocket={data_dir / 'filer.sock'}", f"-s3.localSocket={data_dir / 's3.sock'}",
     ] + [f"-{flag}={port}" for flag, port in ports.items()]  # fmt: skip
