@@ -15,14 +15,14 @@ import secrets
 import sqlite3
 from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import orjson
 
 from crawler.archive.store.base import ObjectStore
 from crawler.errors import ArchiveError
 
-__all__ = ["applied_keys", "mark_applied", "put_row", "replay", "timed_key"]
+__all__ = ["applied_keys", "journalled", "mark_applied", "put_row", "replay", "timed_key"]
 
 _TABLE = "CREATE TABLE IF NOT EXISTS journal_applied (key TEXT PRIMARY KEY)"
 
@@ -77,3 +77,31 @@ def replay(
         if kind not in kinds or not isinstance(row, dict):
             raise ArchiveError(f"{store.where(key)}: unknown {what} {kind!r}")
         apply(key, kind, row)
+
+
+class _Journalled(Protocol):
+    journal: Callable[[str, dict[str, Any]], str] | None
+
+    def close(self) -> None: ...
+
+
+J = TypeVar("J", bound=_Journalled)
+
+
+def journalled(
+    store: ObjectStore,
+    opened: J,
+    sync: Callable[[J], None],
+    put: Callable[[str, dict[str, Any]], str],
+) -> J:
+    """A writer's cache of rows kept in a bucket: brought up to date (``sync``), then every
+    new row put as its object first (``put``). On disk the file itself is the record."""
+    if store.kind == "disk":
+        return opened
+    try:
+        sync(opened)
+    except BaseException:
+        opened.close()
+        raise
+    opened.journal = put
+    return opened

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from crawler.archive import Archive
-from crawler.archive.journal import put_row, replay
+from crawler.archive.journal import journalled, put_row, replay
 from crawler.archive.productions import JOURNAL_KINDS, ProductionRegister
 from crawler.errors import UsageError
 
@@ -27,14 +27,9 @@ _NUMBER = {"production": "id", "reproduction": "seq"}
 def open_register(archive: Archive) -> ProductionRegister:
     """The writer's register: in a bucket, brought up to date and journalled to it."""
     reg = ProductionRegister.open(archive.path)
-    if archive.store.kind != "disk":
-        try:
-            _sync(archive, reg)
-        except BaseException:
-            reg.close()
-            raise
-        reg.journal = lambda kind, row: _put(archive, kind, row)
-    return reg
+    return journalled(
+        archive.store, reg, lambda r: _sync(archive, r), lambda kind, row: _put(archive, kind, row)
+    )
 
 
 def open_register_reader(archive: Archive) -> ProductionRegister:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler.archive import Archive
-from crawler.archive.journal import put_row, replay, timed_key
+from crawler.archive.journal import journalled, put_row, replay, timed_key
 from crawler.archive.rebuild import record_refs
 from crawler.archive.records import decode_record
 from crawler.archive.refs import BlobRef
@@ -34,16 +34,12 @@ def open_retention(
 ) -> RetentionStore:
     """The writer's store: in a bucket, synced and journalled to it. ``opener`` makes the
     store (the seal's :class:`SealedStore`, whose every write of history is logged)."""
-    store = opener(archive.path)
-    if archive.store.kind == "disk":
-        return store
-    try:
-        _sync(archive, store)
-    except BaseException:
-        store.close()
-        raise
-    store.journal = lambda kind, row: _put(archive, kind, row)
-    return store
+    return journalled(
+        archive.store,
+        opener(archive.path),
+        lambda s: _sync(archive, s),
+        lambda kind, row: _put(archive, kind, row),
+    )
 
 
 def open_retention_reader(archive: Archive) -> RetentionStore:
