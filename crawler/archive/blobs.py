@@ -257,22 +257,30 @@ class BlobStore:
         """
         loop = asyncio.get_running_loop()
         executor = getattr(self.store, "executor", None)  # a bucket's: uploads side by side
+        # In a bucket, a blob no index row knows is put at once: If-None-Match makes the
+        # put itself the existence check (one request, not a HEAD and a PUT), awaited
+        # from this loop (no worker thread in between: the crawl's hottest path).
+        blind = self.store.worm and not known
         try:
-            return await loop.run_in_executor(executor, self._place_sync, tmp, ref, known, kind)
+            if blind and await self.store.put_once_async(
+                blob_key(ref.md5), tmp, md5=ref.md5, sha256=ref.sha256, size=ref.size, kind=kind
+            ):
+                return True, False
+            return await loop.run_in_executor(
+                executor, self._place_sync, tmp, ref, known, kind, blind
+            )
         except OSError as exc:
             raise os_error(exc, "store blob", self.where(blob_key(ref.md5))) from exc
         finally:
             unlink_quietly(tmp)  # placed (renamed away, or uploaded) or not needed
 
     def _place_sync(
-        self, tmp: Path, ref: BlobRef, known: list[tuple[BlobRef, bool]], kind: str
+        self, tmp: Path, ref: BlobRef, known: list[tuple[BlobRef, bool]], kind: str, put: bool
     ) -> tuple[bool, bool]:
+        """``put``: the primary key was already tried (and found taken)."""
         primary = blob_key(ref.md5)
         with self._place_locks[int(ref.md5[:2], 16) % len(self._place_locks)]:
-            # In a bucket, a blob no index row knows is put at once: If-None-Match makes
-            # the put itself the existence check (one request, not a HEAD and a PUT).
-            blind = self.store.worm and not known
-            occupant = "free" if blind else self._primary_occupant(primary, ref, known)
+            occupant = self._primary_occupant(primary, ref, [] if put else known)
             if occupant == "free":
                 if self._put(primary, tmp, ref, kind):
                     return True, False

@@ -166,7 +166,8 @@ class Crawl:
         stats_task = asyncio.create_task(stats.save_periodically())
         stop_wait = asyncio.create_task(self._stop.wait())
         try:
-            await self._drive(producer, workers, queue, stop_wait)
+            async with self.archive.store.uploading():  # a bucket's PUTs from this loop
+                await self._drive(producer, workers, queue, stop_wait)
             if self.stopping:
                 await self._wind_down(producer, workers)
                 stats.save("interrupted")

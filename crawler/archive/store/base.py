@@ -11,6 +11,7 @@ A leaf of the archive package: stdlib only, plus the error tree.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -96,6 +97,14 @@ class ObjectStore(Protocol):
 
         A write whose outcome is unknown is settled by reading, never by writing again.
         """
+
+    async def put_once_async(
+        self, key: str, source: Source, *, md5: str, sha256: str, size: int, kind: str = ""
+    ) -> bool:
+        """:meth:`put_once`, awaited from an event loop without blocking it."""
+
+    def uploading(self) -> AbstractAsyncContextManager[None]:
+        """While open, :meth:`put_once_async` may use connections bound to the running loop."""
 
     def replace(self, key: str, source: Source) -> None:
         """Atomically replace an object (disk only: a reopened manifest, a damaged blob)."""

@@ -8,8 +8,11 @@ access control, not retention; see docs/COMPLIANCE.md).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -56,6 +59,16 @@ class DiskStore:
             return False
         self._place(dest, source)
         return True
+
+    async def put_once_async(
+        self, key: str, source: Source, *, md5: str, sha256: str, size: int, kind: str = ""
+    ) -> bool:
+        put = functools.partial(self.put_once, key, source, md5=md5, sha256=sha256, size=size)
+        return await asyncio.to_thread(put)
+
+    @contextlib.asynccontextmanager
+    async def uploading(self) -> AsyncIterator[None]:
+        yield  # nothing to open: a rename is not a request
 
     def replace(self, key: str, source: Source) -> None:
         self._place(self.path(key), source)

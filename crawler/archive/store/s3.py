@@ -5,39 +5,53 @@ Write once, prove it (docs/ARCHIVE.md, "Stores"): every object goes up with
 ``Content-MD5`` and the sha256 (``x-amz-checksum-sha256``, checked by the server,
 and kept as metadata so a HEAD proves what is stored). Bodies above
 ``MULTIPART_BYTES`` go up in parts read one at a time from the local file (memory
-stays flat). A write whose outcome is unknown is settled by a HEAD, never by a
-blind second write. With a lock policy every object carries its lock headers.
+stays flat; :mod:`~crawler.archive.store.s3_multipart`). A write whose outcome is
+unknown is settled by a HEAD, never by a blind second write. With a lock policy
+every object carries its lock headers. Writes and their settling run as coroutines
+on the bridge's loop: the crawl awaits them from its own loop
+(:meth:`S3Store.put_once_async`), readers block on them (:meth:`S3Store.put_once`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
-import hashlib
+import functools
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from crawler.archive.store.base import LockPolicy, ObjectInfo, ObjectMissingError, Source
-from crawler.archive.store.s3_client import S3Bridge, error_code, http_status, is_transient
+from crawler.archive.store.s3_client import (
+    BodyReader,
+    S3Bridge,
+    error_code,
+    http_status,
+    is_transient,
+)
 from crawler.archive.store.s3_lease import S3Lease
+from crawler.archive.store.s3_multipart import MULTIPART_BYTES, PART_BYTES, put_multipart
+from crawler.archive.store.s3_put import LeanPut
 from crawler.archive.store.s3_untils import UntilCache
 from crawler.errors import ArchiveBusyError, ArchiveError
 
 __all__ = ["MULTIPART_BYTES", "PART_BYTES", "S3Store"]
 
-MULTIPART_BYTES = 16 * 1024 * 1024
-PART_BYTES = 8 * 1024 * 1024
 LOCAL_BYTES = 1024 * 1024  # bodies up to this size keep a local copy in the cache
 _MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
 
 
 def _b64(hexdigest: str) -> str:
     return base64.b64encode(bytes.fromhex(hexdigest)).decode()
+
+
+def _meta(sha256: str, kind: str) -> dict[str, str]:
+    return {"sha256": sha256, "kind": kind or "object"}
 
 
 class S3Store:
@@ -65,6 +79,7 @@ class S3Store:
         # Uploads run side by side in these threads (more than the default pool's few).
         self.executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="s3-put")
         self.lease: S3Lease | None = None  # set while this process is the writer
+        self._near: dict[asyncio.AbstractEventLoop, LeanPut] = {}  # see uploading()
         # Reused objects are extended a little past the run's own date (a tenth of the
         # retention, at most 30 days), so the next snapshots soon after need no request.
         self._margin = timedelta(seconds=min(policy.retain_seconds / 10, 30 * 86400))
@@ -104,7 +119,7 @@ class S3Store:
     def keep_until(self) -> datetime:
         return self.run_until + self._margin
 
-    def _lock_args(self) -> dict[str, Any]:
+    def lock_args(self) -> dict[str, Any]:
         until = self.lock_until()
         if until is None:
             return {}
@@ -124,23 +139,72 @@ class S3Store:
         lock: bool = True,
     ) -> bool:
         """See the interface; ``lock=False`` (the lease log): the bucket's default only."""
+        self._check_lease()
+        if isinstance(source, Path) and size > MULTIPART_BYTES:
+            return put_multipart(self, key, source, sha256, size, _meta(sha256, kind))
+        return self.bridge.run(self._put_single(key, source, md5, sha256, size, kind, lock))
+
+    async def put_once_async(
+        self, key: str, source: Source, *, md5: str, sha256: str, size: int, kind: str = ""
+    ) -> bool:
+        """:meth:`put_once` awaited from an event loop: inside :meth:`uploading`, sent
+        from that loop itself; otherwise handed to the bridge's (no thread either way)."""
+        if isinstance(source, Path) and size > MULTIPART_BYTES:
+            put = functools.partial(
+                self.put_once, key, source, md5=md5, sha256=sha256, size=size, kind=kind
+            )
+            return await asyncio.get_running_loop().run_in_executor(self.executor, put)
+        self._check_lease()
+        near = self._near.get(asyncio.get_running_loop())
+        if near is None:
+            return await self.bridge.submit(
+                self._put_single(key, source, md5, sha256, size, kind, True)
+            )
+        return await self._put_single(
+            key, source, md5, sha256, size, kind, True,
+            send=near.put_object, head=lambda k: self.bridge.submit(self.ahead(k)),
+        )  # fmt: skip
+
+    @contextlib.asynccontextmanager
+    async def uploading(self) -> AsyncIterator[None]:
+        """Connections of the running loop's own for :meth:`put_once_async` (a crawl's
+        thousands of small PUTs: each hop between threads costs more than the PUT)."""
+        loop = asyncio.get_running_loop()
+        near = self._near[loop] = self.bridge.lean_put()
+        try:
+            yield
+        finally:
+            del self._near[loop]
+            await near.close()
+
+    def _check_lease(self) -> None:
         if self.lease is not None and self.lease.lost:
             raise ArchiveBusyError(self.lease.lost)  # taken over: write nothing more
-        meta = {"sha256": sha256, "kind": kind or "object"}
-        if isinstance(source, Path) and size > MULTIPART_BYTES:
-            return self._put_multipart(key, source, sha256, size, meta)
+
+    async def _put_single(
+        self,
+        key: str,
+        source: Source,
+        md5: str,
+        sha256: str,
+        size: int,
+        kind: str,
+        lock: bool,
+        send: Callable[..., Awaitable[Any]] | None = None,
+        head: Callable[[str], Awaitable[ObjectInfo | None]] | None = None,
+    ) -> bool:
         body = source if isinstance(source, bytes) else source.read_bytes()
-        lock_args = self._lock_args() if lock else {}
+        lock_args = self.lock_args() if lock else {}
         args = dict(
             Bucket=self.bucket, Key=self.full(key), Body=body, ContentMD5=_b64(md5),
-            ChecksumSHA256=_b64(sha256), IfNoneMatch="*", Metadata=meta, **lock_args,
+            ChecksumSHA256=_b64(sha256), IfNoneMatch="*", Metadata=_meta(sha256, kind),
+            **lock_args,
         )  # fmt: skip
         until = lock_args.get("ObjectLockRetainUntilDate")
-        created = self._settled_put(
-            key, sha256, size, lambda: self.bridge.client.put_object(**args), until
-        )
-        if created and lock_args:
-            self._until.put(key, lock_args["ObjectLockRetainUntilDate"])
+        put = send or self.bridge.put_object
+        created = await self.settled_put(key, sha256, size, lambda: put(**args), until, head)
+        if created and until is not None:
+            self._until.put(key, until)
         if created and isinstance(source, Path) and size <= LOCAL_BYTES:
             self._keep_local(key, source)
         return created
@@ -153,31 +217,37 @@ class S3Store:
             dest.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.replace(source, dest)
 
-    def _settled_put(
-        self, key: str, sha256: str, size: int, send: Any, until: datetime | None = None
+    async def settled_put(
+        self,
+        key: str,
+        sha256: str,
+        size: int,
+        send: Callable[[], Awaitable[Any]],
+        until: datetime | None = None,
+        head: Callable[[str], Awaitable[ObjectInfo | None]] | None = None,
     ) -> bool:
         """Send a conditional write; a 412 is 'exists'; an unknown outcome is read back
         (ours only with our bytes and retain-until: an earlier run's blob is 'exists')."""
+        look = head or self.ahead
         for n in range(self.bridge.settings.attempts):
             try:
-                self.bridge.requests += 1
-                self.bridge.by_op["put"] += 1
-                self.bridge.run(send())
+                self.bridge.count("put")
+                await send()
                 return True
-            except BaseException as exc:
+            except Exception as exc:
                 if error_code(exc) == "PreconditionFailed" or http_status(exc) == 412:
                     if n == 0 and key.startswith("blobs/"):
                         return False  # a blob with this name is this body: deduplicated
                     # Maybe our own write: after an unknown outcome, or resent by aiohttp
                     # itself (an idempotent method, once, on a dropped keep-alive socket).
-                    return self._ours(self.head(key), sha256, size, until)
+                    return self._ours(await look(key), sha256, size, until)
                 if not is_transient(exc):
                     raise self.bridge.fail(exc, f"PUT {self.where(key)}") from exc
             # Did it land? Read, never write blindly: ours if the stored sha256 is ours.
-            info = self.head(key)
+            info = await look(key)
             if info is not None:
                 return self._ours(info, sha256, size, until)
-            self.bridge.backoff(n)
+            await self.bridge.backoff(n)
         raise ArchiveError(f"PUT {self.where(key)}: still failing after retries; rerun later")
 
     @staticmethod
@@ -185,64 +255,6 @@ class S3Store:
         if info is None or info.sha256 != sha256 or info.size != size:
             return False
         return until is None or (info.retain_until is not None and info.retain_until >= until)
-
-    def _put_multipart(
-        self, key: str, path: Path, sha256: str, size: int, meta: dict[str, str]
-    ) -> bool:
-        if self.head(key) is not None:
-            return False
-        full = self.full(key)
-        lock_args = self._lock_args()
-        started = self.bridge.call(
-            "create_multipart_upload", Bucket=self.bucket, Key=full, Metadata=meta, **lock_args
-        )
-        upload_id = started["UploadId"]
-        try:
-            parts = self._upload_parts(full, upload_id, path)
-            done = {"Parts": parts}
-            created = self._settled_put(
-                key, sha256, size,
-                lambda: self.bridge.client.complete_multipart_upload(
-                    Bucket=self.bucket, Key=full, UploadId=upload_id, MultipartUpload=done,
-                    IfNoneMatch="*",
-                ),
-                lock_args.get("ObjectLockRetainUntilDate"),
-            )  # fmt: skip
-        except BaseException:
-            self._abort(full, upload_id)
-            raise
-        if not created:
-            self._abort(full, upload_id)
-            return False
-        info = self.head(key)  # the whole body's sha256, checked once it is assembled
-        if info is None or info.size != size:
-            raise ArchiveError(f"{self.where(key)}: multipart upload stored the wrong size")
-        return True
-
-    def _upload_parts(self, full: str, upload_id: str, path: Path) -> list[dict[str, Any]]:
-        parts: list[dict[str, Any]] = []
-        # One buffer for every part: fresh 8 MiB objects per part would leave the
-        # allocator's arenas holding freed ones (a peak that grows with the body).
-        buf = bytearray(PART_BYTES)
-        with open(path, "rb") as f:
-            number = 0
-            while n := f.readinto(buf):
-                number += 1
-                chunk = buf if n == PART_BYTES else buf[:n]
-                answer = self.bridge.call(
-                    "upload_part", Bucket=self.bucket, Key=full, UploadId=upload_id,
-                    PartNumber=number, Body=chunk,
-                    ContentMD5=base64.b64encode(hashlib.md5(chunk).digest()).decode(),
-                )  # fmt: skip
-                parts.append({"PartNumber": number, "ETag": answer["ETag"]})
-        return parts
-
-    def _abort(self, full: str, upload_id: str) -> None:
-        # An orphaned upload costs space, not data: never let it hide the real error.
-        with contextlib.suppress(Exception):
-            self.bridge.call(
-                "abort_multipart_upload", Bucket=self.bucket, Key=full, UploadId=upload_id
-            )
 
     def replace(self, key: str, source: Source) -> None:
         raise ArchiveError(
@@ -252,8 +264,12 @@ class S3Store:
     # -- reading -----------------------------------------------------------------------------
 
     def head(self, key: str) -> ObjectInfo | None:
+        return self.bridge.run(self.ahead(key))
+
+    async def ahead(self, key: str) -> ObjectInfo | None:
+        """:meth:`head` on the bridge's loop."""
         try:
-            r = self.bridge.call("head_object", Bucket=self.bucket, Key=self.full(key))
+            r = await self.bridge.acall("head_object", Bucket=self.bucket, Key=self.full(key))
         except ArchiveError as exc:
             cause = exc.__cause__
             if cause is not None and (error_code(cause) in _MISSING or http_status(cause) == 404):
@@ -294,7 +310,7 @@ class S3Store:
             if cause is not None and (error_code(cause) in _MISSING or http_status(cause) == 404):
                 raise ObjectMissingError(f"{self.where(key)} is missing") from None
             raise
-        return io.BufferedReader(_Body(self.bridge, r["Body"], self.where(key)), 1 << 20)
+        return io.BufferedReader(BodyReader(self.bridge, r["Body"], self.where(key)), 1 << 20)
 
     def list(self, prefix: str) -> Iterator[str]:
         full = self.full(prefix)
@@ -370,30 +386,3 @@ class S3Store:
         self.executor.shutdown(wait=True)
         self._until.close()
         self.bridge.close()
-
-
-class _Body(io.RawIOBase):
-    """A GetObject body read through the bridge, chunk by chunk (flat memory)."""
-
-    def __init__(self, bridge: S3Bridge, body: Any, where: str) -> None:
-        super().__init__()
-        self._bridge, self._body, self._where = bridge, body, where
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buf: Any) -> int:
-        view = memoryview(buf).cast("B")
-        try:
-            data: bytes = self._bridge.run(self._body.read(len(view)))
-        except Exception as exc:
-            raise ArchiveError(f"reading {self._where} failed: {type(exc).__name__}") from exc
-        view[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        if not self.closed:
-            try:
-                self._body.close()
-            finally:
-                super().close()

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import random
 import threading
-import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
@@ -32,9 +32,10 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from crawler.archive.store.s3_put import LeanPut
 from crawler.errors import ArchiveError, UnreachableError, UsageError
 
-__all__ = ["S3Bridge", "S3Settings", "Transient", "error_code", "is_transient"]
+__all__ = ["BodyReader", "S3Bridge", "S3Settings", "Transient", "error_code", "is_transient"]
 
 T = TypeVar("T")
 
@@ -118,10 +119,13 @@ class S3Bridge:
         self.where = where  # s3://bucket/prefix, for messages
         self.requests = 0  # every request sent (benchmarks count them)
         self.by_op: Counter[str] = Counter()
+        self._counting = threading.Lock()  # sent from this loop and from the crawl's
+        self._credentials: Any = None
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="s3", daemon=True)
         self._thread.start()
         self._ctx: Any = None
+        self._lean: LeanPut | None = None
         try:
             self.client: Any = self.run(self._open())
         except BaseException:
@@ -138,42 +142,68 @@ class S3Bridge:
             response_checksum_validation="when_required",
             s3={"addressing_style": "path"},
         )
-        self._ctx = get_session().create_client(
-            "s3", endpoint_url=self.settings.endpoint, config=config
+        session = get_session()
+        self._ctx = session.create_client("s3", endpoint_url=self.settings.endpoint, config=config)
+        self.client = await self._ctx.__aenter__()
+        self._credentials = await session.get_credentials()  # botocore's chain, once
+        self._lean = self.lean_put()
+        return self.client
+
+    def lean_put(self) -> LeanPut:
+        """PutObject by :mod:`~crawler.archive.store.s3_put`, on the running loop."""
+        timeout = aiohttp.ClientTimeout(
+            sock_connect=self.settings.connect_timeout, sock_read=self.settings.read_timeout
         )
-        return await self._ctx.__aenter__()
+        return LeanPut(self.client, self._credentials, pool=self.settings.pool, timeout=timeout)
+
+    def put_object(self, **params: Any) -> Awaitable[Any]:
+        """PutObject on this loop (see :meth:`lean_put`)."""
+        assert self._lean is not None
+        return self._lean.put_object(**params)
+
+    def count(self, op: str) -> None:
+        with self._counting:
+            self.requests += 1
+            self.by_op[op] += 1
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         if threading.current_thread() is self._thread:
             raise RuntimeError("S3Bridge.run called from its own loop")
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
+    def submit(self, coro: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
+        """Run ``coro`` here, awaited from another event loop (no thread in between)."""
+        return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))
+
     def call(self, op: str, /, **kwargs: Any) -> Any:
         """One request, retried while transient; errors mapped (see :meth:`fail`)."""
-        return self.retrying(lambda: self._send(op, kwargs), op)
+        return self.run(self.acall(op, **kwargs))
+
+    async def acall(self, op: str, /, **kwargs: Any) -> Any:
+        """:meth:`call` on this loop (for coroutines already running here)."""
+        return await self.retrying(lambda: self._send(op, kwargs), op)
 
     async def _send(self, op: str, kwargs: dict[str, Any]) -> Any:
-        self.requests += 1
-        self.by_op[op] += 1
+        self.count(op)
         return await getattr(self.client, op)(**kwargs)
 
-    def retrying(self, attempt: Callable[[], Awaitable[Any]], what: str) -> Any:
+    async def retrying(self, attempt: Callable[[], Awaitable[Any]], what: str) -> Any:
         """``attempt`` until it succeeds or fails for good; backoff with full jitter."""
         last: BaseException | None = None
         for n in range(self.settings.attempts):
             try:
-                return self.run(_as_coro(attempt))
-            except BaseException as exc:
+                return await attempt()
+            except Exception as exc:
                 if not is_transient(exc):
                     raise self.fail(exc, what) from exc
                 last = exc
-            self.backoff(n)
+            await self.backoff(n)
         assert last is not None
         raise self.fail(last, what) from last
 
-    def backoff(self, n: int) -> None:
+    async def backoff(self, n: int) -> None:
         cap = min(self.settings.backoff_cap, self.settings.backoff_base * (2**n))
-        time.sleep(random.uniform(cap / 2, cap))
+        await asyncio.sleep(random.uniform(cap / 2, cap))
 
     def fail(self, exc: BaseException, what: str) -> BaseException:
         """The one place an S3 failure becomes the crawler's error (never a credential)."""
@@ -208,6 +238,10 @@ class S3Bridge:
             with contextlib.suppress(Exception):
                 closing = ctx.__aexit__(None, None, None)
                 asyncio.run_coroutine_threadsafe(closing, self._loop).result(10)
+        if self._lean is not None:
+            lean, self._lean = self._lean, None
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(lean.close(), self._loop).result(10)
         if self._loop.is_running():
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(10)
@@ -215,5 +249,28 @@ class S3Bridge:
             self._loop.close()
 
 
-async def _as_coro(attempt: Callable[[], Awaitable[Any]]) -> Any:
-    return await attempt()
+class BodyReader(io.RawIOBase):
+    """A GetObject body read through the bridge, chunk by chunk (flat memory)."""
+
+    def __init__(self, bridge: S3Bridge, body: Any, where: str) -> None:
+        super().__init__()
+        self._bridge, self._body, self._where = bridge, body, where
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        view = memoryview(buf).cast("B")
+        try:
+            data: bytes = self._bridge.run(self._body.read(len(view)))
+        except Exception as exc:
+            raise ArchiveError(f"reading {self._where} failed: {type(exc).__name__}") from exc
+        view[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                self._body.close()
+            finally:
+                super().close()
