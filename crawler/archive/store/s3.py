@@ -75,6 +75,7 @@ class S3Store:
         # Small bodies this machine wrote stay in the cache for reads (the search index
         # built at the crawl's end reads them all); ``stream`` always reads the bucket.
         self.local = local
+        self._local_dirs: set[Path] = set()
         self._until = untils or UntilCache(None)  # key -> retain-until known (written or read)
         # Uploads run side by side in these threads (more than the default pool's few).
         self.executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="s3-put")
@@ -214,7 +215,9 @@ class S3Store:
             return
         dest = self.local.joinpath(*key.split("/"))
         with contextlib.suppress(OSError):  # a cache: without it, reads go to the bucket
-            dest.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if dest.parent not in self._local_dirs:  # 256 of them: not a syscall per blob
+                dest.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                self._local_dirs.add(dest.parent)
             os.replace(source, dest)
 
     async def settled_put(

@@ -5,11 +5,11 @@ the aiobotocore client each costs about 0.9 ms of the crawler's CPU on loopback
 (parameter validation, a dozen event hooks, endpoint rules, serialisation, parsing),
 three times the request itself, and that CPU is taken from the crawl
 (bench/README.md, "12. The vault"). This sends the same PutObject the client would:
-the client's own endpoint, region and credential chain, path-style URL, signed by
-botocore's own SigV4 signer (the payload hash is the sha256 the caller already
-computed), on the bridge's loop. Any answer but a 2xx becomes botocore's
-``ClientError``, so retries, settling and messages stay where they are (``s3_client``,
-``s3``). Every other call goes through the client.
+the client's own endpoint, region and credential chain, path-style URL, signed
+with SigV4 (:mod:`~crawler.archive.store.s3_sigv4`; the payload hash is the sha256
+the caller already computed), from the running loop. Any answer but a 2xx
+becomes botocore's ``ClientError``, so retries, settling and messages stay where
+they are (``s3_client``, ``s3``). Every other call goes through the client.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from urllib.parse import quote
 from xml.etree import ElementTree
 
 import aiohttp
-from botocore.auth import S3SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.exceptions import ClientError, NoCredentialsError
+
+from crawler.archive.store.s3_sigv4 import sign
 
 __all__ = ["LeanPut"]
 
@@ -35,17 +35,6 @@ _HEADERS = {
     "ObjectLockMode": "x-amz-object-lock-mode",
     "ObjectLockLegalHoldStatus": "x-amz-object-lock-legal-hold",
 }
-
-
-class _KnownPayload(S3SigV4Auth):  # type: ignore[misc]  # botocore has no type hints
-    """SigV4 with the body's sha256 given, not computed a second time."""
-
-    def __init__(self, credentials: Any, region: str, payload_sha256: str) -> None:
-        super().__init__(credentials, "s3", region)
-        self._payload = payload_sha256
-
-    def payload(self, request: Any) -> str:
-        return self._payload
 
 
 class LeanPut:
@@ -64,7 +53,7 @@ class LeanPut:
         url = f"{self._endpoint}/{Bucket}/{quote(Key, safe='/~')}"
         headers = _headers(params)
         sha256 = base64.b64decode(params["ChecksumSHA256"]).hex()
-        await self._sign(url, headers, Body, sha256)
+        await self._sign(url, headers, sha256)
         async with self._session.put(url, data=Body, headers=headers) as response:
             body = await response.read()
             if 200 <= response.status < 300:
@@ -74,14 +63,11 @@ class LeanPut:
                 }
         raise _client_error(response.status, body)
 
-    async def _sign(self, url: str, headers: dict[str, str], body: bytes, sha256: str) -> None:
+    async def _sign(self, url: str, headers: dict[str, str], sha256: str) -> None:
         if self._credentials is None:
             raise NoCredentialsError()
         frozen = await self._credentials.get_frozen_credentials()  # refreshed when due
-        request = AWSRequest("PUT", url, headers=headers, data=body)
-        _KnownPayload(frozen, self._region, sha256).add_auth(request)
-        headers.clear()
-        headers.update(request.headers.items())
+        sign("PUT", url, headers, sha256, frozen, self._region)
 
     async def close(self) -> None:
         await self._session.close()
