@@ -49,7 +49,15 @@ class DiskStore:
         return str(self.path(key))
 
     def put_once(
-        self, key: str, source: Source, *, md5: str, sha256: str, size: int, kind: str = ""
+        self,
+        key: str,
+        source: Source,
+        *,
+        md5: str,
+        sha256: str,
+        size: int,
+        kind: str = "",
+        hold: bool = False,  # no legal holds on disk (no WORM)
     ) -> bool:
         dest = self.path(key)
         if dest.exists():

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from crawler.archive.store.base import LockPolicy, ObjectInfo, ObjectMissingError, Source
+from crawler.archive.store.s3_body import S3Body
 from crawler.archive.store.s3_client import S3Bridge, error_code, http_status, is_transient
 from crawler.archive.store.s3_lease import S3Lease
 from crawler.archive.store.s3_untils import UntilCache
@@ -104,11 +105,12 @@ class S3Store:
     def keep_until(self) -> datetime:
         return self.run_until + self._margin
 
-    def _lock_args(self) -> dict[str, Any]:
+    def _lock_args(self, hold: bool = False) -> dict[str, Any]:
+        args: dict[str, Any] = {"ObjectLockLegalHoldStatus": "ON"} if hold else {}
         until = self.lock_until()
-        if until is None:
-            return {}
-        return {"ObjectLockMode": self.policy.mode.upper(), "ObjectLockRetainUntilDate": until}
+        if until is not None:
+            args.update(ObjectLockMode=self.policy.mode.upper(), ObjectLockRetainUntilDate=until)
+        return args
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -122,15 +124,17 @@ class S3Store:
         size: int,
         kind: str = "",
         lock: bool = True,
+        hold: bool = False,
     ) -> bool:
-        """See the interface; ``lock=False`` (the lease log): the bucket's default only."""
+        """See the interface; ``lock=False`` (the lease log): the bucket's default only;
+        ``hold``: written under the S3 legal hold (one request, no PutObjectLegalHold)."""
         if self.lease is not None and self.lease.lost:
             raise ArchiveBusyError(self.lease.lost)  # taken over: write nothing more
         meta = {"sha256": sha256, "kind": kind or "object"}
         if isinstance(source, Path) and size > MULTIPART_BYTES:
-            return self._put_multipart(key, source, sha256, size, meta)
+            return self._put_multipart(key, source, sha256, size, meta, hold)
         body = source if isinstance(source, bytes) else source.read_bytes()
-        lock_args = self._lock_args() if lock else {}
+        lock_args = self._lock_args(hold) if lock else {}
         args = dict(
             Bucket=self.bucket, Key=self.full(key), Body=body, ContentMD5=_b64(md5),
             ChecksumSHA256=_b64(sha256), IfNoneMatch="*", Metadata=meta, **lock_args,
@@ -139,8 +143,8 @@ class S3Store:
         created = self._settled_put(
             key, sha256, size, lambda: self.bridge.client.put_object(**args), until
         )
-        if created and lock_args:
-            self._until.put(key, lock_args["ObjectLockRetainUntilDate"])
+        if created and until is not None:
+            self._until.put(key, until)
         if created and isinstance(source, Path) and size <= LOCAL_BYTES:
             self._keep_local(key, source)
         return created
@@ -187,12 +191,12 @@ class S3Store:
         return until is None or (info.retain_until is not None and info.retain_until >= until)
 
     def _put_multipart(
-        self, key: str, path: Path, sha256: str, size: int, meta: dict[str, str]
+        self, key: str, path: Path, sha256: str, size: int, meta: dict[str, str], hold: bool
     ) -> bool:
         if self.head(key) is not None:
             return False
         full = self.full(key)
-        lock_args = self._lock_args()
+        lock_args = self._lock_args(hold)
         started = self.bridge.call(
             "create_multipart_upload", Bucket=self.bucket, Key=full, Metadata=meta, **lock_args
         )
@@ -294,7 +298,7 @@ class S3Store:
             if cause is not None and (error_code(cause) in _MISSING or http_status(cause) == 404):
                 raise ObjectMissingError(f"{self.where(key)} is missing") from None
             raise
-        return io.BufferedReader(_Body(self.bridge, r["Body"], self.where(key)), 1 << 20)
+        return io.BufferedReader(S3Body(self.bridge, r["Body"], self.where(key)), 1 << 20)
 
     def list(self, prefix: str) -> Iterator[str]:
         full = self.full(prefix)
@@ -370,30 +374,3 @@ class S3Store:
         self.executor.shutdown(wait=True)
         self._until.close()
         self.bridge.close()
-
-
-class _Body(io.RawIOBase):
-    """A GetObject body read through the bridge, chunk by chunk (flat memory)."""
-
-    def __init__(self, bridge: S3Bridge, body: Any, where: str) -> None:
-        super().__init__()
-        self._bridge, self._body, self._where = bridge, body, where
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buf: Any) -> int:
-        view = memoryview(buf).cast("B")
-        try:
-            data: bytes = self._bridge.run(self._body.read(len(view)))
-        except Exception as exc:
-            raise ArchiveError(f"reading {self._where} failed: {type(exc).__name__}") from exc
-        view[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        if not self.closed:
-            try:
-                self._body.close()
-            finally:
-                super().close()
