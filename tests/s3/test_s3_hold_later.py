@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from crawler.archive.holding import HeldKeys
+from crawler.archive import Archive
+from crawler.archive.holding import HeldKeys, holding
 from crawler.archive.store.location import parse_archive
 from crawler.archive.store.s3 import S3Store
 from crawler.cli import main
@@ -153,6 +154,31 @@ async def test_a_run_killed_before_its_holds_is_caught_up_and_verify_reports_a_m
     bucket.client.put_object_legal_hold(Bucket=bucket.name, Key=lifted, LegalHold={"Status": "OFF"})
     out = run("verify", "--archive", url, code=1)
     assert "legal_hold_missing" in out and lifted in out
+
+
+async def test_a_held_write_carries_the_legal_hold_in_its_own_put_single_and_multipart(
+    bucket: Bucket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("crawler.archive.store.s3.MULTIPART_BYTES", 4096)  # a small multipart
+    asked: list[str] = []
+    monkeypatch.setattr(S3Store, "legal_hold", lambda self, key, on: asked.append(key))
+    with Archive.open_for_writing(parse_archive(bucket.url())) as archive:
+        with holding(True):
+            small = await archive.blobs.put(b"held, one PUT", "text")
+            large = await archive.blobs.put(b"held, in parts " * 1000, "file")
+        loose = await archive.blobs.put(b"not held", "text")
+        with holding(True):  # it exists already: its PUT is skipped, so nothing held yet
+            again = await archive.blobs.put(b"not held", "text")
+        assert [b.created for b in (small, large, loose, again)] == [True, True, True, False]
+        keys = {name: "arc/" + archive.blobs.key_of(b.ref) for name, b in
+                [("small", small), ("large", large), ("loose", loose)]}  # fmt: skip
+        # A record's follow-up asks for all three: only the one not held in its PUT costs.
+        assert archive.held.ensure(k.removeprefix("arc/") for k in keys.values()) == 1
+    assert asked == [keys["loose"].removeprefix("arc/")]
+    etag = bucket.client.head_object(Bucket=bucket.name, Key=keys["large"])["ETag"]
+    assert "-" in etag  # a multipart upload's ETag: <md5 of the parts' md5s>-<parts>
+    assert status(bucket, keys["small"]) == "ON" and status(bucket, keys["large"]) == "ON"
+    assert status(bucket, keys["loose"]) == "OFF"  # the spy sent nothing to the server
 
 
 async def test_on_disk_a_held_project_is_crawled_as_before(sim: Simulator, tmp_path: Path) -> None:
