@@ -74,6 +74,20 @@ class HeldKeys:
         with self._lock:
             self._known.add(key)
 
+    def known(self) -> set[str]:
+        with self._lock:
+            return set(self._known)
+
+    def lift(self, keys: Iterable[str]) -> int:
+        """Lift the legal hold this run put on ``keys`` (a release during the run)."""
+        lifted = 0
+        for key in keys:
+            self.store.legal_hold(key, False)
+            with self._lock:
+                self._known.discard(key)
+            lifted += 1
+        return lifted
+
     def ensure(self, keys: Iterable[str]) -> int:
         """Put the legal hold on each key not known held; how many needed a request."""
         if not self.active:

@@ -9,8 +9,10 @@ projects; objects a run writes later must be held too (docs/ARCHIVE.md,
 held in their own PUTs and whatever already existed is held once the record is
 stored. Before the manifest the holds are read again and every held project
 this snapshot wrote is made whole (:meth:`catch_up`): a hold placed during the
-run, or a run killed between a write and its hold, is caught up there. On disk
-there are no legal holds: nothing is read and nothing is sent.
+run, or a run killed between a write and its hold, is caught up there, and a
+hold released during the run has what this run held for it lifted (where no
+hold in force still covers it). On disk there are no legal holds: nothing is
+read and nothing is sent.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from crawler.archive import Archive
 from crawler.archive.holding import record_keys
 from crawler.archive.remote import object_lock_enabled
 from crawler.archive.store.s3 import S3Store
-from crawler.retention.bucket import open_retention_reader
+from crawler.retention.bucket import covered_keys, open_retention_reader
 from crawler.retention.holds import Hold, active_holds, holds_covering
 
 __all__ = ["HeldProjects"]
@@ -42,13 +44,15 @@ class HeldProjects:
         self._warn = warn
         self._possible: bool | None = None
 
-    def refresh(self) -> None:
-        """Read the holds in force again (from the bucket's retention rows)."""
+    def refresh(self) -> list[Hold]:
+        """Read the holds in force again (from the bucket's retention rows); the holds
+        released since the last read."""
         if not self.archive.held.active:
-            return
+            return []
         with open_retention_reader(self.archive) as store:
             holds = active_holds(store.hold_events())
-        self.holds = holds if holds and self._can_hold() else []
+        before, self.holds = self.holds, holds if holds and self._can_hold() else []
+        return [h for h in before if h not in self.holds]
 
     def _can_hold(self) -> bool:
         if self._possible is None:
@@ -71,7 +75,8 @@ class HeldProjects:
         Carried records were held when they were written, or by ``hold add``, which
         covers every snapshot it can see. Objects this run already held cost nothing.
         """
-        self.refresh()
+        if self.refresh():
+            self._lift_released()
         if not self.holds:
             return 0
         archive, placed = self.archive, 0
@@ -83,3 +88,10 @@ class HeldProjects:
                 continue  # a gone record carried from the parent
             placed += archive.held.ensure(record_keys(archive.blobs.key_of, row.record, record))
         return placed
+
+    def _lift_released(self) -> None:
+        """A hold was released during the run: lift what this run held that no hold in
+        force covers now (``hold release`` could not see this run's objects)."""
+        held = self.archive.held
+        keep = set(covered_keys(self.archive, self.holds))
+        held.lift(sorted(held.known() - keep))

@@ -23,7 +23,7 @@ from crawler.errors import ArchiveError
 from crawler.retention.holds import Hold, active_holds, holds_covering
 from crawler.retention.store import JOURNAL_KINDS, RetentionStore
 
-__all__ = ["apply_legal_holds", "open_retention", "open_retention_reader"]
+__all__ = ["apply_legal_holds", "covered_keys", "open_retention", "open_retention_reader"]
 
 _PREFIX = "retention/"
 
@@ -72,18 +72,18 @@ def apply_legal_holds(archive: Archive, retention: RetentionStore, before: list[
     if archive.store.kind == "disk":
         return 0
     after = active_holds(retention.hold_events())
-    keep = set(_covered(archive, after))
+    keep = set(covered_keys(archive, after))
     changed = 0
     for key in sorted(keep):
         archive.store.legal_hold(key, True)
         changed += 1
-    for key in sorted(set(_covered(archive, before)) - keep):
+    for key in sorted(set(covered_keys(archive, before)) - keep):
         archive.store.legal_hold(key, False)
         changed += 1
     return changed
 
 
-def _covered(archive: Archive, holds: list[Hold]) -> Iterator[str]:
+def covered_keys(archive: Archive, holds: list[Hold]) -> Iterator[str]:
     """The keys of every object of every project the holds cover, in every snapshot
     (:func:`~crawler.archive.holding.record_keys`: what the crawl holds, what verify checks)."""
     if not holds:

@@ -22,6 +22,7 @@ from crawler.archive.holding import HeldKeys, holding
 from crawler.archive.store.location import parse_archive
 from crawler.archive.store.s3 import S3Store
 from crawler.cli import main
+from crawler.crawl.holds import HeldProjects
 from crawler.read.reader import ArchiveReader
 from crawler.simulator import Simulator
 from tests.s3.conftest import Bucket
@@ -188,3 +189,28 @@ async def test_on_disk_a_held_project_is_crawled_as_before(sim: Simulator, tmp_p
     run("hold", "add", "--archive", str(archive), "--matter", "m1", "--project", target)
     assert await crawl(sim.base_url, sim.key, archive, "--incremental") == 0
     assert "verify (fast): ok" in run("verify", "--archive", str(archive))
+
+
+async def test_a_hold_released_during_a_run_lifts_what_the_run_held_for_it(
+    sim: Simulator, bucket: Bucket, tmp_path: Path
+) -> None:
+    url = bucket.url()
+    assert await crawl(sim.base_url, sim.key, url) == 0  # type: ignore[arg-type]
+    target = changed_project(sim)
+    run("hold", "add", "--archive", url, "--matter", "m1", "--project", target)
+    real = HeldProjects.catch_up
+
+    def released_meanwhile(self: HeldProjects, snapshot_id: str) -> int:
+        # Released on another machine (its own empty cache): it sees only finished
+        # snapshots, so it cannot lift what this running one wrote.
+        with pytest.MonkeyPatch.context() as other:
+            other.setenv("CRAWLER_CACHE_DIR", str(tmp_path / "elsewhere"))
+            run("hold", "release", "--archive", url, "--matter", "m1")
+        return real(self, snapshot_id)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(HeldProjects, "catch_up", released_meanwhile)
+        assert await crawl(sim.base_url, sim.key, url, "--incremental") == 0  # type: ignore[arg-type]
+    _, keys, _ = project_keys(url, target)
+    assert {k: status(bucket, k) for k in keys} == dict.fromkeys(keys, "OFF")
+    assert "verify (fast): ok" in run("verify", "--archive", url)
