@@ -32,6 +32,8 @@ each step has one owner::
    2b. ``crawl.feed`` reads the Activity Feed since the last snapshot's
    position (incremental) and names the projects to fetch whole; every
    snapshot records where the next one starts.
+   2c. ``crawl.holds`` reads the legal holds in force (a bucket's only): a
+   held project's objects are written under the S3 legal hold.
 3. ``crawl.listing`` walks ``/apps/projects`` at ``limit=100`` (through
    ``api.endpoints`` and the one paginator, ``api.paging``); each page is
    stored as a blob, and its projects and the ``created_at`` watermark are
@@ -50,6 +52,8 @@ each step has one owner::
    already archived; then writes the project record blob (``archive.records``)
    and ``crawl.stats`` records the outcome, its failures and the content
    totals in the index in one transaction.
+   9b. ``crawl.holds`` reads the holds again and puts the legal hold on any
+   object of a held project this snapshot wrote that is not held yet.
 10. ``crawl.manifest`` writes the snapshot manifest: the collection record
     (filters, settings, times, counts, requests, failures).
 11. ``seal.sealer`` logs the finished snapshot as a leaf of the archive's
@@ -90,6 +94,7 @@ Modules, one job each::
     crawl/engine        Crawl.run(): queue, workers, stop and wind-down
     crawl/snapshot      which snapshot a run writes into
     crawl/feed          the Activity Feed: window, position, dedupe (feed_plan); what changed
+    crawl/holds         the legal holds in force: a held project's objects written held
     crawl/listing       the list walk, and the queue fed from the index; carrying unchanged projects
     crawl/project       one project's requests -> one project record
     crawl/bodies        document and file bodies, once per snapshot / per md5
@@ -102,9 +107,11 @@ Modules, one job each::
     archive/journal     a cache's rows as put-once objects in a bucket, replayed into it
     archive/schema, db, blob_rows, project_pages, index   the SQLite catalogue: SQL, queries
     archive/store/*     ObjectStore, the one storage interface: disk (the directory) and s3
-                        (a bucket under Object Lock: s3_client, s3_lease, s3_untils, location)
+                        (a bucket under Object Lock: s3_client, s3_put + s3_sigv4 (the hot
+                        PutObject), s3_multipart, s3_lease, s3_untils, location)
     archive/remote, rebuild   opening a bucket (checks, lease, marker); its cache rebuilt from it
-    archive/keep        what a snapshot reuses stays locked as long as it (extend, never shorten)
+    archive/keep        what a snapshot reuses, and the seal's log, stay locked as long as it
+    archive/holding     legal holds on what a run writes: held PUTs, a project's keys
     archive/blobs       BlobStore: md5-named objects, streamed, deduplicated, collisions kept
     archive/records     the one project-record codec (records_read: typed accessors)
     archive/feed_rows   the feed's tables: each snapshot's feed state and the events it read

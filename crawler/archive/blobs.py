@@ -248,12 +248,19 @@ class BlobStore:
     # -- placement ---------------------------------------------------------------------------
 
     async def place(
-        self, tmp: Path, ref: BlobRef, known: list[tuple[BlobRef, bool]], kind: str = ""
+        self,
+        tmp: Path,
+        ref: BlobRef,
+        known: list[tuple[BlobRef, bool]],
+        kind: str = "",
+        hold: bool = False,
     ) -> tuple[bool, bool]:
         """Put a durable tmp file under its key; (created, stored_as_variant).
 
         ``known``: the blobs already registered with this md5 (and whether each is a
-        variant), so an existing body is recognised without rehashing it.
+        variant), so an existing body is recognised without rehashing it. ``hold``: a
+        body this call writes goes up under the legal hold (one that existed does not:
+        see :mod:`crawler.archive.holding`).
         """
         loop = asyncio.get_running_loop()
         executor = getattr(self.store, "executor", None)  # a bucket's: uploads side by side
@@ -263,11 +270,12 @@ class BlobStore:
         blind = self.store.worm and not known
         try:
             if blind and await self.store.put_once_async(
-                blob_key(ref.md5), tmp, md5=ref.md5, sha256=ref.sha256, size=ref.size, kind=kind
-            ):
+                blob_key(ref.md5), tmp, md5=ref.md5, sha256=ref.sha256, size=ref.size,
+                kind=kind, hold=hold,
+            ):  # fmt: skip
                 return True, False
             return await loop.run_in_executor(
-                executor, self._place_sync, tmp, ref, known, kind, blind
+                executor, self._place_sync, tmp, ref, known, kind, hold, blind
             )
         except OSError as exc:
             raise os_error(exc, "store blob", self.where(blob_key(ref.md5))) from exc
@@ -275,14 +283,20 @@ class BlobStore:
             unlink_quietly(tmp)  # placed (renamed away, or uploaded) or not needed
 
     def _place_sync(
-        self, tmp: Path, ref: BlobRef, known: list[tuple[BlobRef, bool]], kind: str, put: bool
+        self,
+        tmp: Path,
+        ref: BlobRef,
+        known: list[tuple[BlobRef, bool]],
+        kind: str,
+        hold: bool,
+        put: bool,
     ) -> tuple[bool, bool]:
         """``put``: the primary key was already tried (and found taken)."""
         primary = blob_key(ref.md5)
         with self._place_locks[int(ref.md5[:2], 16) % len(self._place_locks)]:
             occupant = self._primary_occupant(primary, ref, [] if put else known)
             if occupant == "free":
-                if self._put(primary, tmp, ref, kind):
+                if self._put(primary, tmp, ref, kind, hold):
                     return True, False
                 occupant = self._primary_occupant(primary, ref, [])  # it appeared: look again
             if occupant == "same":
@@ -297,11 +311,11 @@ class BlobStore:
             if info is not None and info.size == ref.size:
                 self.store.keep(variant)
                 return False, True
-            return self._put(variant, tmp, ref, kind), True
+            return self._put(variant, tmp, ref, kind, hold), True
 
-    def _put(self, key: str, tmp: Path, ref: BlobRef, kind: str) -> bool:
+    def _put(self, key: str, tmp: Path, ref: BlobRef, kind: str, hold: bool) -> bool:
         return self.store.put_once(
-            key, tmp, md5=ref.md5, sha256=ref.sha256, size=ref.size, kind=kind
+            key, tmp, md5=ref.md5, sha256=ref.sha256, size=ref.size, kind=kind, hold=hold
         )
 
     def _primary_occupant(self, key: str, ref: BlobRef, known: list[tuple[BlobRef, bool]]) -> str:

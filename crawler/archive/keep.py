@@ -17,15 +17,33 @@ from crawler.archive.index import Index
 from crawler.archive.rebuild import record_refs
 from crawler.archive.records import decode_record
 from crawler.archive.refs import BlobRef
+from crawler.archive.store.base import ObjectStore
 
-__all__ = ["CARRIED_STATES", "keep_carried", "keep_record"]
+__all__ = ["CARRIED_STATES", "keep_carried", "keep_log", "keep_record"]
 
 CARRIED_STATES = ("carried", "gone")  # gone: may be carried from the parent too
 
 
 def _locking(blobs: BlobStore) -> bool:
-    policy = getattr(blobs.store, "policy", None)
-    return bool(policy is not None and policy.active)
+    return _store_locking(blobs.store)
+
+
+def _store_locking(store: ObjectStore) -> bool:
+    policy = getattr(store, "policy", None)
+    return bool(store.worm and policy is not None and policy.active)
+
+
+def keep_log(store: ObjectStore) -> int:
+    """Extend every object of the seal's ``log/`` to the run's retention; how many changed.
+
+    A snapshot is proven by its leaf *and* every leaf before it (the tree hash of a
+    checkpoint covers them all) and by the checkpoints signed over them, so the
+    whole log must stay as long as the newest snapshot: each run extends it, as it
+    extends a reused blob (from the cache of known dates: mostly without a request).
+    """
+    if not _store_locking(store):
+        return 0
+    return sum(int(store.keep(key)) for key in store.list("log/"))
 
 
 def keep_record(blobs: BlobStore, index: Index, record: dict[str, Any]) -> int:

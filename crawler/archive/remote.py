@@ -26,7 +26,7 @@ from crawler.archive.store.s3_client import S3Bridge, S3Settings, error_code
 from crawler.archive.store.s3_untils import UntilCache
 from crawler.errors import ArchiveError, UsageError
 
-__all__ = ["connect_store", "open_cache_index", "prepare_bucket"]
+__all__ = ["connect_store", "object_lock_enabled", "open_cache_index", "prepare_bucket"]
 
 BUCKET_HOWTO = (
     "Object Lock can only be turned on when a bucket is created: "
@@ -72,17 +72,20 @@ def _check_bucket(store: S3Store, location: S3Location) -> None:
         raise
     finally:
         bridge.settings.attempts = attempts
-    if location.policy.active:
-        try:
-            conf = bridge.call("get_object_lock_configuration", Bucket=location.bucket)
-            enabled = conf.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled")
-        except ArchiveError:
-            enabled = None
-        if enabled != "Enabled":
-            raise UsageError(
-                f"--object-lock {location.policy.mode}: bucket {location.bucket} has no "
-                f"Object Lock, so nothing was written. {BUCKET_HOWTO}"
-            )
+    if location.policy.active and not object_lock_enabled(store):
+        raise UsageError(
+            f"--object-lock {location.policy.mode}: bucket {location.bucket} has no "
+            f"Object Lock, so nothing was written. {BUCKET_HOWTO}"
+        )
+
+
+def object_lock_enabled(store: S3Store) -> bool:
+    """Whether the bucket has Object Lock (without it, no lock and no legal hold can be set)."""
+    try:
+        conf = store.bridge.call("get_object_lock_configuration", Bucket=store.bucket)
+    except ArchiveError:
+        return False
+    return bool(conf.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") == "Enabled")
 
 
 def prepare_bucket(store: S3Store) -> None:

@@ -32,8 +32,9 @@ from crawler.archive.fs import (
     os_error,
     release_private_umask,
 )
+from crawler.archive.holding import HeldKeys, record_keys, writing_held
 from crawler.archive.index import Index, SnapshotRow, check_snapshot_id
-from crawler.archive.keep import keep_carried, keep_record
+from crawler.archive.keep import keep_carried, keep_log, keep_record
 from crawler.archive.layout import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -46,7 +47,7 @@ from crawler.archive.layout import (
 )
 from crawler.archive.records import decode_record, encode_record
 from crawler.archive.refs import MD5_RE, BlobRef
-from crawler.archive.store.base import Lease, ObjectMissingError, ObjectStore
+from crawler.archive.store.base import Lease, ObjectMissingError, ObjectStore, blob_key
 from crawler.archive.store.disk import DiskStore
 from crawler.archive.store.location import S3Location
 from crawler.canonical import utc_now_seconds
@@ -58,9 +59,10 @@ __all__ = ["Archive", "Blobs"]
 class Blobs:
     """The archive's blobs: the store on disk plus their rows in the index."""
 
-    def __init__(self, store: BlobStore, index: Index) -> None:
+    def __init__(self, store: BlobStore, index: Index, held: HeldKeys | None = None) -> None:
         self.store = store
         self.index = index
+        self.held = held if held is not None else HeldKeys(store.store)
         self.blobs_dir = store.blobs_dir
         self.tmp_dir = store.tmp_dir
 
@@ -83,7 +85,10 @@ class Blobs:
 
     async def _register(self, tmp: Path, ref: BlobRef, kind: str) -> StoredBlob:
         known = self.index.blobs_with_md5(ref.md5)
-        created, variant = await self.store.place(tmp, ref, known, kind)
+        hold = self.held.active and writing_held()
+        created, variant = await self.store.place(tmp, ref, known, kind, hold)
+        if created and hold:  # held in its own PUT: no PutObjectLegalHold for it
+            self.held.note(blob_key(ref.md5, ref.sha256 if variant else None))
         # Blob before index: the row is added only once the file is durable.
         self.index.add_blob(ref, kind, variant=variant)
         return StoredBlob(ref=ref, kind=kind, created=created, collision=variant)
@@ -132,7 +137,8 @@ class Archive:
         self.store: ObjectStore = store if store is not None else DiskStore(path)
         self.location = self.store.url  # what a person calls the archive
         self.index = index
-        self.blobs = Blobs(BlobStore(path, writable=writable, store=self.store), index)
+        self.held = HeldKeys(self.store)  # what this run put the legal hold on
+        self.blobs = Blobs(BlobStore(path, writable=writable, store=self.store), index, self.held)
         self.writable = writable
         self._lease = lease
         self._closed = False
@@ -216,12 +222,15 @@ class Archive:
         stored = await self.blobs.put(encode_record(record), "record")
         if self.store.worm:  # what the record reuses stays locked as long as it
             await asyncio.to_thread(keep_record, self.blobs.store, self.index, record)
+        if self.held.active and writing_held():  # a held project's: every object it names
+            keys = list(record_keys(self.blobs.key_of, stored.ref, record))
+            await asyncio.to_thread(self.held.ensure, keys)
         return stored
 
     def write_manifest(self, snapshot_id: str, manifest: dict[str, Any]) -> str:
         """See :func:`crawler.archive.manifest.write_manifest`."""
         self._require_writable()
-        keep_carried(self.blobs.store, self.index, snapshot_id)
+        self._keep_for_snapshot(snapshot_id)
         return _manifest.write_manifest(
             self.store, self.path / "tmp", self.index, snapshot_id, manifest
         )
@@ -231,10 +240,16 @@ class Archive:
     ) -> str:
         """See :func:`crawler.archive.manifest.write_manifest_stream`."""
         self._require_writable()
-        keep_carried(self.blobs.store, self.index, snapshot_id)
+        self._keep_for_snapshot(snapshot_id)
         return _manifest.write_manifest_stream(
             self.store, self.path / "tmp", self.index, snapshot_id, header, projects
         )
+
+    def _keep_for_snapshot(self, snapshot_id: str) -> None:
+        """Before its manifest: what the snapshot carries, and the seal's whole log, locked
+        at least as long as the snapshot (docs/ARCHIVE.md, "Object Lock")."""
+        keep_carried(self.blobs.store, self.index, snapshot_id)
+        keep_log(self.store)
 
     def reopen_snapshot(self, snapshot_id: str) -> None:
         """See :func:`crawler.archive.manifest.reopen_snapshot`.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from crawler.api.client import ComplianceClient
@@ -89,8 +89,10 @@ class BodyFetcher:
         document_metadata: bool,
         shared: SharedWork,
         on_event: Callable[[str, int], None] = lambda kind, n: None,
+        held: Callable[[Mapping[str, Any]], bool] = lambda entry: False,
     ) -> None:
         self.api = ComplianceApi(client)
+        self.held = held  # a legal hold covers this list entry's project (crawl/holds.py)
         self.archive = archive
         self.snapshot_id = snapshot_id
         self.files = files

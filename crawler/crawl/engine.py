@@ -3,13 +3,16 @@
 Ownership, one step each (numbers as in ``crawler/__init__.py``):
 
 2. :func:`~crawler.crawl.snapshot.open_snapshot` picks the snapshot;
-   :class:`~crawler.crawl.feed.FeedStep` reads the Activity Feed for it (2b).
+   :class:`~crawler.crawl.feed.FeedStep` reads the Activity Feed for it (2b);
+   :class:`~crawler.crawl.holds.HeldProjects` reads the legal holds in force (2c).
 3. :class:`~crawler.crawl.listing.Listing` walks the list into the index and,
    side by side, feeds the queue from the index in the order listed.
 4. The bounded queue holds projects waiting for a worker: memory stays flat
    however long the list.
 5-9. :class:`~crawler.crawl.project.ProjectFetcher` fetches one project whole;
-   :class:`~crawler.crawl.stats.RunStats` records its outcome.
+   :class:`~crawler.crawl.stats.RunStats` records its outcome; held projects'
+   objects are held before the manifest (9b, :meth:`HeldProjects.catch_up`). In a
+   bucket, the workers' PUTs go out from this loop (``ObjectStore.uploading``).
 10. :func:`~crawler.crawl.manifest.write_snapshot_manifest` writes the manifest.
 
 A stop request (SIGINT/SIGTERM) stops the producer, gives in-flight projects a
@@ -31,6 +34,7 @@ from crawler.archive import Archive, SnapshotRow
 from crawler.canonical import utc_now
 from crawler.config import Settings
 from crawler.crawl.feed import FeedStep, FeedVerdict
+from crawler.crawl.holds import HeldProjects
 from crawler.crawl.listing import Listing
 from crawler.crawl.manifest import write_snapshot_manifest
 from crawler.crawl.project import ProjectFetcher
@@ -108,6 +112,7 @@ class Crawl:
         self._manifest_extra = manifest_extra or {}
         self._before_manifest = before_manifest
         self._verdict = FeedVerdict("full")
+        self._held = HeldProjects(archive)  # legal holds in force (a bucket's only)
 
     @property
     def snapshot_id(self) -> str | None:
@@ -143,6 +148,7 @@ class Crawl:
         for note in self.feed.notes:
             self.progress.log("feed", note)
         self._verdict = await self._read_feed(snapshot)
+        self._held.refresh()
         if self.stopping:
             stats.save("interrupted")
             return RunResult(snapshot.id, "interrupted", None, resumed)
@@ -167,21 +173,37 @@ class Crawl:
         stop_wait = asyncio.create_task(self._stop.wait())
         try:
             async with self.archive.store.uploading():  # a bucket's PUTs from this loop
-                await self._drive(producer, workers, queue, stop_wait)
-            if self.stopping:
-                await self._wind_down(producer, workers)
-                stats.save("interrupted")
-                return RunResult(snapshot.id, "interrupted", None, resumed)
+                if not await self._supervise(producer, workers, queue, stop_wait):
+                    return RunResult(snapshot.id, "interrupted", None, resumed)
             return self._finish(snapshot, resumed)
-        except BaseException as exc:
-            await self._wind_down(producer, workers, grace=0)
-            stats.save("interrupted" if isinstance(exc, asyncio.CancelledError) else "failed")
-            raise
         finally:
             stop_wait.cancel()
             stats_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await stats_task
+
+    async def _supervise(
+        self,
+        producer: asyncio.Task[Any],
+        workers: list[asyncio.Task[Any]],
+        queue: asyncio.Queue[Any],
+        stop_wait: asyncio.Task[Any],
+    ) -> bool:
+        """Steps 3-9 until the list is done (True) or a stop (False); every worker has
+        ended when this returns, so nothing is still uploading."""
+        stats = self._stats
+        assert stats is not None
+        try:
+            await self._drive(producer, workers, queue, stop_wait)
+            if self.stopping:
+                await self._wind_down(producer, workers)
+                stats.save("interrupted")
+                return False
+            return True
+        except BaseException as exc:
+            await self._wind_down(producer, workers, grace=0)
+            stats.save("interrupted" if isinstance(exc, asyncio.CancelledError) else "failed")
+            raise
 
     async def _read_feed(self, snapshot: SnapshotRow) -> FeedVerdict:
         """Step 2b: the rest of the feed window; then which projects it names."""
@@ -199,6 +221,7 @@ class Crawl:
             document_metadata=self.settings.document_metadata,
             shared=self.shared,
             on_event=self.progress.item,
+            held=self._held.covers,
         )
 
     async def _drive(
@@ -288,6 +311,7 @@ class Crawl:
 
     def _finish(self, snapshot: SnapshotRow, resumed: bool) -> RunResult:
         assert self._stats is not None
+        self._held.catch_up(snapshot.id)  # step 9b: before the manifest, as a killed run left it
         if self._before_manifest is not None:
             self._before_manifest(snapshot)
         header = write_snapshot_manifest(

@@ -18,6 +18,7 @@ import orjson
 
 from crawler.api.model import Page
 from crawler.archive import Archive, records
+from crawler.archive.holding import holding
 from crawler.archive.refs import BlobRef
 from crawler.crawl.bodies import BodyFetcher, failure_json, fetch_json, gone_fetch, json_object
 from crawler.crawl.work import Outcome, ProjectJob
@@ -37,9 +38,11 @@ class ProjectFetcher(BodyFetcher):
     """Fetches one project whole (or carries it, see :meth:`fetch`)."""
 
     async def fetch(self, job: ProjectJob) -> Outcome:
-        if job.earlier is not None:
-            return await self._refresh(job, job.earlier)
-        return await self._fetch(job)
+        # A held project's bodies and record are written under the S3 legal hold.
+        with holding(self.held(job.entry)):
+            if job.earlier is not None:
+                return await self._refresh(job, job.earlier)
+            return await self._fetch(job)
 
     async def _refresh(self, job: ProjectJob, earlier_ref: BlobRef) -> Outcome:
         """Carry an unchanged project unless its collaborators changed (one walk, no more)."""

@@ -34,6 +34,7 @@ from crawler.archive.records import record_blob_refs
 from crawler.archive.refs import MD5_RE, SHA256_RE, BlobRef, hash_file
 from crawler.archive.store import DiskStore, LockPolicy
 from crawler.errors import ArchiveError
+from crawler.read.verify_holds import check_legal_holds
 from crawler.read.verify_report import Problem, VerifyReport
 from crawler.read.verify_store import check_locks, hash_object, walk_store_blobs
 from crawler.retention.audit import check_retention
@@ -103,6 +104,7 @@ class _Verifier:
             self.check_tmp()
         else:
             check_locks(archive, self.report, snapshots, self.policy, full=self.full)
+            check_legal_holds(archive, self.report, snapshots)
 
     def walk_blobs(self) -> None:
         """Full mode: rehash every file in blobs/; a name its bytes disagree with is damage."""

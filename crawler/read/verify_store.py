@@ -8,7 +8,10 @@ stream); what only a bucket has is checked here (docs/ARCHIVE.md, "Checks"):
   the blobs they name) carries a lock no shorter than the snapshot needs: the
   policy given to verify, else the one its run recorded in the manifest
   (``settings.object_lock``, ``settings.retain_seconds``), until the snapshot's
-  start plus the retention; in full mode each such object has one version only.
+  start plus the retention; in full mode each such object has one version only;
+- the seal's log: every object under ``log/`` locked at least until the latest
+  date any of those snapshots needs (the whole log proves each of them: see
+  docs/ARCHIVE.md, "Object Lock").
 """
 
 from __future__ import annotations
@@ -92,8 +95,10 @@ def check_locks(
     *,
     full: bool,
 ) -> None:
-    """Every object of every finished snapshot locked at least as long as it needs."""
+    """Every object of every finished snapshot locked at least as long as it needs;
+    and the log at least as long as the latest of them."""
     seen: dict[str, datetime | None] = {}
+    log_need: tuple[datetime, LockPolicy] | None = None
     for snap in snapshots:
         if snap.status not in FINISHED_STATUSES or snap.manifest_sha256 is None:
             continue
@@ -101,11 +106,25 @@ def check_locks(
         if need is None or not need.active:
             continue
         until = parse_instant(snap.started_at) + timedelta(seconds=need.retain_seconds)
+        if log_need is None or until > log_need[0]:
+            log_need = (until, need)
         for key in _snapshot_keys(archive, snap):
             if key in seen and (seen[key] is None or seen[key] >= until):  # type: ignore[operator]
                 continue
             seen[key] = _check_one(archive, report, key, need, until, full=full)
             report.checked["locks"] += 1
+    if log_need is not None:
+        for key in archive.store.list("log/"):
+            _check_one(
+                archive,
+                report,
+                key,
+                log_need[1],
+                log_need[0],
+                full=full,
+                what="the log (as long as its latest snapshot)",
+            )
+            report.checked["log_locks"] += 1
 
 
 def _recorded(archive: Archive, snap: SnapshotRow) -> LockPolicy | None:
@@ -138,6 +157,7 @@ def _check_one(
     until: datetime,
     *,
     full: bool,
+    what: str = "the snapshot",
 ) -> datetime | None:
     store = archive.store
     info = store.head(key)
@@ -150,7 +170,7 @@ def _check_one(
         report.problem(
             "lock_short",
             store.where(key),
-            f"locked until {info.retain_until.isoformat()}, the snapshot needs {until.isoformat()}",
+            f"locked until {info.retain_until.isoformat()}, {what} needs {until.isoformat()}",
         )
     if full:
         versions = getattr(store, "versions", None)

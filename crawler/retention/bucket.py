@@ -16,15 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from crawler.archive import Archive
+from crawler.archive.holding import record_keys
 from crawler.archive.journal import journalled, put_row, replay, timed_key
-from crawler.archive.rebuild import record_refs
 from crawler.archive.records import decode_record
-from crawler.archive.refs import BlobRef
 from crawler.errors import ArchiveError
 from crawler.retention.holds import Hold, active_holds, holds_covering
 from crawler.retention.store import JOURNAL_KINDS, RetentionStore
 
-__all__ = ["apply_legal_holds", "open_retention", "open_retention_reader"]
+__all__ = ["apply_legal_holds", "covered_keys", "open_retention", "open_retention_reader"]
 
 _PREFIX = "retention/"
 
@@ -73,19 +72,20 @@ def apply_legal_holds(archive: Archive, retention: RetentionStore, before: list[
     if archive.store.kind == "disk":
         return 0
     after = active_holds(retention.hold_events())
-    keep = set(_covered(archive, after))
+    keep = set(covered_keys(archive, after))
     changed = 0
     for key in sorted(keep):
         archive.store.legal_hold(key, True)
         changed += 1
-    for key in sorted(set(_covered(archive, before)) - keep):
+    for key in sorted(set(covered_keys(archive, before)) - keep):
         archive.store.legal_hold(key, False)
         changed += 1
     return changed
 
 
-def _covered(archive: Archive, holds: list[Hold]) -> Iterator[str]:
-    """The keys of every object of every project the holds cover, in every snapshot."""
+def covered_keys(archive: Archive, holds: list[Hold]) -> Iterator[str]:
+    """The keys of every object of every project the holds cover, in every snapshot
+    (:func:`~crawler.archive.holding.record_keys`: what the crawl holds, what verify checks)."""
     if not holds:
         return
     seen: set[str] = set()
@@ -93,11 +93,8 @@ def _covered(archive: Archive, holds: list[Hold]) -> Iterator[str]:
         for row in archive.index.projects(snap.id):
             if row.record is None or not holds_covering(holds, row.list_entry):
                 continue
-            refs: list[BlobRef] = [row.record]
             record = decode_record(archive.blobs.read(row.record), f"record {row.record.md5}")
-            refs += [ref for ref, _ in record_refs(record, "json")]
-            for ref in refs:
-                key = archive.blobs.key_of(ref)
+            for key in record_keys(archive.blobs.key_of, row.record, record):
                 if key not in seen:
                     seen.add(key)
                     yield key

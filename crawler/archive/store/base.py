@@ -91,15 +91,32 @@ class ObjectStore(Protocol):
         """The key as a person finds it (a path, or an s3:// URL)."""
 
     def put_once(
-        self, key: str, source: Source, *, md5: str, sha256: str, size: int, kind: str = ""
+        self,
+        key: str,
+        source: Source,
+        *,
+        md5: str,
+        sha256: str,
+        size: int,
+        kind: str = "",
+        hold: bool = False,
     ) -> bool:
         """Write the object unless the key exists; True if written, False if it existed.
 
         A write whose outcome is unknown is settled by reading, never by writing again.
+        ``hold``: written under the legal hold (a held project's object; no-op on disk).
         """
 
     async def put_once_async(
-        self, key: str, source: Source, *, md5: str, sha256: str, size: int, kind: str = ""
+        self,
+        key: str,
+        source: Source,
+        *,
+        md5: str,
+        sha256: str,
+        size: int,
+        kind: str = "",
+        hold: bool = False,
     ) -> bool:
         """:meth:`put_once`, awaited from an event loop without blocking it."""
 

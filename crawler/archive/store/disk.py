@@ -52,7 +52,15 @@ class DiskStore:
         return str(self.path(key))
 
     def put_once(
-        self, key: str, source: Source, *, md5: str, sha256: str, size: int, kind: str = ""
+        self,
+        key: str,
+        source: Source,
+        *,
+        md5: str,
+        sha256: str,
+        size: int,
+        kind: str = "",
+        hold: bool = False,  # no legal holds on disk (no WORM)
     ) -> bool:
         dest = self.path(key)
         if dest.exists():
@@ -61,7 +69,15 @@ class DiskStore:
         return True
 
     async def put_once_async(
-        self, key: str, source: Source, *, md5: str, sha256: str, size: int, kind: str = ""
+        self,
+        key: str,
+        source: Source,
+        *,
+        md5: str,
+        sha256: str,
+        size: int,
+        kind: str = "",
+        hold: bool = False,
     ) -> bool:
         put = functools.partial(self.put_once, key, source, md5=md5, sha256=sha256, size=size)
         return await asyncio.to_thread(put)

@@ -19,7 +19,6 @@ import base64
 import contextlib
 import functools
 import io
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -34,6 +33,7 @@ from crawler.archive.store.s3_client import (
     http_status,
     is_transient,
 )
+from crawler.archive.store.s3_copies import LocalCopies
 from crawler.archive.store.s3_lease import S3Lease
 from crawler.archive.store.s3_multipart import MULTIPART_BYTES, PART_BYTES, put_multipart
 from crawler.archive.store.s3_put import LeanPut
@@ -42,7 +42,6 @@ from crawler.errors import ArchiveBusyError, ArchiveError
 
 __all__ = ["MULTIPART_BYTES", "PART_BYTES", "S3Store"]
 
-LOCAL_BYTES = 1024 * 1024  # bodies up to this size keep a local copy in the cache
 _MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
 
 
@@ -72,10 +71,8 @@ class S3Store:
         self.prefix = prefix.strip("/")
         self.policy = policy
         self.url = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
-        # Small bodies this machine wrote stay in the cache for reads (the search index
-        # built at the crawl's end reads them all); ``stream`` always reads the bucket.
         self.local = local
-        self._local_dirs: set[Path] = set()
+        self.copies = LocalCopies(local)
         self._until = untils or UntilCache(None)  # key -> retain-until known (written or read)
         # Uploads run side by side in these threads (more than the default pool's few).
         self.executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="s3-put")
@@ -120,11 +117,12 @@ class S3Store:
     def keep_until(self) -> datetime:
         return self.run_until + self._margin
 
-    def lock_args(self) -> dict[str, Any]:
+    def lock_args(self, hold: bool = False) -> dict[str, Any]:
+        args: dict[str, Any] = {"ObjectLockLegalHoldStatus": "ON"} if hold else {}
         until = self.lock_until()
-        if until is None:
-            return {}
-        return {"ObjectLockMode": self.policy.mode.upper(), "ObjectLockRetainUntilDate": until}
+        if until is not None:
+            args.update(ObjectLockMode=self.policy.mode.upper(), ObjectLockRetainUntilDate=until)
+        return args
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -138,31 +136,42 @@ class S3Store:
         size: int,
         kind: str = "",
         lock: bool = True,
+        hold: bool = False,
     ) -> bool:
-        """See the interface; ``lock=False`` (the lease log): the bucket's default only."""
+        """See the interface; ``lock=False`` (the lease log): the bucket's default only;
+        ``hold``: written under the S3 legal hold (one request, no PutObjectLegalHold)."""
         self._check_lease()
         if isinstance(source, Path) and size > MULTIPART_BYTES:
-            return put_multipart(self, key, source, sha256, size, _meta(sha256, kind))
-        return self.bridge.run(self._put_single(key, source, md5, sha256, size, kind, lock))
+            return put_multipart(self, key, source, sha256, size, _meta(sha256, kind), hold)
+        return self.bridge.run(self._put_single(key, source, md5, sha256, size, kind, lock, hold))
 
     async def put_once_async(
-        self, key: str, source: Source, *, md5: str, sha256: str, size: int, kind: str = ""
+        self,
+        key: str,
+        source: Source,
+        *,
+        md5: str,
+        sha256: str,
+        size: int,
+        kind: str = "",
+        hold: bool = False,
     ) -> bool:
         """:meth:`put_once` awaited from an event loop: inside :meth:`uploading`, sent
         from that loop itself; otherwise handed to the bridge's (no thread either way)."""
         if isinstance(source, Path) and size > MULTIPART_BYTES:
             put = functools.partial(
-                self.put_once, key, source, md5=md5, sha256=sha256, size=size, kind=kind
-            )
+                self.put_once, key, source, md5=md5, sha256=sha256, size=size, kind=kind,
+                hold=hold,
+            )  # fmt: skip
             return await asyncio.get_running_loop().run_in_executor(self.executor, put)
         self._check_lease()
         near = self._near.get(asyncio.get_running_loop())
         if near is None:
             return await self.bridge.submit(
-                self._put_single(key, source, md5, sha256, size, kind, True)
+                self._put_single(key, source, md5, sha256, size, kind, True, hold)
             )
         return await self._put_single(
-            key, source, md5, sha256, size, kind, True,
+            key, source, md5, sha256, size, kind, True, hold,
             send=near.put_object, head=lambda k: self.bridge.submit(self.ahead(k)),
         )  # fmt: skip
 
@@ -191,11 +200,12 @@ class S3Store:
         size: int,
         kind: str,
         lock: bool,
+        hold: bool,
         send: Callable[..., Awaitable[Any]] | None = None,
         head: Callable[[str], Awaitable[ObjectInfo | None]] | None = None,
     ) -> bool:
         body = source if isinstance(source, bytes) else source.read_bytes()
-        lock_args = self.lock_args() if lock else {}
+        lock_args = self.lock_args(hold) if lock else {}
         args = dict(
             Bucket=self.bucket, Key=self.full(key), Body=body, ContentMD5=_b64(md5),
             ChecksumSHA256=_b64(sha256), IfNoneMatch="*", Metadata=_meta(sha256, kind),
@@ -206,19 +216,9 @@ class S3Store:
         created = await self.settled_put(key, sha256, size, lambda: put(**args), until, head)
         if created and until is not None:
             self._until.put(key, until)
-        if created and isinstance(source, Path) and size <= LOCAL_BYTES:
-            self._keep_local(key, source)
+        if created and isinstance(source, Path):
+            self.copies.keep(key, source, size)
         return created
-
-    def _keep_local(self, key: str, source: Path) -> None:
-        if self.local is None or not key.startswith("blobs/"):
-            return
-        dest = self.local.joinpath(*key.split("/"))
-        with contextlib.suppress(OSError):  # a cache: without it, reads go to the bucket
-            if dest.parent not in self._local_dirs:  # 256 of them: not a syscall per blob
-                dest.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-                self._local_dirs.add(dest.parent)
-            os.replace(source, dest)
 
     async def settled_put(
         self,
@@ -299,9 +299,8 @@ class S3Store:
         return self.head(key) is not None
 
     def get(self, key: str) -> bytes:
-        if self.local is not None and key.startswith("blobs/"):
-            with contextlib.suppress(OSError):
-                return self.local.joinpath(*key.split("/")).read_bytes()
+        if (copy := self.copies.read(key)) is not None:
+            return copy
         with self.stream(key) as f:
             return f.read()
 

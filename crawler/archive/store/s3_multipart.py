@@ -35,7 +35,7 @@ class S3Store(Protocol):
     def full(self, key: str) -> str: ...
     def where(self, key: str) -> str: ...
     def head(self, key: str) -> ObjectInfo | None: ...
-    def lock_args(self) -> dict[str, Any]: ...
+    def lock_args(self, hold: bool = False) -> dict[str, Any]: ...
     async def settled_put(
         self, key: str, sha256: str, size: int, send: Callable[[], Awaitable[Any]],
         until: datetime | None = None,
@@ -43,12 +43,18 @@ class S3Store(Protocol):
 
 
 def put_multipart(
-    store: S3Store, key: str, path: Path, sha256: str, size: int, meta: dict[str, str]
+    store: S3Store,
+    key: str,
+    path: Path,
+    sha256: str,
+    size: int,
+    meta: dict[str, str],
+    hold: bool = False,
 ) -> bool:
     if store.head(key) is not None:
         return False
     bridge, full = store.bridge, store.full(key)
-    lock_args = store.lock_args()
+    lock_args = store.lock_args(hold)
     started = bridge.call(
         "create_multipart_upload", Bucket=store.bucket, Key=full, Metadata=meta, **lock_args
     )
