@@ -2,9 +2,11 @@
 
 In an S3 archive ``index.sqlite`` is a cache: everything it must know is in the
 bucket, in the manifests (snapshots, their projects and record references, runs,
-failures, feed positions) and the records they name (list entries and pages, the
-blobs each record refers to). Rebuilding reads every current manifest revision and
-every record once, into a new file in ``tmp/`` that is then renamed into place.
+failures, feed positions and pages) and the records they name (list entries and
+pages, the blobs each record refers to); the feed events each read returned are
+replayed from its pages (``rebuild_feed``). Rebuilding reads every current manifest
+revision, every record and every feed page once, into a new file in ``tmp/`` that is
+then renamed into place.
 A snapshot that never finished has no manifest: it is not rebuilt (its blobs stay,
 and a rerun deduplicates against them).
 """
@@ -22,6 +24,7 @@ from crawler.archive.fs import commit_file, unlink_quietly
 from crawler.archive.index import Index
 from crawler.archive.layout import INDEX
 from crawler.archive.manifest import parse_manifest
+from crawler.archive.rebuild_feed import rebuild_feed
 from crawler.archive.records import decode_record
 from crawler.archive.refs import BlobRef
 from crawler.archive.store.base import ObjectStore, blob_key
@@ -106,7 +109,7 @@ def _snapshot(
     totals = {k: (m.get("counts") or {}).get(k, 0) for k in _TOTALS}
     index.save_stats(sid, {"runs": m.get("runs") or [], "totals": totals})
     if isinstance(m.get("feed"), dict):
-        index.save_feed_state(sid, dict(m["feed"], done=True))
+        rebuild_feed(store, index, m, stored)  # after the parent's: it started before
     index.finish_snapshot(
         sid,
         manifest_sha256=hashlib.sha256(data).hexdigest(),
