@@ -4,7 +4,8 @@ In an S3 archive ``index.sqlite`` is a cache: everything it must know is in the
 bucket, in the manifests (snapshots, their projects and record references, runs,
 failures, feed positions and pages) and the records they name (list entries and
 pages, the blobs each record refers to); the feed events each read returned are
-replayed from its pages (``rebuild_feed``). Rebuilding reads every current manifest
+replayed from its pages (``rebuild_feed``), and a delta snapshot (``crawler watch``)
+is stored as a delta again, its tombstones from its base. Rebuilding reads every current manifest
 revision, every record and every feed page once, into a new file in ``tmp/`` that is
 then renamed into place.
 A snapshot that never finished has no manifest: it is not rebuilt (its blobs stay,
@@ -20,6 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from crawler.archive.deltas import REMOVED
 from crawler.archive.fs import commit_file, unlink_quietly
 from crawler.archive.index import Index
 from crawler.archive.layout import INDEX
@@ -98,8 +100,15 @@ def _snapshot(
     )
     for fetch in (m.get("feed") or {}).get("pages") or []:
         _add_refs(index, fetch, "json", stored)
+    delta = m.get("delta") if isinstance(m.get("delta"), dict) else None
+    removed = []
     for item in m["projects"]:
+        if delta is not None and item.get("state") == REMOVED:
+            removed.append(str(item["id"]))  # a tombstone: the base's row, below
+            continue
         _project(store, index, sid, item, stored)
+    if delta is not None:  # after its base's rows: the base started before it
+        index.rebuild_delta(sid, str(delta["base_id"]), int(delta["depth"]), removed)
     for f in m.get("failures") or []:
         index.add_failure(
             sid, project_id=f.get("project_id"), kind=str(f.get("kind")),

@@ -18,6 +18,7 @@ from crawler.cli import main
 from crawler.simulator import Simulator
 from tests.s3.conftest import Bucket
 from tests.support import crawl
+from tests.watch.support import make_watch
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -84,3 +85,43 @@ async def test_a_rebuilt_cache_holds_the_feed_events_the_crawl_wrote(
     # The same states (JSON: the order of keys in the text is no answer to any query).
     assert feed_states(rows(tmp_path / "cache2", "snapshot_feed")) == feed_states(states)
     assert after == before
+
+
+def table(cache: Path, sql: str) -> list[tuple[Any, ...]]:
+    (index,) = cache.glob("*/index.sqlite")
+    with sqlite3.connect(f"file:{index}?mode=ro", uri=True) as db:
+        return db.execute(sql).fetchall()
+
+
+async def test_watch_cycles_rebuilt_from_the_bucket_read_as_they_were_written(
+    make_sim: Any, bucket: Bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """crawler watch into a bucket: its delta snapshots and the compliance_api_accessed
+    events it reads (a project DELETE kept) come back the same from another machine."""
+    url = bucket.url()
+    async with make_sim(feed_lag=0) as sim:
+        assert await make_watch(sim.base_url, sim.key, url, cycles=1).run() == 0  # type: ignore[arg-type]
+        sim.mutate(seed=1, fraction=0.1, kinds=["replace", "rename", "attach"])
+        assert await make_watch(sim.base_url, sim.key, url, cycles=1).run() == 0  # type: ignore[arg-type]
+        # A full walk stored as a delta, with a tombstone for each project deleted.
+        sim.mutate(seed=2, fraction=0.1, kinds=["rename", "hard_delete"])
+        walk = make_watch(sim.base_url, sim.key, url, cycles=1, full_every=0)  # type: ignore[arg-type]
+        assert await walk.run() == 0 and walk.reports[-1].kind == "full_walk"
+    queries = (
+        "SELECT * FROM feed_events ORDER BY 1, 2",
+        "SELECT * FROM snapshot_deltas ORDER BY 1",
+        # Every column but list_page: a row that keeps an earlier record (a gone project
+        # carried) names the page its walk listed it on, which no manifest records; the
+        # rebuilt row names its record's page (docs/ARCHIVE.md, "The local cache").
+        "SELECT snapshot_id, project_id, created_at, updated_at, organization_id, "
+        "organization_uuid, user_id, user_email, deleted_at, list_entry, state, record_md5, "
+        "record_sha256, record_size FROM snapshot_projects ORDER BY 1, 2",
+        "PRAGMA user_version",
+    )
+    before = [table(bucket.cache, q) for q in queries]
+    assert before[0] and len(before[1]) == 2  # events read, and deltas written
+    assert any(r[10] == "removed" for r in before[2])  # tombstones
+    shown = seen(url, tmp_path, "before")
+    monkeypatch.setenv("CRAWLER_CACHE_DIR", str(tmp_path / "cache2"))
+    assert seen(url, tmp_path, "after") == shown
+    assert [table(tmp_path / "cache2", q) for q in queries] == before
