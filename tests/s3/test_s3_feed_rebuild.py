@@ -8,6 +8,7 @@ from io import StringIO
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import orjson
 import pytest
 
@@ -102,6 +103,13 @@ async def test_watch_cycles_rebuilt_from_the_bucket_read_as_they_were_written(
     async with make_sim(feed_lag=0) as sim:
         assert await make_watch(sim.base_url, sim.key, url, cycles=1).run() == 0  # type: ignore[arg-type]
         sim.mutate(seed=1, fraction=0.1, kinds=["replace", "rename", "attach"])
+        # A project deleted through the Compliance API: only its compliance_api_accessed
+        # event says so (the one kind of that event the watch keeps a row of).
+        victim = next(p.id for p in sim.dataset.sorted_projects() if not p.gone_on_detail)
+        async with aiohttp.ClientSession() as http:
+            gone = f"{sim.base_url}/v1/compliance/apps/projects/{victim}"
+            async with http.delete(gone, headers={"x-api-key": sim.delete_key or ""}) as r:
+                assert r.status == 200
         assert await make_watch(sim.base_url, sim.key, url, cycles=1).run() == 0  # type: ignore[arg-type]
         # A full walk stored as a delta, with a tombstone for each project deleted.
         sim.mutate(seed=2, fraction=0.1, kinds=["rename", "hard_delete"])
@@ -120,6 +128,7 @@ async def test_watch_cycles_rebuilt_from_the_bucket_read_as_they_were_written(
     )
     before = [table(bucket.cache, q) for q in queries]
     assert before[0] and len(before[1]) == 2  # events read, and deltas written
+    assert any(e[3] == "compliance_api_accessed" and e[2] == victim for e in before[0])
     assert any(r[10] == "removed" for r in before[2])  # tombstones
     shown = seen(url, tmp_path, "before")
     monkeypatch.setenv("CRAWLER_CACHE_DIR", str(tmp_path / "cache2"))
