@@ -2,12 +2,13 @@
 
 In an S3 archive ``index.sqlite`` is a cache: everything it must know is in the
 bucket, in the manifests (snapshots, their projects and record references, runs,
-failures, feed positions and pages) and the records they name (list entries and
-pages, the blobs each record refers to); the feed events each read returned are
-replayed from its pages (``rebuild_feed``), and a delta snapshot (``crawler watch``)
-is stored as a delta again, its tombstones from its base. Rebuilding reads every current manifest
-revision, every record and every feed page once, into a new file in ``tmp/`` that is
-then renamed into place.
+failures, feed positions and pages, a delta's base) and the records they name (list
+entries and pages, the blobs each record refers to). The feed events each read
+returned are replayed from its pages (``rebuild_feed``); a delta snapshot
+(``crawler watch``) is stored as a delta again, its tombstones from its base.
+Rebuilding reads every current manifest revision, every record and every feed page
+once, oldest snapshot first, into a new file in ``tmp/`` that is then renamed into
+place.
 A snapshot that never finished has no manifest: it is not rebuilt (its blobs stay,
 and a rerun deduplicates against them).
 """
