@@ -218,6 +218,29 @@ class CarryRows(Deltas):
             c.execute(f"PRAGMA user_version = {DELTA_SCHEMA_VERSION}")
         return len(drop)
 
+    def rebuild_delta(
+        self, snapshot_id: str, base_id: str, depth: int, removed: Iterable[str]
+    ) -> None:
+        """A delta read back from its manifest (a cache rebuilt from a bucket): its
+        ``snapshot_deltas`` row and its tombstones, each the base's last row of the
+        project as compaction wrote it (the manifest names the id only)."""
+        w, table, params = self.projects_source(base_id)
+        stones = []
+        for pid in removed:
+            r = self._one(
+                f"{w}SELECT {PROJECT_COLS} FROM {table} WHERE snapshot_id = ? AND project_id = ?",
+                [*params, base_id, pid],
+            )
+            if r is not None:  # not in the base: not in this snapshot either way
+                stones.append(_tombstone(snapshot_id, r))
+        with self._tx() as c:
+            c.executemany(_INSERT_ROW, stones)
+            c.execute(
+                "INSERT INTO snapshot_deltas (snapshot_id, base_id, depth) VALUES (?, ?, ?)",
+                (snapshot_id, base_id, depth),
+            )
+            c.execute(f"PRAGMA user_version = {DELTA_SCHEMA_VERSION}")
+
     def newest_change(self, snapshot_id: str) -> str | None:
         """The newest change the snapshot holds: its latest feed event, or the latest
         ``updated_at`` among the projects it fetched (an instant key, or None)."""

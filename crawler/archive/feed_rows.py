@@ -30,7 +30,7 @@ REPEAT = "{}"
 
 
 class SeenEvent(Protocol):
-    """One event of a read, as the crawl digests it (``crawler.crawl.feed_plan.SeenEvent``)."""
+    """One event of a read, as the crawl digests it (``crawler.archive.feed_digest.SeenEvent``)."""
 
     @property
     def activity_id(self) -> str: ...

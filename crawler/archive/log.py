@@ -50,6 +50,9 @@ __all__ = [
 
 LEAF_FORMAT = 1
 _RACE_ATTEMPTS = 20  # leaf indexes lost to racing writers before one append gives up
+# Vouching for cached leaves costs a LIST and a GET (the latest checkpoint): fewer
+# cached leaves than this are cheaper to read again.
+_WARM_LEAVES = 3
 LOG_FORMAT = 1
 EVENT_TYPES = ("snapshot", "hold", "plan", "intent", "receipt", "production")
 
@@ -154,29 +157,93 @@ class Log:
         self.hashes: list[bytes] = []
         self.events: list[tuple[Event, str]] = []
         self.logged: set[tuple[str, str, str]] = set()
+        self.cache = logstore.leaf_cache(root, f"{key.origin} {key.verifier}")
+        self.cache_differs: list[int] = []  # cached copies unlike the bucket's (verify)
+        self._checkpoints: dict[int, str] = {}  # read once: written once, never replaced
 
     @classmethod
-    def open(cls, root: Where) -> Log | None:
-        """The archive's log, every leaf read; None for an archive that is not sealed."""
+    def open(cls, root: Where, *, use_cache: bool = True) -> Log | None:
+        """The archive's log, every leaf read; None for an archive that is not sealed.
+
+        In a bucket, ``use_cache`` takes the cached leaves that the bucket's latest
+        signed checkpoint vouches for instead of a GET each; without it (``verify``)
+        every leaf is read from the bucket, and ``cache_differs`` names the cached
+        copies unlike it.
+        """
         key = read_log_key(root)
         if key is None:
             return None
         log = cls(root, key)
+        cached = log.cache.leaves() if log.cache is not None else []
+        failed = log._warm(cached) if use_cache else None
         log.refresh()
+        if failed is not None:
+            log._heal(failed)
+        if not use_cache:
+            # Copies unlike the bucket's leaves (or of leaves it no longer has) are kept:
+            # verify reports them, and the next open uses them only if a checkpoint vouches.
+            log.cache_differs = [
+                n for n, d in enumerate(cached) if n >= log.size or d != log.leaves[n]
+            ]
         return log
 
     @property
     def size(self) -> int:
         return len(self.leaves)
 
+    def _take(self, data: bytes) -> None:
+        event, logged_at = decode_leaf(data, self.size)
+        self.leaves.append(data)
+        self.hashes.append(merkle.leaf_hash(data))
+        self.events.append((event, logged_at))
+        self.logged.add(event.key)
+
     def refresh(self) -> None:
         """Read the leaves appended since (by this process or another)."""
+        start = self.size
         while (data := logstore.get(self.root, f"leaves/{self.size}")) is not None:
-            event, logged_at = decode_leaf(data, self.size)
-            self.leaves.append(data)
-            self.hashes.append(merkle.leaf_hash(data))
-            self.events.append((event, logged_at))
-            self.logged.add(event.key)
+            self._take(data)
+        if self.cache is not None:
+            self.cache.put(start, self.leaves[start:])
+
+    def _heal(self, failed: Checkpoint) -> None:
+        """The cache failed the checkpoint; if the bucket's leaves pass it, the cache was
+        altered: it takes the bucket's. (If not, it stays: it may be the one trace of the
+        signed log, which ``verify`` reports.)"""
+        vouched = self.size >= failed.size and self.root_hash(failed.size) == failed.root
+        if vouched and self.cache is not None:
+            self.cache.put(0, self.leaves, replace=True)
+
+    def _warm(self, cached: list[bytes]) -> Checkpoint | None:
+        """Take the cached leaves the latest signed checkpoint vouches for (docs/ARCHIVE.md).
+
+        The checkpoint is the bucket's, its signature checked with key.json's key; the
+        cached prefix (completed from the bucket up to the checkpoint's size) is used
+        only if its tree hash is the checkpoint's root. Anything else reads the bucket;
+        the checkpoint is returned when the cache was what failed it.
+        """
+        if len(cached) < _WARM_LEAVES or self.cache is None:
+            return None
+        sizes = self.checkpoint_sizes()
+        text = self.read_checkpoint(sizes[-1]) if sizes else None
+        try:
+            cp = open_checkpoint(text or "", self.key.verifier, self.key.origin)
+        except SealError:
+            return None  # no checkpoint, or none that holds: nothing vouches for the cache
+        if cp.size != sizes[-1]:
+            return None
+        leaves = cached[: cp.size]
+        while len(leaves) < cp.size:
+            data = logstore.get(self.root, f"leaves/{len(leaves)}")
+            if data is None:
+                return None  # the bucket lacks a leaf it signed: read as it is (verify says so)
+            leaves.append(data)
+        if merkle.root_hash([merkle.leaf_hash(d) for d in leaves]) != cp.root:
+            return cp  # not the leaves the key signed: the bucket's are read
+        for data in leaves:
+            self._take(data)
+        self.cache.put(len(cached), leaves[len(cached) :])
+        return None
 
     def extra_leaves(self) -> list[int]:
         """Leaf files past the first missing index: a gap (never written so by a writer)."""
@@ -213,10 +280,9 @@ class Log:
         logged_at = utc_now()
         data = encode_leaf(self.size, event, logged_at)
         logstore.put_once(self.root, f"leaves/{self.size}", data)
-        self.leaves.append(data)
-        self.hashes.append(merkle.leaf_hash(data))
-        self.events.append((event, logged_at))
-        self.logged.add(event.key)
+        if self.cache is not None:
+            self.cache.put(self.size, [data], replace=True)
+        self._take(data)
         return 1
 
     def root_hash(self, size: int | None = None) -> bytes:
@@ -227,20 +293,26 @@ class Log:
         if public_bytes(key.public_key()) != self.key.verifier.public:
             raise SealError("the signing key is not the key this archive's log was made with")
         name = f"checkpoints/{self.size}"
-        existing = logstore.get(self.root, name)
+        existing = self.read_checkpoint(self.size)
         if existing is not None:
-            return existing.decode()
+            return existing
         body = checkpoint_body(self.key.origin, self.size, self.root_hash())
         signed = sign_note(body, self.key.origin, key)
         logstore.put_once(self.root, name, signed.encode())
+        self._checkpoints[self.size] = signed
         return signed
 
     def checkpoint_sizes(self) -> list[int]:
         return sorted(int(n) for n in logstore.names(self.root, "checkpoints") if n.isdigit())
 
     def read_checkpoint(self, size: int) -> str | None:
+        if size in self._checkpoints:
+            return self._checkpoints[size]
         data = logstore.get(self.root, f"checkpoints/{size}")
-        return None if data is None else data.decode("utf-8", "replace")
+        if data is None:
+            return None
+        self._checkpoints[size] = text = data.decode("utf-8", "replace")
+        return text
 
     def latest_checkpoint(self) -> str | None:
         sizes = self.checkpoint_sizes()

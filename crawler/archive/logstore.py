@@ -20,6 +20,11 @@ and ``hold add`` or ``keys init`` (which run without it) may race one; the loser
 finds the index taken (:class:`LogRaceError`) and :meth:`Log.append` re-reads
 the log and retries at the next index, so two writers never replace or fork
 a leaf.
+
+:func:`leaf_cache`: a bucket's leaves also have copies in the local cache (a hint
+that :class:`~crawler.archive.log.Log` checks against the bucket's signed
+checkpoint before it uses one; ``crawler.archive.leafcache``). A disk archive has
+none: its leaves are local files already.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from crawler.archive.fs import fsync_dir, make_dir, os_error, tmp_name, unlink_quietly, write_all
+from crawler.archive.leafcache import LEAF_CACHE, LeafCache
 from crawler.archive.store.base import ObjectMissingError, ObjectStore
 from crawler.archive.store.disk import DiskStore
 from crawler.errors import SealError
@@ -42,6 +48,7 @@ __all__ = [
     "Where",
     "get",
     "is_sealed",
+    "leaf_cache",
     "locked",
     "names",
     "put_once",
@@ -85,6 +92,20 @@ def where(place: Where, name: str = "") -> str:
         return str(root / key)
     assert not isinstance(place, Path)
     return place.where(key)
+
+
+def leaf_cache(place: Where, log_id: str) -> LeafCache | None:
+    """The local copies of a bucket's leaves (None on disk, or for a store without a cache).
+
+    The cache directory is the one whose ``objects/`` the store reads small blobs from
+    (``S3Store.local``, set by ``crawler.archive.remote.connect_store``).
+    """
+    if _disk(place) is not None:
+        return None
+    local = getattr(place, "local", None)
+    if not isinstance(local, Path) or not local.parent.is_dir():
+        return None
+    return LeafCache(local.parent / LEAF_CACHE, log_id)
 
 
 def is_sealed(place: Where) -> bool:

@@ -2,9 +2,13 @@
 
 In an S3 archive ``index.sqlite`` is a cache: everything it must know is in the
 bucket, in the manifests (snapshots, their projects and record references, runs,
-failures, feed positions) and the records they name (list entries and pages, the
-blobs each record refers to). Rebuilding reads every current manifest revision and
-every record once, into a new file in ``tmp/`` that is then renamed into place.
+failures, feed positions and pages, a delta's base) and the records they name (list
+entries and pages, the blobs each record refers to). The feed events each read
+returned are replayed from its pages (``rebuild_feed``); a delta snapshot
+(``crawler watch``) is stored as a delta again, its tombstones from its base.
+Rebuilding reads every current manifest revision, every record and every feed page
+once, oldest snapshot first, into a new file in ``tmp/`` that is then renamed into
+place.
 A snapshot that never finished has no manifest: it is not rebuilt (its blobs stay,
 and a rerun deduplicates against them).
 """
@@ -18,10 +22,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from crawler.archive.deltas import REMOVED
 from crawler.archive.fs import commit_file, unlink_quietly
 from crawler.archive.index import Index
 from crawler.archive.layout import INDEX
 from crawler.archive.manifest import parse_manifest
+from crawler.archive.rebuild_feed import rebuild_feed
 from crawler.archive.records import decode_record
 from crawler.archive.refs import BlobRef
 from crawler.archive.store.base import ObjectStore, blob_key
@@ -95,8 +101,15 @@ def _snapshot(
     )
     for fetch in (m.get("feed") or {}).get("pages") or []:
         _add_refs(index, fetch, "json", stored)
+    delta = m.get("delta") if isinstance(m.get("delta"), dict) else None
+    removed = []
     for item in m["projects"]:
+        if delta is not None and item.get("state") == REMOVED:
+            removed.append(str(item["id"]))  # a tombstone: the base's row, below
+            continue
         _project(store, index, sid, item, stored)
+    if delta is not None:  # after its base's rows: the base started before it
+        index.rebuild_delta(sid, str(delta["base_id"]), int(delta["depth"]), removed)
     for f in m.get("failures") or []:
         index.add_failure(
             sid, project_id=f.get("project_id"), kind=str(f.get("kind")),
@@ -106,7 +119,7 @@ def _snapshot(
     totals = {k: (m.get("counts") or {}).get(k, 0) for k in _TOTALS}
     index.save_stats(sid, {"runs": m.get("runs") or [], "totals": totals})
     if isinstance(m.get("feed"), dict):
-        index.save_feed_state(sid, dict(m["feed"], done=True))
+        rebuild_feed(store, index, m, stored)  # after the parent's: it started before
     index.finish_snapshot(
         sid,
         manifest_sha256=hashlib.sha256(data).hexdigest(),

@@ -1,6 +1,8 @@
 """The Activity Feed's part in an incremental snapshot: which window to read, what it touched.
 
-Pure logic, no I/O (the reading is ``crawler.crawl.feed``). API.md, "The Activity
+Pure logic, no I/O (the reading is ``crawler.crawl.feed``; what one event means,
+kept or not and which project it names, is ``crawler.archive.feed_digest``, which a
+cache rebuilt from a bucket replays too; re-exported here). API.md, "The Activity
 Feed": delivery is at least once, late rows happen (an event can become visible
 after a reader's ``after_id`` cursor has passed its ``created_at``), and poll
 windows should end at least a minute in the past. So:
@@ -21,17 +23,24 @@ windows should end at least a minute in the past. So:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from crawler.archive.feed_digest import (
+    API_ACCESSED,
+    Digest,
+    SeenEvent,
+    api_deleted_project,
+    kept,
+    touched_project,
+)
 from crawler.canonical import parse_instant, rfc3339
 from crawler.config import DEFAULT_FEED_OVERLAP_SECONDS, DEFAULT_FEED_SETTLE_SECONDS
 
 # "retained for six years": a window starting earlier may have lost events.
 RETENTION = timedelta(days=6 * 365)
 
-ROLE_TYPES = frozenset({"role_assignment_granted", "role_assignment_revoked"})
 # Every event type that changes what a project's fetch returns. Asked for by name
 # (activity_types[]): our own compliance_api_accessed events, one per request, and
 # the read-only *_viewed events never cost a page.
@@ -50,13 +59,6 @@ PROJECT_CHANGE_TYPES: tuple[str, ...] = (
     "role_assignment_granted",
     "role_assignment_revoked",
 )
-# Types that name a project but change nothing: ignored if the server sends them anyway.
-NO_CHANGE_TYPES = frozenset({"claude_project_viewed", "claude_project_document_viewed"})
-# One per Compliance API request: only a project DELETE names a change (the project
-# vanishes with no other event). ``crawler watch`` asks for them; the rest are skipped.
-API_ACCESSED = "compliance_api_accessed"
-PROJECT_ID_PREFIX = "claude_proj_"
-_PROJECTS_PATH = "/apps/projects/"
 
 
 @dataclass(frozen=True)
@@ -139,91 +141,6 @@ def plan_window(
     # Never end before the parent's position: the next position must not go backwards.
     end = max(now - timedelta(seconds=settle_seconds), until)
     return Window(gte=rfc3339(start), lt=rfc3339(end))
-
-
-def touched_project(event: Mapping[str, Any]) -> str | None:
-    """The project an event says changed, or None (not a project change)."""
-    kind = event.get("type")
-    if kind in ROLE_TYPES:
-        # role_assignment_* has no claude_project_id: its resource_id names the project.
-        rid = event.get("resource_id")
-        if isinstance(rid, str) and rid.startswith(PROJECT_ID_PREFIX):
-            return rid
-        return None
-    if kind == API_ACCESSED:
-        return api_deleted_project(event)
-    if kind in NO_CHANGE_TYPES:
-        return None
-    pid = event.get("claude_project_id")
-    # Unknown types that name a project count as a change: a wasted fetch at worst.
-    return pid if isinstance(pid, str) and pid else None
-
-
-def api_deleted_project(event: Mapping[str, Any]) -> str | None:
-    """The project a ``compliance_api_accessed`` DELETE names (whatever it answered:
-    the fetch that follows says whether the project is gone), else None."""
-    url = event.get("url")
-    if event.get("request_method") != "DELETE" or not isinstance(url, str):
-        return None
-    _, found, rest = url.partition(_PROJECTS_PATH)
-    pid = rest.split("?", 1)[0].rstrip("/")
-    if found and pid.startswith(PROJECT_ID_PREFIX) and "/" not in pid:
-        return pid
-    return None
-
-
-def kept(event: Mapping[str, Any]) -> bool:
-    """Our own traffic (every request but a project DELETE) is not worth an index row;
-    its page is kept whole as a blob like every response."""
-    return event.get("type") != API_ACCESSED or api_deleted_project(event) is not None
-
-
-@dataclass(frozen=True)
-class SeenEvent:
-    """One event of a read, as the index keeps it."""
-
-    activity_id: str
-    project_id: str | None
-    type: str | None
-    created_at: str | None
-    acted: bool  # False: the parent read it already (overlap), or a repeat in this read
-    event: Mapping[str, Any]
-    # Read before (the overlap): the index keeps its id only, its JSON is where it was
-    # first read (and in this read's raw page blob).
-    repeat: bool = False
-
-
-@dataclass
-class Digest:
-    """Deduplicates the events of one read by id and says which projects they touch."""
-
-    already_seen: set[str] = field(default_factory=set)  # ids the parent read
-
-    def events(self, page: Iterable[Any]) -> list[SeenEvent]:
-        out: list[SeenEvent] = []
-        for event in page:
-            if not isinstance(event, Mapping) or not isinstance(event.get("id"), str):
-                continue  # no id: nothing to deduplicate on, nothing to cite
-            if not kept(event):
-                continue
-            aid = event["id"]
-            repeat = aid in self.already_seen
-            self.already_seen.add(aid)
-            pid = touched_project(event)
-            created = event.get("created_at")
-            kind = event.get("type")
-            out.append(
-                SeenEvent(
-                    activity_id=aid,
-                    project_id=pid,
-                    type=kind if isinstance(kind, str) else None,
-                    created_at=created if isinstance(created, str) else None,
-                    acted=not repeat and pid is not None,
-                    event=event,
-                    repeat=repeat,
-                )
-            )
-        return out
 
 
 def reasons_json(list_reason: str | None, activity_ids: Iterable[str]) -> dict[str, Any]:

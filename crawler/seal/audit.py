@@ -225,7 +225,9 @@ def audit_seal(
 ) -> SealAudit:
     out = SealAudit()
     try:
-        log = Log.open(archive.store)
+        # Every leaf from the bucket, never from this machine's cache: verify says what the
+        # bucket holds (docs/ARCHIVE.md, "The leaf cache").
+        log = Log.open(archive.store, use_cache=False)
     except SealError as exc:
         out.problem("seal", logstore.where(archive.store), str(exc))
         return out
@@ -235,6 +237,13 @@ def audit_seal(
             out.problem("removed", saved_name, "a checkpoint was kept, but the archive has no log")
         return out
     out.sealed, out.leaves = True, log.size
+    if log.cache_differs:
+        out.notes.append(
+            f"seal: leaves {log.cache_differs[:5]} as this machine cached them are not the "
+            "bucket's, or no longer in it: the cache was altered, or the bucket's log was "
+            "rewritten since this machine read it (a checkpoint saved earlier tells: "
+            "--checkpoint); what was checked is the bucket's"
+        )
     if extra := log.extra_leaves():
         out.problem("gap", f"leaf {log.size}", f"missing, but leaves {extra[:5]} exist")
     key = trusted or log.key.verifier

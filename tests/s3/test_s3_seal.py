@@ -51,7 +51,9 @@ async def test_a_sealed_bucket_keeps_its_log_as_locked_objects_and_verifies(
     url, key_file, vkey = await _sealed(sim, bucket, tmp_path)
     assert sorted(bucket.keys("arc/log/leaves/")) == ["arc/log/leaves/0", "arc/log/leaves/1"]
     assert "arc/log/key.json" in bucket.keys("arc/log/")
-    assert not list(bucket.cache.rglob("leaves"))  # in the bucket, not only in the cache
+    # The leaves are the bucket's objects; the cache holds no log/ of its own (only copies
+    # of leaves in log-leaves.sqlite, a hint: see test_s3_leaf_cache.py).
+    assert not list(bucket.cache.rglob("leaves"))
     # Each leaf is locked as the run that wrote it asked (governance, about 60s from then).
     head = bucket.client.head_object(Bucket=bucket.name, Key="arc/log/leaves/1")
     assert head["ObjectLockMode"] == "GOVERNANCE"
