@@ -320,6 +320,13 @@ class BlobStore:
 
     def _primary_occupant(self, key: str, ref: BlobRef, known: list[tuple[BlobRef, bool]]) -> str:
         """free | same | other | damaged: what is under blobs/ab/<md5> now."""
+        if self.store.worm:
+            # A row is added only once its object landed, and a write-once store never
+            # replaces it: the index says what is there, without a HEAD per reuse
+            # (``verify --full`` re-hashes what the bucket holds).
+            for other, is_variant in known:
+                if not is_variant:
+                    return "same" if other.sha256 == ref.sha256 else "other"
         info = self.store.head(key)
         if info is None:
             return "free"

@@ -288,6 +288,22 @@ class Log:
     def root_hash(self, size: int | None = None) -> bytes:
         return merkle.root_hash(self.hashes, size)
 
+    def check_history(self) -> None:
+        """Refuse to extend a log whose leaves are not what its latest signed checkpoint
+        signed (a leaf rewritten or removed since): a writer never signs over that."""
+        text = self.latest_checkpoint()
+        if text is None:
+            return
+        cp = open_checkpoint(text, self.key.verifier, self.key.origin)
+        if cp.size > self.size:
+            self.refresh()  # signed by another writer since this one read the log
+        if cp.size > self.size or self.root_hash(cp.size) != cp.root:
+            raise SealError(
+                f"the seal's log no longer holds what its checkpoint of size {cp.size} signed "
+                f"(it has {self.size} leaves): its history was changed; nothing more is "
+                "logged or signed until `crawler verify` says what and the log is restored"
+            )
+
     def sign(self, key: Ed25519PrivateKey) -> str:
         """Sign the checkpoint of the current size (once per size); the signed note."""
         if public_bytes(key.public_key()) != self.key.verifier.public:

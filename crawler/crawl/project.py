@@ -69,15 +69,22 @@ class ProjectFetcher(BodyFetcher):
             return Outcome("gone", stored.ref, [], {}, records.Record(record).totals())
         except SkipItemError as err:
             return Outcome("failed", None, [failure_json("project", pid, err)])
-        detail_blob = await self.archive.blobs.put(detail.body, "json")
         details = json_object(detail)
+        # Stored while the lists are walked (a bucket's PUT is a round trip): awaited
+        # before anything names it, and before a failure is reported (it is kept).
+        detail_put = asyncio.ensure_future(self.archive.blobs.put(detail.body, "json"))
         try:
             (attachments, attachment_fetches), collaborators = await self._lists(
                 pid, details.get("attachments_count") != 0, collaborators
             )
         except SkipItemError as err:
+            await detail_put
             # Without the full lists we cannot say what the project holds: retry it whole.
             return Outcome("failed", None, [failure_json("project", pid, err)])
+        except BaseException:
+            detail_put.cancel()  # cancelled or failing: at worst an object without its row
+            raise
+        detail_blob = await detail_put
         failures: list[dict[str, Any]] = []
         documents, files = await self._bodies(attachments, failures)
         counts = {

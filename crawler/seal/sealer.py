@@ -86,6 +86,7 @@ class Sealer:
             return 0
         given = Registers(index, store, productions)
         with logstore.locked(self.place), _registers(self.root, given) as registers:
+            self.log.check_history()
             written = self.log.append([*history(registers), *extra])
             if self.key is not None:
                 self.log.sign(self.key)

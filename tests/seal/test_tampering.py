@@ -17,6 +17,7 @@ import pytest
 from crawler.archive import logstore
 from crawler.archive.log import Event, Log
 from crawler.archive.note import load_private_key, parse_vkey
+from crawler.errors import SealError
 from crawler.simulator import Simulator
 from tests.retention.support import hold
 from tests.seal.support import check, checkpoint, index_sql, seal_kinds, sealed_archive, verify_cli
@@ -209,3 +210,23 @@ async def test_a_leaf_rewritten_in_place_breaks_the_signed_root(
     leaf.write_bytes(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS) + b"\n")
     report = check(archive)
     assert [p for p in _problems(report, "edited") if "checkpoints/2" in p]
+
+
+async def test_a_writer_never_signs_over_a_rewritten_past(
+    sim: Simulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    archive, key_file, _ = await sealed_archive(sim, tmp_path)
+    monkeypatch.setenv("CRAWLER_SIGNING_KEY_FILE", str(key_file))
+    leaf = archive / "log" / "leaves" / "0"
+    doc = orjson.loads(leaf.read_bytes())
+    doc["at"] = "2020-01-01T00:00:00.000000Z"
+    leaf.write_bytes(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS) + b"\n")
+    leaves = sorted((archive / "log" / "leaves").iterdir())
+    checkpoints = sorted((archive / "log" / "checkpoints").iterdir())
+    with pytest.raises(SealError, match="its history was changed"):
+        hold(archive, "add", "--matter", "M", "--project", "p1")
+    assert sorted((archive / "log" / "leaves").iterdir()) == leaves  # nothing logged
+    assert sorted((archive / "log" / "checkpoints").iterdir()) == checkpoints  # nor signed
