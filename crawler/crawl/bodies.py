@@ -8,16 +8,17 @@ ids with one listed md5 share one download.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from crawler.api.client import ComplianceClient
 from crawler.api.endpoints import ComplianceApi
 from crawler.api.model import Download, Fetched
 from crawler.archive import Archive, records
-from crawler.archive.blobs import BlobWriter
+from crawler.archive.blobs import BlobWriter, StoredBlob
 from crawler.archive.refs import BlobRef
 from crawler.crawl.work import SharedWork
 from crawler.errors import BadResponseError, GoneError, RetriesExhaustedError, SkipItemError
@@ -137,12 +138,19 @@ class BodyFetcher:
     async def _store_document(
         self, doc_id: str, response: Fetched, text: bytes, metadata: Fetched | None
     ) -> dict[str, Any]:
-        response_blob = await self.archive.blobs.put(response.body, "json")
-        text_blob = await self.archive.blobs.put(text, "text")
+        puts = [self.archive.blobs.put(response.body, "json"), self.archive.blobs.put(text, "text")]
+        if metadata is not None:
+            puts.append(self.archive.blobs.put(metadata.body, "json"))
+        # Side by side (in a bucket, each is a round trip); every one stored, or its
+        # failure raised, before the entry names them.
+        done = await asyncio.gather(*puts, return_exceptions=True)
+        for outcome in done:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        response_blob, text_blob, *meta_blob = cast(list[StoredBlob], done)
         meta_fetch = None
         if metadata is not None:
-            meta_blob = await self.archive.blobs.put(metadata.body, "json")
-            meta_fetch = fetch_json(metadata, meta_blob.ref)
+            meta_fetch = fetch_json(metadata, meta_blob[0].ref)
         entry = records.document_entry(
             doc_id, fetch_json(response, response_blob.ref), text_blob.ref, meta_fetch
         )
