@@ -290,8 +290,13 @@ class Log:
 
     def check_history(self) -> None:
         """Refuse to extend a log whose leaves are not what its latest signed checkpoint
-        signed (a leaf rewritten or removed since): a writer never signs over that."""
-        text = self.latest_checkpoint()
+        signed (a leaf rewritten or removed since): a writer never signs over that.
+
+        A checkpoint this log already read or signed is as good a witness as the
+        newest one (every prefix must still hash to its root), so only the first
+        check lists ``checkpoints/``: one LIST per process, not one per append."""
+        known = max(self._checkpoints, default=None)
+        text = self._checkpoints[known] if known is not None else self.latest_checkpoint()
         if text is None:
             return
         cp = open_checkpoint(text, self.key.verifier, self.key.origin)

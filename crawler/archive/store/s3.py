@@ -166,14 +166,8 @@ class S3Store:
             return await asyncio.get_running_loop().run_in_executor(self.executor, put)
         self._check_lease()
         near = self._near.get(asyncio.get_running_loop())
-        if near is None:
-            return await self.bridge.submit(
-                self._put_single(key, source, md5, sha256, size, kind, True, hold)
-            )
-        return await self._put_single(
-            key, source, md5, sha256, size, kind, True, hold,
-            send=near.put_object, head=lambda k: self.bridge.submit(self.ahead(k)),
-        )  # fmt: skip
+        single = self._put_single(key, source, md5, sha256, size, kind, True, hold, near)
+        return await single if near is not None else await self.bridge.submit(single)
 
     @contextlib.asynccontextmanager
     async def uploading(self) -> AsyncIterator[None]:
@@ -201,9 +195,10 @@ class S3Store:
         kind: str,
         lock: bool,
         hold: bool,
-        send: Callable[..., Awaitable[Any]] | None = None,
-        head: Callable[[str], Awaitable[ObjectInfo | None]] | None = None,
+        near: LeanPut | None = None,
     ) -> bool:
+        """On the bridge's loop, or (``near``) on the loop of :meth:`uploading`, whose
+        rare HEAD is still the bridge's client."""
         body = source if isinstance(source, bytes) else source.read_bytes()
         lock_args = self.lock_args(hold) if lock else {}
         args = dict(
@@ -212,7 +207,10 @@ class S3Store:
             **lock_args,
         )  # fmt: skip
         until = lock_args.get("ObjectLockRetainUntilDate")
-        put = send or self.bridge.put_object
+        put: Callable[..., Awaitable[Any]] = self.bridge.put_object
+        head: Callable[[str], Awaitable[ObjectInfo | None]] = self.ahead
+        if near is not None:
+            put, head = near.put_object, lambda k: self.bridge.submit(self.ahead(k))
         created = await self.settled_put(key, sha256, size, lambda: put(**args), until, head)
         if created and until is not None:
             self._until.put(key, until)

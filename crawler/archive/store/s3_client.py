@@ -125,14 +125,15 @@ class S3Bridge:
         self._thread = threading.Thread(target=self._loop.run_forever, name="s3", daemon=True)
         self._thread.start()
         self._ctx: Any = None
+        self.client: Any = None
         self._lean: LeanPut | None = None
         try:
-            self.client: Any = self.run(self._open())
+            self.run(self._open())
         except BaseException:
             self.close()
             raise
 
-    async def _open(self) -> Any:
+    async def _open(self) -> None:
         config = AioConfig(
             connect_timeout=self.settings.connect_timeout,
             read_timeout=self.settings.read_timeout,
@@ -147,7 +148,6 @@ class S3Bridge:
         self.client = await self._ctx.__aenter__()
         self._credentials = await session.get_credentials()  # botocore's chain, once
         self._lean = self.lean_put()
-        return self.client
 
     def lean_put(self) -> LeanPut:
         """PutObject by :mod:`~crawler.archive.store.s3_put`, on the running loop."""

@@ -26,7 +26,7 @@ MULTIPART_BYTES = 16 * 1024 * 1024
 PART_BYTES = 8 * 1024 * 1024
 
 
-class S3Store(Protocol):
+class Uploader(Protocol):
     """What of :class:`crawler.archive.store.s3.S3Store` an upload uses."""
 
     bridge: S3Bridge
@@ -43,7 +43,7 @@ class S3Store(Protocol):
 
 
 def put_multipart(
-    store: S3Store,
+    store: Uploader,
     key: str,
     path: Path,
     sha256: str,
@@ -83,7 +83,7 @@ def put_multipart(
     return True
 
 
-def _upload_parts(store: S3Store, full: str, upload_id: str, path: Path) -> list[dict[str, Any]]:
+def _upload_parts(store: Uploader, full: str, upload_id: str, path: Path) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
     # One buffer for every part: fresh 8 MiB objects per part would leave the
     # allocator's arenas holding freed ones (a peak that grows with the body).
@@ -102,7 +102,7 @@ def _upload_parts(store: S3Store, full: str, upload_id: str, path: Path) -> list
     return parts
 
 
-def _abort(store: S3Store, full: str, upload_id: str) -> None:
+def _abort(store: Uploader, full: str, upload_id: str) -> None:
     # An orphaned upload costs space, not data: never let it hide the real error.
     with contextlib.suppress(Exception):
         store.bridge.call(
